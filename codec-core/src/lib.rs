@@ -1,0 +1,25 @@
+//! helio codec core: a learned video codec for solar imagery, without GStreamer.
+//!
+//! Layers, bottom up:
+//! - [`bitstream`]: sequence header and frame packets (see `BITSTREAM.md`).
+//! - [`intensity`]: invertible transforms from 8/16-bit samples to the networks' range.
+//! - [`entropy`]: range coding of integer symbols with integer CDF tables (constriction).
+//! - [`latent_codecs`]: entropy models composed from small latent codecs (hyperprior, ...).
+//! - [`runtime`] / [`model`]: ONNX Runtime loading and the trained model package.
+//! - [`intra`]: the I-frame codec (analysis, hyperprior, synthesis).
+//! - [`codec`]: the frame-level [`Encoder`] / [`Decoder`] used by the GStreamer elements.
+
+pub mod bitstream;
+pub mod codec;
+pub mod entropy;
+pub mod error;
+pub mod intensity;
+pub mod intra;
+pub mod latent_codecs;
+pub mod model;
+pub mod runtime;
+
+pub use codec::{DecodedFrame, Decoder, DecoderConfig, EncodedFrame, Encoder, EncoderConfig};
+pub use error::{Error, Result};
+pub use model::ModelSource;
+pub use runtime::ExecutionProvider;

@@ -1,0 +1,40 @@
+# helio: two commands do everything on a fresh Debian 12 machine.
+#   make demo   installs what is missing, builds, codes the bundled real AIA frames
+#   make test   installs what is missing, builds, runs every test
+.PHONY: all setup build demo test fuzz-check train-deps pack train export clean
+
+CARGO ?= cargo
+PY := .venv/bin/python
+export GST_PLUGIN_PATH := $(CURDIR)/target/release:$(GST_PLUGIN_PATH)
+
+all: build
+
+setup:
+	bash scripts/setup.sh
+
+build: setup
+	$(CARGO) build --release --workspace --locked
+
+demo: build
+	bash pipelines/demo.sh
+
+# Every test, in release mode (the networks dominate; debug Rust would only slow the entropy coder).
+test: build
+	$(CARGO) test --release --workspace --locked
+
+# Training (never run by CI): torch + CompressAI into .venv, then resumable training.
+train-deps: setup
+	.venv/bin/pip install -q -r models/requirements-train.txt
+
+pack: train-deps
+	$(PY) -m models.data pack
+
+train: train-deps
+	$(PY) -m models.train --config models/configs/hyperprior.json
+
+export:
+	$(PY) -m models.export --config models/configs/hyperprior.json
+
+clean:
+	$(CARGO) clean
+	rm -rf out

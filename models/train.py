@@ -1,0 +1,174 @@
+"""Train the gained mean-scale hyperprior.
+
+    python -m models.train --config models/configs/hyperprior.json
+
+Runs unchanged on CPU or CUDA. Re-running the same command resumes from
+models/checkpoints/<name>/last.pt. Each training step draws one quality index
+q for the whole batch and minimises lambda[q] * 255^2 * MSE + bpp.
+
+Validation (every checkpoint): the first `val_frames` held-out AIA 171 frames,
+each quality, model in eval mode (hard rounding of z and y), bpp from the
+likelihoods (-log2 p summed over y and z, divided by the unpadded pixel
+count). This is the ideal-code-length estimate, not real entropy coding;
+export.py measures the quantized-CDF code length for the packaged model.
+PSNR is on the sqrt-transformed intensities t, as 8-bit: 10 log10(1/MSE(t)).
+"""
+
+import argparse
+import csv
+import json
+import math
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from models.data import CropSampler, load_train_frames, load_val_frames
+from models.hyperprior import GainedMeanScaleHyperprior
+
+DEFAULTS = dict(
+    name="hyperprior", N=64, M=96,
+    lambdas=[0.0018, 0.0067, 0.025, 0.0932, 0.18, 0.36],
+    crop=128, batch=8, lr=1e-4, gain_lr=1e-3, aux_lr=1e-3, clip=1.0,
+    max_iters=2_000_000, ckpt_every_s=180, val_frames=[0, 1, 4, 12],
+    data="/work/shared/data", seed=0, threads=2,
+)
+
+
+def pad_to(x, m=64):
+    """Replicate-pad [1,1,H,W] on the bottom/right to multiples of m."""
+    H, W = x.shape[-2:]
+    ph, pw = (-H) % m, (-W) % m
+    return F.pad(x, (0, pw, 0, ph), mode="replicate") if (ph or pw) else x
+
+
+def bpp_of(likelihoods, npix):
+    return sum(-torch.log2(l).sum() for l in likelihoods.values()) / npix
+
+
+@torch.no_grad()
+def validate(model, val, device):
+    model.eval()
+    out = []
+    for q in range(model.num_qualities):
+        bpps, mses = [], []
+        for _, t in val:
+            x = torch.from_numpy(t)[None, None].to(device)
+            H, W = x.shape[-2:]
+            r = model(pad_to(x), q)
+            x_hat = r["x_hat"][..., :H, :W].clamp(0, 1)
+            bpps.append(bpp_of(r["likelihoods"], H * W).item())
+            mses.append(F.mse_loss(x_hat, x).item())
+        out.append((float(np.mean(bpps)), float(np.mean([10 * math.log10(1 / m) for m in mses]))))
+    model.train()
+    return out
+
+
+def save_atomic(obj, path):
+    tmp = path + ".tmp"
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--config", required=True)
+    args = ap.parse_args()
+    cfg = dict(DEFAULTS, **json.load(open(args.config)))
+    torch.set_num_threads(cfg["threads"])
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    torch.manual_seed(cfg["seed"])
+
+    ckdir = os.path.join("models/checkpoints", cfg["name"])
+    rundir = os.path.join("models/runs", cfg["name"])
+    os.makedirs(ckdir, exist_ok=True)
+    os.makedirs(rundir, exist_ok=True)
+    ckpath = os.path.join(ckdir, "last.pt")
+
+    model = GainedMeanScaleHyperprior(cfg["N"], cfg["M"], cfg["lambdas"]).to(device)
+    opt = torch.optim.Adam([
+        {"params": model.main_parameters(), "lr": cfg["lr"]},
+        # Gains get a larger step: they are few and must move far (the rate
+        # spread across qualities is set mostly by them).
+        {"params": model.gain_parameters(), "lr": cfg["gain_lr"]},
+    ])
+    aux_opt = torch.optim.Adam(model.aux_parameters(), lr=cfg["aux_lr"])
+
+    it, wall, seed = 0, 0.0, cfg["seed"]
+    if os.path.exists(ckpath):
+        ck = torch.load(ckpath, map_location=device, weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        aux_opt.load_state_dict(ck["aux_opt"])
+        it, wall = ck["iter"], ck["wall_s"]
+        seed = cfg["seed"] + it  # fresh crops after a resume
+        print(f"resumed from {ckpath} at iter {it} ({wall:.0f} s)", flush=True)
+    json.dump(cfg, open(os.path.join(rundir, "config.json"), "w"), indent=1)
+
+    src = cfg.get("pack") if cfg.get("pack") and os.path.exists(cfg["pack"]) else cfg["data"]
+    sampler = CropSampler(load_train_frames(src), cfg["crop"], seed=seed)
+    val = load_val_frames(cfg["data"], cfg["val_frames"])
+    Q = model.num_qualities
+    rng = np.random.default_rng(seed + 1)
+
+    logpath = os.path.join(rundir, "log.csv")
+    new_log = not os.path.exists(logpath)
+    logf = open(logpath, "a", newline="")
+    log = csv.writer(logf)
+    if new_log:
+        log.writerow(["iter", "wall_s", "it_per_s", "loss", "bpp", "psnr", "aux"]
+                     + [f"val_bpp_q{q + 1}" for q in range(Q)]
+                     + [f"val_psnr_q{q + 1}" for q in range(Q)])
+
+    acc = dict(n=0, loss=0.0, bpp=0.0, psnr=0.0, aux=0.0)
+    wall0, t_start, t_ck, it_ck = wall, time.time(), time.time(), it
+    model.train()
+    while it < cfg["max_iters"]:
+        q = int(rng.integers(Q))
+        x = torch.from_numpy(sampler.batch(cfg["batch"])).to(device)
+        r = model(x, q)
+        npix = x.shape[0] * x.shape[2] * x.shape[3]
+        bpp = bpp_of(r["likelihoods"], npix)
+        mse = F.mse_loss(r["x_hat"], x)
+        loss = cfg["lambdas"][q] * 255 ** 2 * mse + bpp
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["clip"])
+        opt.step()
+        aux = model.aux_loss()
+        aux_opt.zero_grad()
+        aux.backward()
+        aux_opt.step()
+        it += 1
+
+        acc["n"] += 1
+        acc["loss"] += loss.item()
+        acc["bpp"] += bpp.item()
+        acc["psnr"] += 10 * math.log10(1 / max(mse.item(), 1e-10))
+        acc["aux"] += aux.item()
+
+        now = time.time()
+        if now - t_ck >= cfg["ckpt_every_s"] or it == cfg["max_iters"]:
+            ips = (it - it_ck) / (now - t_ck)
+            wall = wall0 + (now - t_start)
+            save_atomic({"model": model.state_dict(), "opt": opt.state_dict(),
+                         "aux_opt": aux_opt.state_dict(), "iter": it, "wall_s": wall,
+                         "config": cfg, "device": device}, ckpath)
+            v = validate(model, val, device)
+            n = acc["n"]
+            row = [it, round(wall, 1), round(ips, 3), acc["loss"] / n, acc["bpp"] / n,
+                   acc["psnr"] / n, acc["aux"] / n] + [b for b, _ in v] + [p for _, p in v]
+            log.writerow([f"{c:.5g}" if isinstance(c, float) else c for c in row])
+            logf.flush()
+            print(f"iter {it} wall {wall:.0f}s {ips:.2f} it/s loss {acc['loss'] / n:.4f} "
+                  f"bpp {acc['bpp'] / n:.4f} psnr {acc['psnr'] / n:.2f} aux {acc['aux'] / n:.1f} | val "
+                  + " ".join(f"q{q + 1} {b:.3f}bpp/{p:.2f}dB" for q, (b, p) in enumerate(v)),
+                  flush=True)
+            acc = dict(n=0, loss=0.0, bpp=0.0, psnr=0.0, aux=0.0)
+            t_ck, it_ck = time.time(), it  # it/s excludes validation; wall_s includes it
+
+
+if __name__ == "__main__":
+    main()

@@ -283,7 +283,8 @@ fn set_stats(s: &Set) -> Vec<(String, String)> {
     let (limb, efold, ratio, samples) = stats::offlimb_falloff(s.w, s.h, &mean, 150);
     out.push(("limb column (px)".into(), format!("{limb}")));
     for (d, v) in samples {
-        out.push((format!("median DN/s at limb+{d}px"), format!("{v:.1}")));
+        let name = if d == usize::MAX { "q25 DN/s on disk (limb-60px)".to_string() } else { format!("q25 DN/s at limb+{d}px") };
+        out.push((name, format!("{v:.1}")));
     }
     out.push(("off-limb e-fold length (px, limb+10..150)".into(), format!("{efold:.1}")));
     out.push(("I(limb+50)/I(limb+5)".into(), format!("{ratio:.3}")));
@@ -305,7 +306,7 @@ fn calibrate_synth(w: usize, h: usize, n: usize, wl: Wavelength, seed: u64) -> R
     let full = 4096u32;
     let rr = 0.8 * full as f64 / 2.0;
     let c = (full as f64 - 1.0) / 2.0;
-    let lat = -13f64.to_radians();
+    let lat = 12f64.to_radians();
     // west-limb point at the active region's latitude, put at 45% of the width
     let lx = c + rr * lat.cos();
     let ly = c - rr * lat.sin();

@@ -34,7 +34,7 @@ pub struct ChannelInfo {
 pub static CHANNEL_INFO: [ChannelInfo; 9] = [
     ChannelInfo { wavelength: 94, response: [0.0, 0.0, 0.15, 0.12, 0.5, 60.0], gain: 2.128, exposure: 2.9, read_noise: 1.2, absorb: 0.3 },
     ChannelInfo { wavelength: 131, response: [0.0, 1.2, 0.6, 0.15, 0.1, 90.0], gain: 1.523, exposure: 2.9, read_noise: 1.2, absorb: 0.5 },
-    ChannelInfo { wavelength: 171, response: [0.0, 6.0, 110.0, 25.0, 3.0, 0.6], gain: 1.168, exposure: 2.0, read_noise: 1.2, absorb: 0.7 },
+    ChannelInfo { wavelength: 171, response: [0.0, 14.0, 160.0, 14.0, 1.8, 2.0], gain: 1.168, exposure: 2.0, read_noise: 1.2, absorb: 0.7 },
     ChannelInfo { wavelength: 193, response: [0.0, 2.0, 12.0, 100.0, 35.0, 20.0], gain: 1.024, exposure: 2.0, read_noise: 1.2, absorb: 0.7 },
     ChannelInfo { wavelength: 211, response: [0.0, 0.8, 2.5, 30.0, 45.0, 4.0], gain: 0.946, exposure: 2.9, read_noise: 1.2, absorb: 0.7 },
     ChannelInfo { wavelength: 304, response: [0.0, 40.0, 1.5, 1.5, 0.5, 0.3], gain: 0.658, exposure: 2.9, read_noise: 1.2, absorb: 0.6 },
@@ -45,11 +45,11 @@ pub static CHANNEL_INFO: [ChannelInfo; 9] = [
 
 /// Hydrostatic scale height of each bin in solar radii (47 Mm per MK) and
 /// the weight of the power-law (non-hydrostatic) tail.
-const BIN_H: [f32; NB] = [0.0025, 0.012, 0.045, 0.09, 0.15, 0.4];
-const BIN_TAIL: [f32; NB] = [0.0, 0.0, 0.004, 0.012, 0.02, 0.02];
+const BIN_H: [f32; NB] = [0.0025, 0.012, 0.03, 0.08, 0.14, 0.4];
+const BIN_TAIL: [f32; NB] = [0.0, 0.0, 0.002, 0.01, 0.02, 0.02];
 /// Fraction of the on-disk signal that behaves optically thin (gets the
 /// line-of-sight limb brightening); the rest is "thick" (flat to the limb).
-const BIN_THIN: [f32; NB] = [0.0, 0.25, 0.55, 0.6, 0.6, 0.7];
+const BIN_THIN: [f32; NB] = [0.0, 0.2, 0.3, 0.35, 0.4, 0.5];
 
 const DEG: f32 = PI / 180.0;
 
@@ -308,9 +308,9 @@ impl Model {
             let mut sigma = r.range(2.5, 6.0) as f32 * DEG;
             let mut strength = (r.normal() * 0.5).exp() as f32;
             if cfg.scene == Scene::LimbFlare && k == 0 {
-                la = -13.0 * DEG;
+                la = 12.0 * DEG;
                 lo = 93.0 * DEG;
-                sigma = 4.5 * DEG;
+                sigma = 3.0 * DEG;
                 strength = 1.6;
             }
             let c = sph(la, lo);
@@ -322,9 +322,9 @@ impl Model {
             let mut strands = Vec::new();
             let kinds: [(usize, f32, usize, f32, f32, f32); 3] = [
                 // (count, spread (x d), bin, aspect lo, hi, amp)
-                (45, 0.35, 4, 0.5, 1.0, 9.0),
-                (55, 0.6, 3, 0.7, 1.2, 6.0),
-                (45, 0.3, 2, 0.5, 0.9, 9.0),
+                (45, 0.35, 4, 0.5, 1.0, 3.0),
+                (55, 0.6, 3, 0.7, 1.2, 2.5),
+                (60, 0.3, 2, 0.5, 0.9, 3.0),
             ];
             for (kind, &(count, spread, bin, alo, ahi, amp)) in kinds.iter().enumerate() {
                 for _ in 0..count {
@@ -332,7 +332,7 @@ impl Model {
                     let b = if kind == 2 {
                         // fan loops: from one polarity out to distant quiet Sun
                         let ang = r.range(0.0, std::f64::consts::TAU) as f32;
-                        let dist = r.range(2.0, 4.0) as f32 * d;
+                        let dist = r.range(1.0, 2.0) as f32 * d;
                         offset(c, dist * ang.cos(), dist * ang.sin())
                     } else {
                         offset(neg, r.normal() as f32 * spread * d, r.normal() as f32 * spread * d)
@@ -346,7 +346,7 @@ impl Model {
                     let incl = r.normal() as f32 * 0.35;
                     let mut em = [0f32; NB];
                     em[bin] = amp * strength * (r.normal() * 0.7).exp() as f32;
-                    let sig_arcsec = r.range(0.9, 2.2) as f32;
+                    let sig_arcsec = r.range(0.5, 1.3) as f32;
                     strands.push(make_strand(
                         a,
                         b,
@@ -355,9 +355,9 @@ impl Model {
                         em,
                         sig_arcsec / arcsec_px,
                         r_px,
-                        r.range(900.0, 5400.0) as f32,
+                        r.range(200.0, 1200.0) as f32,
                         r.range(0.0, 6.283) as f32,
-                        BIN_H[bin] * 1.5,
+                        BIN_H[bin],
                     ));
                 }
             }
@@ -464,13 +464,13 @@ impl Model {
     fn surface(&self, v: [f32; 3], t: f32) -> [f32; NB] {
         let s = self.seed ^ S_TEX;
         let oct = self.octaves;
-        let n1 = fbm(s, v, 3.0, oct, 0.62);
-        let n2 = fbm(s.wrapping_add(77), v, 5.0, oct, 0.66);
+        let n1 = fbm(s, v, 3.0, oct, 0.7);
+        let n2 = fbm(s.wrapping_add(77), v, 5.0, oct, 0.82);
         let net = ridged(s.wrapping_add(991), v, 38.0, 2);
-        let euv = (1.1 * n1 + 0.5 * n2).exp();
+        let euv = (1.6 * n1 + 1.0 * n2).exp();
         let euv2 = (1.0 * n1 + 0.3 * n2 + 0.25 * net).exp();
         let mut em = [0f32; NB];
-        em[0] = 0.75 + 0.9 * net + 0.08 * n2;
+        em[0] = 0.85 + 0.35 * net + 0.1 * n2;
         em[1] = 0.35 + 1.6 * net + 0.25 * euv;
         em[2] = euv * (0.75 + 0.6 * net);
         em[3] = euv2;
@@ -616,7 +616,8 @@ impl Model {
                 }
                 let mut wk = vec![0f32; resp.len()];
                 let mut any = false;
-                let evo = 1.0 + 0.45 * (std::f32::consts::TAU * t / st.period_s + st.phase).sin();
+                let ph = (std::f32::consts::TAU * t / st.period_s + st.phase).sin();
+                let evo = 0.15 + 1.7 * (0.5 + 0.5 * ph).powi(3);
                 for (k, rv) in resp.iter().enumerate() {
                     let mut v = 0.0;
                     for b in 0..NB {
@@ -703,7 +704,7 @@ impl Model {
             }
         }
         if self.scene == Scene::LimbFlare {
-            ev.push((-2.0 * 3600.0, 0, 25.0, 1200.0, 5000.0, 0xF1A2E));
+            ev.push((-2.0 * 3600.0, 0, 8.0, 1200.0, 5000.0, 0xF1A2E));
         }
         ev
     }
@@ -737,14 +738,17 @@ impl Model {
                 let b = offset(m, foot * ar.axis_e, foot * ar.axis_n);
                 let mut em = [0f32; NB];
                 for bb in 1..NB {
-                    em[bb] = 60.0 * mag * lc * dem[bb];
+                    em[bb] = 5.0 * mag * lc * dem[bb];
                 }
                 let st = make_strand(a, b, 1.0, r.normal() as f32 * 0.15, em, 1.5 / arcsec_px, self.r_px, 1e9, 0.0, 0.3);
                 let cc = roty(st.center, c, s);
                 if !self.may_see(cc, st.radius) {
                     continue;
                 }
-                let wk: Vec<f32> = resp.iter().map(|rv| (0..NB).map(|b| rv[b] * st.em[b]).sum()).collect();
+                let fp = r.range(300.0, 1500.0) as f32;
+                let fph = r.range(0.0, 6.283) as f32;
+                let evo = 0.3 + 1.4 * (0.5 + 0.5 * (std::f32::consts::TAU * t as f32 / fp + fph).sin()).powi(2);
+                let wk: Vec<f32> = resp.iter().map(|rv| evo * (0..NB).map(|b| rv[b] * st.em[b]).sum::<f32>()).collect();
                 self.splat_strand(bufs, &wk, &st, c, s, 1.0);
                 // ribbons at both footpoints (transition region + UV continuum)
                 for fp in [a, b] {
@@ -754,7 +758,7 @@ impl Model {
                     }
                     let amt_px = self.r_px * len / narc as f32;
                     for (k, rv) in resp.iter().enumerate() {
-                        let v = (rv[0] * 3.0 + rv[1] * 6.0 + rv[5] * 0.1) * mag * imp * amt_px * 4.0;
+                        let v = (rv[0] * 3.0 + rv[1] * 6.0 + rv[5] * 0.1) * mag * imp * amt_px * 0.4;
                         if v > 0.0 {
                             self.splat1(&mut bufs[k], p, 1.2, v);
                         }
@@ -768,7 +772,7 @@ impl Model {
             if !(top[2] < 0.0 && rr2 < 1.0) {
                 let sig = (0.004 * self.r_px).max(1.0);
                 for (k, rv) in resp.iter().enumerate() {
-                    let v: f32 = (1..NB).map(|b| rv[b] * dem[b]).sum::<f32>() * 400.0 * mag * lc * sig * sig;
+                    let v: f32 = (1..NB).map(|b| rv[b] * dem[b]).sum::<f32>() * 60.0 * mag * lc * 2.0 * PI * sig * sig;
                     if v > 0.0 {
                         self.splat1(&mut bufs[k], top, sig, v);
                     }

@@ -130,38 +130,69 @@ pub fn diff_energy(frames: &[Vec<f32>]) -> f64 {
     (num / den).sqrt()
 }
 
-/// Off-limb fall-off for a limb cutout: column medians (robust to loops),
-/// limb = column of steepest drop of the smoothed median profile; returns
-/// (limb column, e-folding length in px fitted over limb+10..limb+fit_px,
-/// ratio median(limb+50)/median(limb+5)) and the profile samples.
+/// Off-limb fall-off for a limb cutout (disk on the left): per row, the limb
+/// is the steepest drop of the box-smoothed row; a straight line through the
+/// medians of the top-half and bottom-half detections gives the (tilted)
+/// limb. The profile is the lower quartile over rows (robust to bright loops)
+/// at each distance d from the limb. Returns (limb column at mid-height,
+/// e-folding length in px fitted over d in 10..fit_px, ratio
+/// I(d=50)/I(d=5)) and samples (d = usize::MAX means 60 px inside).
 pub fn offlimb_falloff(w: usize, h: usize, img: &[f32], fit_px: usize) -> (usize, f64, f64, Vec<(usize, f64)>) {
-    let mut prof = vec![0f64; w];
-    let mut col = vec![0f32; h];
-    for x in 0..w {
-        for y in 0..h {
-            col[y] = img[y * w + x];
+    let k = 8usize;
+    let mut det = Vec::with_capacity(h);
+    for y in 0..h {
+        let row = &img[y * w..(y + 1) * w];
+        let mut best = (0usize, f64::MIN);
+        for x in k..w.saturating_sub(k) {
+            let a: f64 = row[x - k..x].iter().map(|&v| v as f64).sum();
+            let b: f64 = row[x..x + k].iter().map(|&v| v as f64).sum();
+            if a - b > best.1 {
+                best = (x, a - b);
+            }
         }
-        col.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        prof[x] = col[h / 2] as f64;
+        det.push(best.0 as f64);
     }
-    // smoothed derivative
-    let k = 4;
-    let mut best = (0usize, 0f64);
-    for x in k..w.saturating_sub(k) {
-        let d = prof[x - k..x].iter().sum::<f64>() - prof[x..x + k].iter().sum::<f64>();
-        let dir = d; // disk on the left: drop to the right
-        if dir > best.1 {
-            best = (x, dir);
+    let med = |v: &[f64]| {
+        let mut s = v.to_vec();
+        s.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        s[s.len() / 2]
+    };
+    let (y1, y2) = (h as f64 * 0.25, h as f64 * 0.75);
+    let (x1, x2) = (med(&det[..h / 2]), med(&det[h / 2..]));
+    let slope_l = (x2 - x1) / (y2 - y1);
+    let xl = |y: usize| x1 + slope_l * (y as f64 - y1);
+    let dmin = -80i64;
+    let dmax = 220i64;
+    let nb = (dmax - dmin) as usize;
+    let mut bins: Vec<Vec<f32>> = vec![Vec::new(); nb];
+    for y in 0..h {
+        let l = xl(y);
+        for x in 0..w {
+            let d = (x as f64 - l).round() as i64;
+            if d >= dmin && d < dmax {
+                bins[(d - dmin) as usize].push(img[y * w + x]);
+            }
         }
     }
-    let limb = best.0;
+    let prof: Vec<f64> = bins
+        .iter_mut()
+        .map(|b| {
+            if b.len() < 20 {
+                return f64::NAN;
+            }
+            b.sort_by(|p, q| p.partial_cmp(q).unwrap());
+            b[b.len() / 4] as f64
+        })
+        .collect();
+    let at = |d: i64| prof[((d - dmin) as usize).min(nb - 1)];
     let (mut sx, mut sy, mut sxx, mut sxy, mut m) = (0.0, 0.0, 0.0, 0.0, 0.0);
-    for x in (limb + 10)..(limb + fit_px).min(w) {
-        if prof[x] <= 0.5 {
+    for d in 10..fit_px as i64 {
+        let v = at(d);
+        if !(v > 0.5) {
             continue;
         }
-        let lx = (x - limb) as f64;
-        let ly = prof[x].ln();
+        let lx = d as f64;
+        let ly = v.ln();
         sx += lx;
         sy += ly;
         sxx += lx * lx;
@@ -169,9 +200,9 @@ pub fn offlimb_falloff(w: usize, h: usize, img: &[f32], fit_px: usize) -> (usize
         m += 1.0;
     }
     let slope = (m * sxy - sx * sy) / (m * sxx - sx * sx);
-    let at = |d: usize| prof[(limb + d).min(w - 1)];
-    let samples = [0usize, 5, 20, 50, 100, 150].iter().map(|&d| (d, at(d))).collect();
-    (limb, -1.0 / slope, at(50) / at(5).max(1e-9), samples)
+    let mut samples: Vec<(usize, f64)> = vec![(usize::MAX, at(-60))];
+    samples.extend([0usize, 5, 20, 50, 100, 150].iter().map(|&d| (d, at(d as i64))));
+    (xl(h / 2).round().max(0.0) as usize, -1.0 / slope, at(50) / at(5).max(1e-9), samples)
 }
 
 /// Radial profile (mean in rings of width dr px) about (cx, cy).

@@ -69,8 +69,8 @@ pub fn ridged(seed: u64, p: [f32; 3], freq: f32, octaves: u32) -> f32 {
     let mut norm = 0.0f32;
     for o in 0..octaves {
         let n = value3(seed.wrapping_add(0x1234 + o as u64 * 0x9e37), p[0] * f, p[1] * f, p[2] * f);
-        let r = 1.0 - n.abs() * 2.2;
-        s += a * r.max(0.0).powi(3);
+        let r = 1.0 - n.abs() * 1.6;
+        s += a * r.max(0.0).powi(2);
         norm += a;
         a *= 0.5;
         f *= 2.1;

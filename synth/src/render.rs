@@ -223,7 +223,7 @@ impl Model {
             .map(|_| {
                 let side = if rs.f64() < 0.5 { 90.0 } else { 270.0 };
                 let pa = (side + rs.normal() * 25.0) as f32 * DEG;
-                (pa, rs.range(8.0, 18.0) as f32 * DEG, rs.range(0.6, 2.0) as f32)
+                (pa, rs.range(8.0, 18.0) as f32 * DEG, rs.range(0.3, 1.0) as f32)
             })
             .collect();
         let n_pl = 14;
@@ -471,7 +471,7 @@ impl Model {
         let euv2 = (1.0 * n1 + 0.3 * n2 + 0.25 * net).exp();
         let mut em = [0f32; NB];
         em[0] = 0.85 + 0.35 * net + 0.1 * n2;
-        em[1] = 0.35 + 1.6 * net + 0.25 * euv;
+        em[1] = 0.6 + 0.9 * net + 0.25 * euv;
         em[2] = euv * (0.75 + 0.6 * net);
         em[3] = euv2;
         em[4] = 0.12 * (1.3 * n1).exp();
@@ -507,8 +507,8 @@ impl Model {
             let g = (-ang2 / (2.0 * ar.sigma * ar.sigma)).exp();
             let a = ar.strength * (1.0 + 0.35 * n2 + 0.15 * (t / 3000.0 + ar.lat * 9.0).sin());
             em[2] += 1.2 * a * g;
-            em[3] += 5.0 * a * g * g.sqrt();
-            em[4] += 5.0 * a * g * g;
+            em[3] += 12.0 * a * g * g.sqrt();
+            em[4] += 10.0 * a * g * g;
             em[5] += 0.01 * a * g * g * g;
             // plage around the polarities (network-like, very bright in 1600/304)
             let gp = (-(2.0 * (1.0 - dot(v, ar.pos))) / (2.0 * (0.45 * ar.sigma).powi(2))).exp()

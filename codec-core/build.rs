@@ -1,0 +1,62 @@
+//! Bakes two workspace paths into the library:
+//! - the project venv's ONNX Runtime (`HELIO_VENV_ORT_LIB`), one of the places
+//!   `runtime` looks for the library at run time;
+//! - the model package to embed (`cfg(helio_embedded)` + `HELIO_EMBEDDED_DIR`)
+//!   when the `embedded-models` feature is on and `models/hyperprior` is complete.
+//!   A build without a package still succeeds (with a warning); asking for the
+//!   embedded model then fails at run time with a message saying why.
+
+use std::path::{Path, PathBuf};
+
+const PACKAGE_FILES: [&str; 5] = ["model.json", "g_a.onnx", "h_a.onnx", "h_s.onnx", "g_s.onnx"];
+
+fn main() {
+    println!("cargo::rustc-check-cfg=cfg(helio_embedded)");
+    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    let workspace = manifest.parent().expect("codec-core lives in the workspace");
+
+    let ort = venv_ort_library(workspace);
+    println!("cargo::rustc-env=HELIO_VENV_ORT_LIB={}", ort.as_deref().map(Path::display).map(|d| d.to_string()).unwrap_or_default());
+
+    if std::env::var_os("CARGO_FEATURE_EMBEDDED_MODELS").is_some() {
+        let dir = workspace.join("models/hyperprior");
+        for f in PACKAGE_FILES {
+            println!("cargo::rerun-if-changed={}", dir.join(f).display());
+        }
+        let missing: Vec<&str> = PACKAGE_FILES.iter().copied().filter(|f| !dir.join(f).is_file()).collect();
+        if missing.is_empty() {
+            println!("cargo::rustc-cfg=helio_embedded");
+            println!("cargo::rustc-env=HELIO_EMBEDDED_DIR={}", dir.display());
+        } else {
+            println!(
+                "cargo::warning=embedded-models: {} lacks {}; ModelSource::Embedded will fail at run time (use a model directory)",
+                dir.display(),
+                missing.join(", ")
+            );
+        }
+    }
+}
+
+/// `<workspace>/.venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.1*`, newest name last.
+fn venv_ort_library(workspace: &Path) -> Option<PathBuf> {
+    let lib = workspace.join(".venv/lib");
+    let mut found = Vec::new();
+    for py in std::fs::read_dir(&lib).ok()?.flatten() {
+        if !py.file_name().to_string_lossy().starts_with("python3") {
+            continue;
+        }
+        let capi = py.path().join("site-packages/onnxruntime/capi");
+        println!("cargo::rerun-if-changed={}", capi.display());
+        for f in std::fs::read_dir(&capi).into_iter().flatten().flatten() {
+            if f.file_name().to_string_lossy().starts_with("libonnxruntime.so.1") {
+                found.push(f.path());
+            }
+        }
+    }
+    if found.is_empty() {
+        // Watch the venv so a later `make setup` is picked up.
+        println!("cargo::rerun-if-changed={}", lib.display());
+    }
+    found.sort();
+    found.pop()
+}

@@ -1,0 +1,577 @@
+//! Bitstream v1: sequence header and frame packets (layout in `codec-core/BITSTREAM.md`).
+//!
+//! Everything here is plain byte work with no model or runtime involved, so the
+//! parser element (helioparse) and the fuzzers can use it on untrusted input:
+//! every length is checked against the buffer and against bounds derived from the
+//! frame size before anything is allocated, and every failure is a [`ParseError`].
+
+use std::fmt;
+
+use crate::intensity::IntensityTransform;
+
+/// Sequence header magic, bytes 0..4 of every keyframe access unit.
+pub const HEADER_MAGIC: [u8; 4] = *b"HLIO";
+/// Frame packet sync word. Distinct from [`HEADER_MAGIC`] in its last two bytes.
+pub const PACKET_SYNC: [u8; 4] = *b"HLFR";
+pub const VERSION: u8 = 1;
+/// Size of a v1 sequence header, CRC included.
+pub const SEQUENCE_HEADER_LEN: usize = 28;
+/// Size of a packet header (sync .. CRC), before the payload.
+pub const PACKET_HEADER_LEN: usize = 20;
+
+pub const MIN_DIMENSION: u32 = 64;
+pub const MAX_DIMENSION: u32 = 4096;
+pub const MIN_BIT_DEPTH: u8 = 8;
+pub const MAX_BIT_DEPTH: u8 = 16;
+/// SDO/AIA has 9 EUV/UV channels; leave room for other instruments.
+pub const MAX_CHANNELS: u8 = 16;
+
+/// Largest payload a packet for a `width` x `height` plane may declare: 4 bytes per
+/// pixel (far above any learned codec's rate) plus 64 KiB of slack for tiny frames.
+pub fn max_payload_len(width: u32, height: u32) -> usize {
+    width as usize * height as usize * 4 + 64 * 1024
+}
+
+/// Bound used when the frame size is unknown (a packet seen without its header).
+pub fn max_payload_len_any() -> usize {
+    max_payload_len(MAX_DIMENSION, MAX_DIMENSION)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FrameType {
+    /// Intra frame: decodable on its own.
+    I = 0,
+    /// Predicted frame: needs the previous reconstruction (not implemented yet).
+    P = 1,
+}
+
+impl FrameType {
+    pub fn from_id(id: u8) -> Option<Self> {
+        match id {
+            0 => Some(Self::I),
+            1 => Some(Self::P),
+            _ => None,
+        }
+    }
+}
+
+/// How the latents are entropy coded; tells a decoder which model family it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EntropyModelKind {
+    /// Mean-scale hyperprior: factorized z, Gaussian y conditioned on h_s(z).
+    Hyperprior = 1,
+}
+
+impl EntropyModelKind {
+    pub fn from_id(id: u8) -> Option<Self> {
+        match id {
+            1 => Some(Self::Hyperprior),
+            _ => None,
+        }
+    }
+
+    /// The `entropy_model` string of model.json that maps to this kind.
+    pub fn from_model_json(name: &str) -> Option<Self> {
+        match name {
+            "hyperprior" => Some(Self::Hyperprior),
+            _ => None,
+        }
+    }
+}
+
+/// First 8 bytes of SHA-256 over the model package (see `models/PACKAGE.md`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct ModelId(pub [u8; 8]);
+
+impl fmt::Display for ModelId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for ModelId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ModelId({self})")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseError {
+    /// Not enough bytes yet; `needed` is the total the unit needs so far.
+    #[error("need {needed} bytes, have {have}")]
+    NeedMore { needed: usize, have: usize },
+    #[error("no sequence header magic or packet sync word at this position (found {found:02x?})")]
+    NoSync { found: Vec<u8> },
+    #[error("bitstream version {0} is not supported (this build reads version {VERSION})")]
+    UnsupportedVersion(u8),
+    #[error("sequence header CRC mismatch (stored {stored:08x}, computed {computed:08x})")]
+    HeaderCrc { stored: u32, computed: u32 },
+    #[error("frame packet CRC mismatch (stored {stored:08x}, computed {computed:08x})")]
+    PacketCrc { stored: u32, computed: u32 },
+    #[error("{field} = {value} is out of range ({allowed})")]
+    BadField { field: &'static str, value: u64, allowed: &'static str },
+    #[error("payload length {len} exceeds the bound {max} for this frame size")]
+    PayloadTooLarge { len: usize, max: usize },
+    #[error("sequence header not followed by a frame packet")]
+    HeaderWithoutPacket,
+    #[error("{0} trailing bytes after the access unit")]
+    TrailingBytes(usize),
+}
+
+type ParseResult<T> = std::result::Result<T, ParseError>;
+
+fn need(data: &[u8], needed: usize) -> ParseResult<()> {
+    if data.len() < needed {
+        Err(ParseError::NeedMore { needed, have: data.len() })
+    } else {
+        Ok(())
+    }
+}
+
+fn be16(b: &[u8]) -> u16 {
+    u16::from_be_bytes([b[0], b[1]])
+}
+
+fn be32(b: &[u8]) -> u32 {
+    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+}
+
+fn check_range(field: &'static str, value: u64, lo: u64, hi: u64, allowed: &'static str) -> ParseResult<()> {
+    if (lo..=hi).contains(&value) {
+        Ok(())
+    } else {
+        Err(ParseError::BadField { field, value, allowed })
+    }
+}
+
+/// Stream-wide parameters, repeated at every keyframe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SequenceHeader {
+    pub width: u32,
+    pub height: u32,
+    /// Planes per frame (1 = monochrome; multispectral streams send one packet per channel).
+    pub channels: u8,
+    pub bit_depth: u8,
+    pub transform: IntensityTransform,
+    pub entropy_model: EntropyModelKind,
+    /// Quality levels of the model package (informative; packets carry the level used).
+    pub quality_levels: u8,
+    pub model_id: ModelId,
+}
+
+impl SequenceHeader {
+    /// Checks the field bounds (the same ones the parser enforces).
+    pub fn validate(&self) -> ParseResult<()> {
+        let (lo, hi) = (MIN_DIMENSION as u64, MAX_DIMENSION as u64);
+        check_range("width", self.width as u64, lo, hi, "64..=4096")?;
+        check_range("height", self.height as u64, lo, hi, "64..=4096")?;
+        check_range("channels", self.channels as u64, 1, MAX_CHANNELS as u64, "1..=16")?;
+        check_range("bit depth", self.bit_depth as u64, MIN_BIT_DEPTH as u64, MAX_BIT_DEPTH as u64, "8..=16")?;
+        check_range("quality levels", self.quality_levels as u64, 1, 255, "1..=255")?;
+        Ok(())
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(SEQUENCE_HEADER_LEN);
+        self.write(&mut out);
+        out
+    }
+
+    /// Appends the 28 header bytes. Panics if a dimension exceeds u16 (validate first).
+    pub fn write(&self, out: &mut Vec<u8>) {
+        let start = out.len();
+        out.extend_from_slice(&HEADER_MAGIC);
+        out.push(VERSION);
+        out.push(SEQUENCE_HEADER_LEN as u8);
+        out.extend_from_slice(&u16::try_from(self.width).expect("width fits u16").to_be_bytes());
+        out.extend_from_slice(&u16::try_from(self.height).expect("height fits u16").to_be_bytes());
+        out.push(self.channels);
+        out.push(self.bit_depth);
+        out.push(self.transform.id());
+        out.push(self.entropy_model as u8);
+        out.push(self.quality_levels);
+        out.push(0); // reserved flags
+        out.extend_from_slice(&self.model_id.0);
+        let crc = crc32fast::hash(&out[start..]);
+        out.extend_from_slice(&crc.to_be_bytes());
+    }
+
+    /// Parses the header at the start of `data` (trailing bytes are left alone).
+    pub fn parse(data: &[u8]) -> ParseResult<Self> {
+        need(data, 6)?;
+        if data[..4] != HEADER_MAGIC {
+            return Err(ParseError::NoSync { found: data[..4].to_vec() });
+        }
+        if data[4] != VERSION {
+            return Err(ParseError::UnsupportedVersion(data[4]));
+        }
+        if data[5] as usize != SEQUENCE_HEADER_LEN {
+            return Err(ParseError::BadField { field: "header length", value: data[5] as u64, allowed: "28" });
+        }
+        need(data, SEQUENCE_HEADER_LEN)?;
+        let h = &data[..SEQUENCE_HEADER_LEN];
+        let stored = be32(&h[24..28]);
+        let computed = crc32fast::hash(&h[..24]);
+        if stored != computed {
+            return Err(ParseError::HeaderCrc { stored, computed });
+        }
+        if h[15] != 0 {
+            return Err(ParseError::BadField { field: "header flags", value: h[15] as u64, allowed: "0" });
+        }
+        let transform = IntensityTransform::from_id(h[12]).ok_or(ParseError::BadField {
+            field: "intensity transform id",
+            value: h[12] as u64,
+            allowed: "0 (linear) or 1 (sqrt)",
+        })?;
+        let entropy_model = EntropyModelKind::from_id(h[13]).ok_or(ParseError::BadField {
+            field: "entropy model kind",
+            value: h[13] as u64,
+            allowed: "1 (hyperprior)",
+        })?;
+        let header = SequenceHeader {
+            width: be16(&h[6..8]) as u32,
+            height: be16(&h[8..10]) as u32,
+            channels: h[10],
+            bit_depth: h[11],
+            transform,
+            entropy_model,
+            quality_levels: h[14],
+            model_id: ModelId(h[16..24].try_into().expect("8 bytes")),
+        };
+        header.validate()?;
+        Ok(header)
+    }
+
+    /// Payload bound for one packet of this stream.
+    pub fn max_payload_len(&self) -> usize {
+        max_payload_len(self.width, self.height)
+    }
+}
+
+/// The fixed fields in front of a packet's payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PacketHeader {
+    pub frame_type: FrameType,
+    /// 1-based quality level (index into the model's `qualities`).
+    pub quality: u8,
+    /// Plane of a multispectral frame (0 for monochrome).
+    pub channel: u8,
+    /// Increments by one per frame (wrapping); a jump means frames were lost.
+    pub frame_number: u32,
+    pub payload_len: u32,
+}
+
+/// A packet whose CRC has been checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Packet<'a> {
+    pub header: PacketHeader,
+    pub payload: &'a [u8],
+}
+
+impl PacketHeader {
+    fn field_bytes(&self) -> [u8; 16] {
+        let mut b = [0u8; 16];
+        b[..4].copy_from_slice(&PACKET_SYNC);
+        b[4] = self.frame_type as u8;
+        b[5] = self.quality;
+        b[6] = self.channel;
+        b[7] = 0; // reserved flags
+        b[8..12].copy_from_slice(&self.frame_number.to_be_bytes());
+        b[12..16].copy_from_slice(&self.payload_len.to_be_bytes());
+        b
+    }
+
+    /// Parses the 20 header bytes without checking the payload CRC.
+    /// `max_payload` bounds the declared length (see [`max_payload_len`]).
+    pub fn parse(data: &[u8], max_payload: usize) -> ParseResult<(Self, u32)> {
+        need(data, 4)?;
+        if data[..4] != PACKET_SYNC {
+            return Err(ParseError::NoSync { found: data[..4].to_vec() });
+        }
+        need(data, PACKET_HEADER_LEN)?;
+        let frame_type = FrameType::from_id(data[4]).ok_or(ParseError::BadField {
+            field: "frame type",
+            value: data[4] as u64,
+            allowed: "0 (I) or 1 (P)",
+        })?;
+        if data[5] == 0 {
+            return Err(ParseError::BadField { field: "quality", value: 0, allowed: "1..=255" });
+        }
+        if data[6] >= MAX_CHANNELS {
+            return Err(ParseError::BadField { field: "channel index", value: data[6] as u64, allowed: "0..=15" });
+        }
+        if data[7] != 0 {
+            return Err(ParseError::BadField { field: "packet flags", value: data[7] as u64, allowed: "0" });
+        }
+        let payload_len = be32(&data[12..16]);
+        if payload_len as usize > max_payload {
+            return Err(ParseError::PayloadTooLarge { len: payload_len as usize, max: max_payload });
+        }
+        let header = PacketHeader {
+            frame_type,
+            quality: data[5],
+            channel: data[6],
+            frame_number: be32(&data[8..12]),
+            payload_len,
+        };
+        Ok((header, be32(&data[16..20])))
+    }
+}
+
+/// Appends one packet (header, CRC, payload).
+pub fn write_packet(header: &PacketHeader, payload: &[u8], out: &mut Vec<u8>) {
+    let header = PacketHeader { payload_len: u32::try_from(payload.len()).expect("payload < 4 GiB"), ..*header };
+    let fields = header.field_bytes();
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&fields);
+    crc.update(payload);
+    out.extend_from_slice(&fields);
+    out.extend_from_slice(&crc.finalize().to_be_bytes());
+    out.extend_from_slice(payload);
+}
+
+/// Parses and CRC-checks the packet at the start of `data`; returns it and its size.
+pub fn parse_packet(data: &[u8], max_payload: usize) -> ParseResult<(Packet<'_>, usize)> {
+    let (header, stored) = PacketHeader::parse(data, max_payload)?;
+    let total = PACKET_HEADER_LEN + header.payload_len as usize;
+    need(data, total)?;
+    let payload = &data[PACKET_HEADER_LEN..total];
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&data[..16]);
+    crc.update(payload);
+    let computed = crc.finalize();
+    if stored != computed {
+        return Err(ParseError::PacketCrc { stored, computed });
+    }
+    Ok((Packet { header, payload }, total))
+}
+
+/// One access unit: an optional sequence header (present on keyframes) and a packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessUnit<'a> {
+    pub header: Option<SequenceHeader>,
+    pub packet: Packet<'a>,
+}
+
+/// Parses exactly one access unit spanning all of `data`. `known` bounds the payload
+/// of a packet that arrives without its own header (else the global bound applies).
+pub fn parse_access_unit<'a>(data: &'a [u8], known: Option<&SequenceHeader>) -> ParseResult<AccessUnit<'a>> {
+    let (header, rest) = if data.starts_with(&HEADER_MAGIC) {
+        let h = SequenceHeader::parse(data)?;
+        (Some(h), &data[SEQUENCE_HEADER_LEN..])
+    } else {
+        (None, data)
+    };
+    let max = header.as_ref().or(known).map_or_else(max_payload_len_any, SequenceHeader::max_payload_len);
+    if header.is_some() && rest.len() >= 4 && rest[..4] != PACKET_SYNC {
+        return Err(ParseError::HeaderWithoutPacket);
+    }
+    let (packet, used) = parse_packet(rest, max).map_err(|e| match e {
+        // Report sizes relative to the whole unit.
+        ParseError::NeedMore { needed, have } => {
+            let off = data.len() - rest.len();
+            ParseError::NeedMore { needed: needed + off, have: have + off }
+        }
+        e => e,
+    })?;
+    if used != rest.len() {
+        return Err(ParseError::TrailingBytes(rest.len() - used));
+    }
+    Ok(AccessUnit { header, packet })
+}
+
+/// Offset of the first sequence header magic or packet sync word in `data`.
+/// A match is only a candidate: confirm it with [`peek_unit_len`] (which checks
+/// the header CRC) and the packet CRC, since payload bytes can mimic a sync word.
+pub fn find_next_sync(data: &[u8]) -> Option<usize> {
+    data.windows(4).position(|w| w == HEADER_MAGIC || w == PACKET_SYNC)
+}
+
+/// How many bytes the access unit at the start of `data` spans, from the headers
+/// alone (the packet CRC is not checked; the payload may not be there yet).
+/// `Ok(None)`: need more data. `Err`: not a valid unit start; resync with
+/// [`find_next_sync`] from offset 1.
+pub fn peek_unit_len(data: &[u8]) -> ParseResult<Option<usize>> {
+    peek_unit_len_with(data, None)
+}
+
+/// [`peek_unit_len`] with the stream's last sequence header, which bounds the
+/// payload of packets that arrive without a header far tighter than the global bound.
+pub fn peek_unit_len_with(data: &[u8], known: Option<&SequenceHeader>) -> ParseResult<Option<usize>> {
+    let lift = |r: ParseResult<usize>| match r {
+        Ok(n) => Ok(Some(n)),
+        Err(ParseError::NeedMore { .. }) => Ok(None),
+        Err(e) => Err(e),
+    };
+    if data.len() < 4 {
+        // Too short to tell; but reject early what can't become a sync word.
+        let prefix_ok = HEADER_MAGIC.starts_with(data) || PACKET_SYNC.starts_with(data);
+        return if prefix_ok { Ok(None) } else { Err(ParseError::NoSync { found: data.to_vec() }) };
+    }
+    let (header, off) = if data.starts_with(&HEADER_MAGIC) {
+        match SequenceHeader::parse(data) {
+            Ok(h) => (Some(h), SEQUENCE_HEADER_LEN),
+            Err(ParseError::NeedMore { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        }
+    } else {
+        (None, 0)
+    };
+    let rest = &data[off..];
+    if header.is_some() && rest.len() >= 4 && rest[..4] != PACKET_SYNC {
+        return Err(ParseError::HeaderWithoutPacket);
+    }
+    let max = header.as_ref().or(known).map_or_else(max_payload_len_any, SequenceHeader::max_payload_len);
+    lift(PacketHeader::parse(rest, max).map(|(h, _)| off + PACKET_HEADER_LEN + h.payload_len as usize))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header() -> SequenceHeader {
+        SequenceHeader {
+            width: 371,
+            height: 501,
+            channels: 1,
+            bit_depth: 14,
+            transform: IntensityTransform::Sqrt,
+            entropy_model: EntropyModelKind::Hyperprior,
+            quality_levels: 4,
+            model_id: ModelId([1, 2, 3, 4, 5, 6, 7, 8]),
+        }
+    }
+
+    fn unit(payload: &[u8]) -> Vec<u8> {
+        let mut out = header().to_bytes();
+        let ph = PacketHeader { frame_type: FrameType::I, quality: 3, channel: 0, frame_number: 7, payload_len: 0 };
+        write_packet(&ph, payload, &mut out);
+        out
+    }
+
+    #[test]
+    fn header_round_trip_and_size() {
+        let bytes = header().to_bytes();
+        assert_eq!(bytes.len(), SEQUENCE_HEADER_LEN);
+        assert_eq!(SequenceHeader::parse(&bytes).unwrap(), header());
+    }
+
+    #[test]
+    fn access_unit_round_trip() {
+        let payload: Vec<u8> = (0..1000u32).map(|i| (i * 37 % 251) as u8).collect();
+        let bytes = unit(&payload);
+        assert_eq!(peek_unit_len(&bytes).unwrap(), Some(bytes.len()));
+        let au = parse_access_unit(&bytes, None).unwrap();
+        assert_eq!(au.header, Some(header()));
+        assert_eq!(au.packet.payload, &payload[..]);
+        assert_eq!(au.packet.header.frame_number, 7);
+        assert_eq!(au.packet.header.quality, 3);
+        assert_eq!(au.packet.header.payload_len as usize, payload.len());
+        // The packet alone is a unit too (P-frames, or I packets after the header was seen).
+        let packet = &bytes[SEQUENCE_HEADER_LEN..];
+        assert_eq!(peek_unit_len(packet).unwrap(), Some(packet.len()));
+        assert!(parse_access_unit(packet, Some(&header())).unwrap().header.is_none());
+    }
+
+    #[test]
+    fn every_header_byte_flip_is_rejected() {
+        let bytes = unit(b"payload");
+        for i in 0..SEQUENCE_HEADER_LEN {
+            for bit in 0..8 {
+                let mut b = bytes.clone();
+                b[i] ^= 1 << bit;
+                assert!(SequenceHeader::parse(&b).is_err(), "flip byte {i} bit {bit} accepted");
+                assert!(parse_access_unit(&b, None).is_err(), "flip byte {i} bit {bit}: unit accepted");
+            }
+        }
+    }
+
+    #[test]
+    fn every_packet_byte_flip_is_rejected() {
+        let bytes = unit(&[0x5a; 64]);
+        for i in SEQUENCE_HEADER_LEN..bytes.len() {
+            let mut b = bytes.clone();
+            b[i] ^= 0x10;
+            assert!(parse_access_unit(&b, None).is_err(), "flip at {i} accepted");
+        }
+    }
+
+    #[test]
+    fn truncation_needs_more_never_panics() {
+        let bytes = unit(&[9u8; 300]);
+        for n in 0..bytes.len() {
+            assert_eq!(peek_unit_len(&bytes[..n]).unwrap(), if n < SEQUENCE_HEADER_LEN + PACKET_HEADER_LEN {
+                None
+            } else {
+                Some(bytes.len())
+            });
+            match parse_access_unit(&bytes[..n], None) {
+                Err(ParseError::NeedMore { needed, have }) => {
+                    assert_eq!(have, n);
+                    assert!(needed > n && needed <= bytes.len(), "n={n} needed={needed}");
+                }
+                other => panic!("prefix of {n} bytes gave {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn trailing_bytes_are_an_error() {
+        let mut bytes = unit(b"abc");
+        bytes.push(0);
+        assert_eq!(parse_access_unit(&bytes, None), Err(ParseError::TrailingBytes(1)));
+    }
+
+    #[test]
+    fn huge_declared_length_is_rejected_before_allocating() {
+        let mut bytes = unit(b"abc");
+        let len_at = SEQUENCE_HEADER_LEN + 12;
+        bytes[len_at..len_at + 4].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert!(matches!(peek_unit_len(&bytes), Err(ParseError::PayloadTooLarge { .. })));
+        // Without the header only the global bound applies, but it still applies.
+        assert!(matches!(peek_unit_len(&bytes[SEQUENCE_HEADER_LEN..]), Err(ParseError::PayloadTooLarge { .. })));
+    }
+
+    #[test]
+    fn bounds_on_dimensions_and_depth() {
+        for (w, h, bd, ok) in [
+            (64, 64, 8, true),
+            (4096, 4096, 16, true),
+            (101, 67, 14, true),
+            (63, 64, 8, false),
+            (64, 4097, 8, false),
+            (64, 64, 7, false),
+            (64, 64, 17, false),
+        ] {
+            let hdr = SequenceHeader { width: w, height: h, bit_depth: bd, ..header() };
+            assert_eq!(hdr.validate().is_ok(), ok, "{w}x{h}@{bd}");
+            if w <= u16::MAX as u32 && h <= u16::MAX as u32 {
+                assert_eq!(SequenceHeader::parse(&hdr.to_bytes()).is_ok(), ok, "{w}x{h}@{bd} parse");
+            }
+        }
+    }
+
+    #[test]
+    fn sync_search_finds_both_words() {
+        let bytes = unit(b"xyz");
+        let mut stream = vec![0u8, 1, 2];
+        stream.extend_from_slice(&bytes);
+        assert_eq!(find_next_sync(&stream), Some(3));
+        assert_eq!(find_next_sync(&stream[4..]).map(|p| p + 4), Some(3 + SEQUENCE_HEADER_LEN));
+        assert_eq!(find_next_sync(b"HLI"), None);
+        assert!(peek_unit_len(b"HL").unwrap().is_none());
+        assert!(peek_unit_len(b"Hx").is_err());
+        assert!(peek_unit_len(b"xxxx").is_err());
+    }
+
+    #[test]
+    fn header_then_garbage_is_rejected() {
+        let mut bytes = header().to_bytes();
+        bytes.extend_from_slice(b"JUNKJUNKJUNKJUNKJUNKJUNK");
+        assert_eq!(peek_unit_len(&bytes), Err(ParseError::HeaderWithoutPacket));
+    }
+}

@@ -1,0 +1,394 @@
+//! The codecs under test, their quality sweeps and one encode+decode+measure run.
+
+use std::time::Duration;
+
+use gst_video::VideoFormat;
+
+use crate::gstrun::{self, Plane};
+use crate::intensity::DisplayLut;
+use crate::metrics;
+
+/// Comparison setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Every codec gets the same 8-bit display frames; PSNR against them (the papers' setting).
+    Display8,
+    /// Codecs get the DN (helio, JPEG 2000: 16-bit; x265: 12-bit); PSNR after mapping the
+    /// decoded DN to the display domain, plus DN errors.
+    Dn16,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Display8 => "display8",
+            Mode::Dn16 => "dn16",
+        }
+    }
+    /// Bits per pixel of the uncompressed container (for compression ratios).
+    pub fn container_bits(self) -> f64 {
+        match self {
+            Mode::Display8 => 8.0,
+            Mode::Dn16 => 16.0,
+        }
+    }
+}
+
+/// The frames to code: display frames always, DN frames for 16-bit input.
+pub struct Input {
+    pub width: usize,
+    pub height: usize,
+    pub bit_depth: u8,
+    pub display: Vec<Vec<u8>>,
+    pub dn: Option<Vec<Vec<u16>>>,
+}
+
+/// How raw frames are handed to the encoder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feed {
+    /// GRAY8 display frames.
+    Gray8,
+    /// GRAY16_LE DN frames.
+    Gray16,
+    /// I420, size padded to even by edge replication (x264/x265 need 4:2:0 sizes), Y = display, chroma 128.
+    I420Even,
+    /// I420_12LE, padded to even, Y = DN reduced to 12 bits (rounded), chroma 2048.
+    I420x12Even,
+}
+
+/// One point of a sweep.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub codec: String,
+    pub setting: String,
+    /// Elements that must exist.
+    pub elements: Vec<&'static str>,
+    pub feed: Feed,
+    /// Pipeline fragment between appsrc and appsink for encoding.
+    pub enc: String,
+    /// Caps forced on the encoder's appsink (stream format), if any.
+    pub enc_caps: Option<String>,
+    /// Pipeline fragment between appsrc (encoder caps) and appsink for decoding.
+    pub dec: String,
+    /// Raw caps of the decoder's appsink.
+    pub dec_caps: String,
+    pub lossless: bool,
+}
+
+/// A measured point.
+#[derive(Debug, Clone)]
+pub struct Point {
+    pub mode: Mode,
+    pub codec: String,
+    pub setting: String,
+    pub frames: usize,
+    pub width: usize,
+    pub height: usize,
+    pub bytes: u64,
+    pub bpp: f64,
+    pub ratio: f64,
+    pub psnr: f64,
+    pub ms_ssim: Option<f64>,
+    pub rmse_dn: Option<f64>,
+    pub max_err_dn: Option<u32>,
+    pub enc_fps: f64,
+    pub dec_fps: f64,
+    /// Display-domain decode of the first frame (for the side-by-side image).
+    pub preview: Vec<u8>,
+}
+
+/// Sweep settings.
+pub struct SweepOptions {
+    pub quick: bool,
+    /// helio qualities to run (None: all 1..=max).
+    pub helio_qualities: Option<Vec<u32>>,
+    /// Max of helioenc's `quality` property (None: helio not available).
+    pub helio_max_quality: Option<u32>,
+    /// Extra helioenc properties (e.g. `bit-depth=14`), appended verbatim.
+    pub helio_props: String,
+}
+
+/// x264/x265 quality parameters: the papers' CRF sweep 9..30, extended to 35/40 so the
+/// low-rate end can overlap a learned codec's curve.
+pub const CRF_SWEEP: &[u32] = &[9, 13, 17, 21, 25, 30, 35, 40];
+pub const CRF_SWEEP_QUICK: &[u32] = &[17, 25, 35];
+/// JPEG 2000 target bits per pixel (converted to compression ratios of the container).
+pub const J2K_BPP: &[f64] = &[0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2];
+pub const J2K_BPP_QUICK: &[f64] = &[0.1, 0.4, 1.6];
+
+/// All codec names known to the tool, in run order.
+pub const ALL_CODECS: &[&str] = &["png", "j2k-lossless", "helio", "x264", "x264-intra", "x265", "x265-intra", "j2k"];
+
+const H264: &str = "video/x-h264,stream-format=byte-stream,alignment=au";
+const H265: &str = "video/x-h265,stream-format=byte-stream,alignment=au";
+
+fn spread(max: u32, n: usize) -> Vec<u32> {
+    if max as usize <= n {
+        return (1..=max).collect();
+    }
+    let mut v: Vec<u32> = (0..n)
+        .map(|i| 1 + ((max - 1) as f64 * i as f64 / (n - 1) as f64).round() as u32)
+        .collect();
+    v.dedup();
+    v
+}
+
+/// The sweep of `codec` in `mode` (empty when the codec does not apply to the mode).
+pub fn sweep(codec: &str, mode: Mode, opts: &SweepOptions) -> Vec<Spec> {
+    let gray_caps = match mode {
+        Mode::Display8 => "video/x-raw,format=GRAY8",
+        Mode::Dn16 => "video/x-raw,format=GRAY16_LE",
+    };
+    let gray_feed = match mode {
+        Mode::Display8 => Feed::Gray8,
+        Mode::Dn16 => Feed::Gray16,
+    };
+    let crfs = if opts.quick { CRF_SWEEP_QUICK } else { CRF_SWEEP };
+    let mut out = Vec::new();
+    match codec {
+        "png" => {
+            let (enc, dec) = match mode {
+                Mode::Display8 => ("pngenc compression-level=9".to_string(), "pngdec".to_string()),
+                Mode::Dn16 => (
+                    "videoconvert ! video/x-raw,format=GRAY16_BE ! pngenc compression-level=9".to_string(),
+                    "pngdec ! videoconvert".to_string(),
+                ),
+            };
+            out.push(Spec {
+                codec: "png".into(),
+                setting: "lossless, level 9".into(),
+                elements: vec!["pngenc", "pngdec", "videoconvert"],
+                feed: gray_feed,
+                enc,
+                enc_caps: None,
+                dec,
+                dec_caps: gray_caps.into(),
+                lossless: true,
+            });
+        }
+        "j2k-lossless" => out.push(Spec {
+            codec: "j2k-lossless".into(),
+            setting: "openjpegenc default (5/3)".into(),
+            elements: vec!["openjpegenc", "openjpegdec"],
+            feed: gray_feed,
+            enc: "openjpegenc".into(),
+            enc_caps: None,
+            dec: "openjpegdec".into(),
+            dec_caps: gray_caps.into(),
+            lossless: true,
+        }),
+        "helio" => {
+            let Some(max) = opts.helio_max_quality else { return out };
+            let qs = opts
+                .helio_qualities
+                .clone()
+                .unwrap_or_else(|| if opts.quick { spread(max, 3) } else { (1..=max).collect() });
+            for q in qs.into_iter().filter(|&q| q >= 1 && q <= max) {
+                out.push(Spec {
+                    codec: "helio".into(),
+                    setting: format!("quality={q}"),
+                    elements: vec!["helioenc", "heliodec"],
+                    feed: gray_feed,
+                    enc: format!("helioenc quality={q} {}", opts.helio_props).trim_end().to_string(),
+                    enc_caps: None,
+                    dec: "heliodec".into(),
+                    dec_caps: gray_caps.into(),
+                    lossless: false,
+                });
+            }
+        }
+        "x264" | "x264-intra" => {
+            if mode == Mode::Dn16 {
+                return out; // 8-bit x264 has nothing to add over display8 here; x265 carries 12 bits.
+            }
+            let k = if codec == "x264" { 30 } else { 1 };
+            for &q in crfs {
+                out.push(Spec {
+                    codec: codec.into(),
+                    setting: format!("qual quantizer={q}"),
+                    elements: vec!["x264enc", "h264parse", "avdec_h264"],
+                    feed: Feed::I420Even,
+                    enc: format!(
+                        "x264enc pass=qual quantizer={q} vbv-buf-capacity=0 key-int-max={k} bframes=0 speed-preset=medium"
+                    ),
+                    enc_caps: Some(H264.into()),
+                    dec: "h264parse ! avdec_h264".into(),
+                    dec_caps: "video/x-raw,format=I420".into(),
+                    lossless: false,
+                });
+            }
+        }
+        "x265" | "x265-intra" => {
+            let k = if codec == "x265" { 30 } else { 1 };
+            let (feed, dec_caps) = match mode {
+                Mode::Display8 => (Feed::I420Even, "video/x-raw,format=I420"),
+                Mode::Dn16 => (Feed::I420x12Even, "video/x-raw,format=I420_12LE"),
+            };
+            for &q in crfs {
+                out.push(Spec {
+                    codec: codec.into(),
+                    setting: format!("crf={q}"),
+                    elements: vec!["x265enc", "h265parse", "avdec_h265"],
+                    feed,
+                    enc: format!(
+                        "x265enc tune=0 key-int-max={k} speed-preset=medium option-string=\"bframes=0:crf={q}\""
+                    ),
+                    enc_caps: Some(H265.into()),
+                    dec: "h265parse ! avdec_h265".into(),
+                    dec_caps: dec_caps.into(),
+                    lossless: false,
+                });
+            }
+        }
+        "j2k" => {
+            let bpps = if opts.quick { J2K_BPP_QUICK } else { J2K_BPP };
+            for &b in bpps {
+                let ratio = mode.container_bits() / b;
+                out.push(Spec {
+                    codec: "j2k".into(),
+                    setting: format!("layer-rates={ratio:.1} (~{b} bpp)"),
+                    elements: vec!["avenc_jpeg2000", "jpeg2000parse", "openjpegdec"],
+                    feed: gray_feed,
+                    enc: format!("avenc_jpeg2000 format=j2k layer-rates={ratio:.1}"),
+                    enc_caps: None,
+                    // jpeg2000parse: avenc_jpeg2000 labels gray codestreams `sampling=RGB`,
+                    // which openjpegdec then fails on; the parser reads the real SIZ.
+                    dec: "jpeg2000parse ! openjpegdec".into(),
+                    dec_caps: gray_caps.into(),
+                    lossless: false,
+                });
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+fn even(v: usize) -> usize {
+    v + (v & 1)
+}
+
+/// Raw buffers and caps for `feed`.
+fn make_raw(input: &Input, feed: Feed) -> Result<(gst::Caps, Vec<gst::Buffer>), String> {
+    let (w, h) = (input.width, input.height);
+    let dn = || input.dn.as_ref().ok_or("this feed needs 16-bit input".to_string());
+    let (format, fw, fh) = match feed {
+        Feed::Gray8 => (VideoFormat::Gray8, w, h),
+        Feed::Gray16 => (VideoFormat::Gray16Le, w, h),
+        Feed::I420Even => (VideoFormat::I420, even(w), even(h)),
+        Feed::I420x12Even => (VideoFormat::I42012le, even(w), even(h)),
+    };
+    let info = gstrun::video_info(format, fw, fh);
+    let n = input.display.len();
+    let shift = input.bit_depth.saturating_sub(12) as u32;
+    let mut bufs = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut data = vec![0u8; info.size()];
+        // Edge replication for the padded column / row.
+        let cx = |x: usize| x.min(w - 1);
+        let cy = |y: usize| y.min(h - 1);
+        let (cw, ch) = (fw.div_ceil(2), fh.div_ceil(2));
+        match feed {
+            Feed::Gray8 => {
+                let d = &input.display[i];
+                gstrun::fill_plane(&mut data, &info, 0, fw, fh, 1, |x, y| d[y * w + x] as u16);
+            }
+            Feed::Gray16 => {
+                let d = &dn()?[i];
+                gstrun::fill_plane(&mut data, &info, 0, fw, fh, 2, |x, y| d[y * w + x]);
+            }
+            Feed::I420Even => {
+                let d = &input.display[i];
+                gstrun::fill_plane(&mut data, &info, 0, fw, fh, 1, |x, y| d[cy(y) * w + cx(x)] as u16);
+                gstrun::fill_plane(&mut data, &info, 1, cw, ch, 1, |_, _| 128);
+                gstrun::fill_plane(&mut data, &info, 2, cw, ch, 1, |_, _| 128);
+            }
+            Feed::I420x12Even => {
+                let d = &dn()?[i];
+                let max12 = 4095u32;
+                let round = if shift > 0 { 1u32 << (shift - 1) } else { 0 };
+                gstrun::fill_plane(&mut data, &info, 0, fw, fh, 2, |x, y| {
+                    ((d[cy(y) * w + cx(x)] as u32 + round) >> shift).min(max12) as u16
+                });
+                gstrun::fill_plane(&mut data, &info, 1, cw, ch, 2, |_, _| 2048);
+                gstrun::fill_plane(&mut data, &info, 2, cw, ch, 2, |_, _| 2048);
+            }
+        }
+        bufs.push(gst::Buffer::from_mut_slice(data));
+    }
+    let caps = info.to_caps().map_err(|e| e.to_string())?;
+    Ok((caps, gstrun::stamp(bufs)))
+}
+
+/// Encodes, decodes and measures one sweep point.
+pub fn evaluate(spec: &Spec, input: &Input, mode: Mode, lut: &DisplayLut) -> Result<Point, String> {
+    let (w, h) = (input.width, input.height);
+    let n = input.display.len();
+    let timeout = Duration::from_secs(600);
+    let (caps, raw) = make_raw(input, spec.feed)?;
+    let enc = gstrun::run(&spec.enc, &caps, spec.enc_caps.as_deref(), raw, timeout)?;
+    if enc.samples.is_empty() {
+        return Err(format!("`{}` produced no output", spec.enc));
+    }
+    let bytes: u64 = enc.samples.iter().filter_map(|s| s.buffer()).map(|b| b.size() as u64).sum();
+    let coded_caps = enc.samples[0].caps().ok_or("encoder output without caps")?.to_owned();
+    let coded: Vec<gst::Buffer> = enc.samples.iter().filter_map(|s| s.buffer_owned()).collect();
+    let dec = gstrun::run(&spec.dec, &coded_caps, Some(&spec.dec_caps), coded, timeout)?;
+    if dec.samples.len() != n {
+        return Err(format!("decoder returned {} frames for {n}", dec.samples.len()));
+    }
+    let shift = input.bit_depth.saturating_sub(12) as u32;
+    let dn_max = ((1u32 << input.bit_depth) - 1) as u16;
+    let (mut psnr_sum, mut ssim_sum, mut ssim_ok) = (0.0, 0.0, true);
+    let (mut se_dn, mut max_dn) = (0.0f64, 0u32);
+    let mut preview = Vec::new();
+    for (i, s) in dec.samples.iter().enumerate() {
+        let plane = gstrun::plane0(s, w, h)?;
+        let (disp, dn): (Vec<u8>, Option<Vec<u16>>) = match (mode, plane) {
+            (Mode::Display8, Plane::U8(p)) => (p, None),
+            (Mode::Dn16, Plane::U16(p)) => {
+                let p: Vec<u16> = if spec.feed == Feed::I420x12Even {
+                    p.iter().map(|&v| ((v as u32) << shift).min(dn_max as u32) as u16).collect()
+                } else {
+                    p
+                };
+                (lut.map(&p), Some(p))
+            }
+            (m, Plane::U8(_)) => return Err(format!("decoder gave 8-bit samples in {} mode", m.name())),
+            (m, Plane::U16(_)) => return Err(format!("decoder gave 16-bit samples in {} mode", m.name())),
+        };
+        let psnr = metrics::psnr_u8(&input.display[i], &disp);
+        psnr_sum += psnr;
+        match metrics::ms_ssim_u8(&input.display[i], &disp, w, h) {
+            Some(v) => ssim_sum += v,
+            None => ssim_ok = false,
+        }
+        if let (Some(d), Some(orig)) = (&dn, &input.dn) {
+            let (rmse, mx) = metrics::dn_errors(&orig[i], d);
+            se_dn += rmse * rmse;
+            max_dn = max_dn.max(mx);
+        }
+        if i == 0 {
+            preview = disp;
+        }
+    }
+    let bpp = bytes as f64 * 8.0 / (n * w * h) as f64;
+    Ok(Point {
+        mode,
+        codec: spec.codec.clone(),
+        setting: spec.setting.clone(),
+        frames: n,
+        width: w,
+        height: h,
+        bytes,
+        bpp,
+        ratio: mode.container_bits() / bpp,
+        psnr: psnr_sum / n as f64,
+        ms_ssim: ssim_ok.then(|| ssim_sum / n as f64),
+        rmse_dn: (mode == Mode::Dn16).then(|| (se_dn / n as f64).sqrt()),
+        max_err_dn: (mode == Mode::Dn16).then_some(max_dn),
+        enc_fps: n as f64 / enc.seconds,
+        dec_fps: n as f64 / dec.seconds,
+        preview,
+    })
+}

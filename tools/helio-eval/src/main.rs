@@ -1,0 +1,437 @@
+//! helio-eval: see `--help`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use gst::glib;
+use gst::prelude::*;
+use helio_eval::codecs::{self, Input, Mode, Point, SweepOptions};
+use helio_eval::frames::{self, Samples};
+use helio_eval::gstrun;
+use helio_eval::intensity::DisplayLut;
+use helio_eval::report;
+
+const USAGE: &str = "\
+helio-eval: rate-distortion and speed of helio vs x264, x265, JPEG 2000 and PNG (GStreamer, in-process)
+
+USAGE: helio-eval [OPTIONS]
+
+  --frames DIR          folder of 8- or 16-bit grayscale PNG frames (default: <workspace>/data/aia171)
+  --mode M              display8 | dn16 | both (default: both for 16-bit input, display8 for 8-bit)
+  --codecs LIST         comma list from: png,j2k-lossless,helio,x264,x264-intra,x265,x265-intra,j2k (default: all)
+  --quick               a few quality points per codec (what `make demo` runs)
+  --max-frames N        use at most N frames
+  --bit-depth N         significant bits of 16-bit input (default 14, SDO/AIA)
+  --helio-qualities L   comma list of helioenc quality values (default: 1..max, read from the element)
+  --helio-props S       extra helioenc properties, e.g. \"threads=2\"
+  --out FILE.md         write the markdown results there and a CSV beside it (FILE.csv)
+  --side-by-side FILE   PNG: original | helio | x265 | JPEG 2000 decodes of frame 0 at similar bpp
+  --plugin-path DIR     folder holding libgsthelio.so (default: this executable's folder if it has it,
+                        else <workspace>/target/release, else <workspace>/target/debug)
+  -h, --help            this text
+";
+
+struct Args {
+    frames: PathBuf,
+    mode: Option<String>,
+    codecs: Vec<String>,
+    quick: bool,
+    max_frames: Option<usize>,
+    bit_depth: u8,
+    helio_qualities: Option<Vec<u32>>,
+    helio_props: String,
+    out: Option<PathBuf>,
+    side_by_side: Option<PathBuf>,
+    plugin_path: Option<PathBuf>,
+}
+
+fn workspace_root() -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."); p.canonicalize().unwrap_or(p)
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut a = Args {
+        frames: workspace_root().join("data/aia171"),
+        mode: None,
+        codecs: codecs::ALL_CODECS.iter().map(|s| s.to_string()).collect(),
+        quick: false,
+        max_frames: None,
+        bit_depth: 14,
+        helio_qualities: None,
+        helio_props: String::new(),
+        out: None,
+        side_by_side: None,
+        plugin_path: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let (key, inline) = match arg.split_once('=') {
+            Some((k, v)) if k.starts_with("--") => (k.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        let mut val = || inline.clone().or_else(|| it.next()).ok_or(format!("{key} needs a value"));
+        match key.as_str() {
+            "-h" | "--help" => {
+                print!("{USAGE}");
+                std::process::exit(0);
+            }
+            "--frames" => a.frames = val()?.into(),
+            "--mode" => {
+                let m = val()?;
+                if !["display8", "dn16", "both"].contains(&m.as_str()) {
+                    return Err(format!("--mode {m}: expected display8, dn16 or both"));
+                }
+                a.mode = Some(m);
+            }
+            "--codecs" => {
+                let list: Vec<String> = val()?.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+                for c in &list {
+                    if !codecs::ALL_CODECS.contains(&c.as_str()) {
+                        return Err(format!("unknown codec {c}; known: {}", codecs::ALL_CODECS.join(",")));
+                    }
+                }
+                a.codecs = list;
+            }
+            "--quick" => a.quick = true,
+            "--max-frames" => a.max_frames = Some(val()?.parse().map_err(|e| format!("--max-frames: {e}"))?),
+            "--bit-depth" => {
+                let b: u8 = val()?.parse().map_err(|e| format!("--bit-depth: {e}"))?;
+                if !(9..=16).contains(&b) {
+                    return Err("--bit-depth must be 9..=16".into());
+                }
+                a.bit_depth = b;
+            }
+            "--helio-qualities" => {
+                let v: Result<Vec<u32>, _> = val()?.split(',').map(|s| s.trim().parse::<u32>()).collect();
+                a.helio_qualities = Some(v.map_err(|e| format!("--helio-qualities: {e}"))?);
+            }
+            "--helio-props" => a.helio_props = val()?,
+            "--out" => a.out = Some(val()?.into()),
+            "--side-by-side" => a.side_by_side = Some(val()?.into()),
+            "--plugin-path" => a.plugin_path = Some(val()?.into()),
+            other => return Err(format!("unknown option {other}\n\n{USAGE}")),
+        }
+    }
+    Ok(a)
+}
+
+/// Registers the helio plugin from its build folder; returns a note for the report.
+fn load_helio_plugin(explicit: Option<&Path>) -> String {
+    let lib = "libgsthelio.so";
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    match explicit {
+        Some(p) => candidates.push(p.to_path_buf()),
+        None => {
+            if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+                candidates.push(dir);
+            }
+            candidates.push(workspace_root().join("target/release"));
+            candidates.push(workspace_root().join("target/debug"));
+        }
+    }
+    for dir in &candidates {
+        if dir.join(lib).exists() {
+            let registry = gst::Registry::get();
+            registry.scan_path(dir);
+            return match gst::ElementFactory::find("helioenc") {
+                Some(_) => format!("helio plugin: {}", dir.join(lib).display()),
+                None => format!("{} exists but does not register helioenc (see GST_DEBUG=GST_PLUGIN_LOADING:4)", dir.join(lib).display()),
+            };
+        }
+    }
+    if gst::ElementFactory::find("helioenc").is_some() {
+        return "helio plugin: from GST_PLUGIN_PATH / the registry".into();
+    }
+    format!(
+        "helio plugin not found ({lib} not in {}): helio skipped",
+        candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    )
+}
+
+/// The maximum of helioenc's `quality` property.
+fn helio_max_quality() -> Result<u32, String> {
+    let e = gst::ElementFactory::make("helioenc").build().map_err(|e| format!("cannot create helioenc: {e}"))?;
+    let ps = e.find_property("quality").ok_or("helioenc has no `quality` property")?;
+    if let Some(p) = ps.downcast_ref::<glib::ParamSpecUInt>() {
+        Ok(p.maximum())
+    } else if let Some(p) = ps.downcast_ref::<glib::ParamSpecInt>() {
+        Ok(p.maximum().max(1) as u32)
+    } else if let Some(p) = ps.downcast_ref::<glib::ParamSpecUChar>() {
+        Ok(p.maximum() as u32)
+    } else {
+        Err(format!("helioenc `quality` has unexpected type {}", ps.value_type()))
+    }
+}
+
+struct Doc {
+    header: String,
+    notes: Vec<String>,
+}
+
+fn render(doc: &Doc, points: &[Point], modes: &[Mode]) -> String {
+    let mut s = doc.header.clone();
+    for &m in modes {
+        if !points.iter().any(|p| p.mode == m) {
+            continue;
+        }
+        s.push_str(&format!("\n## {} \n\n", m.name()));
+        s.push_str(match m {
+            Mode::Display8 => "All codecs get the same 8-bit display frames; PSNR against them.\n\n",
+            Mode::Dn16 => "helio and JPEG 2000 get the 16-bit DN, x265 12 bits (DN >> 2, rounded); PSNR after mapping decoded DN to the display domain; DN errors against the original DN.\n\n",
+        });
+        s.push_str(&report::points_table(points, m));
+        let bd = report::bd_table(points, m, "helio", &["x264", "x264-intra", "x265", "x265-intra", "j2k"]);
+        if !bd.is_empty() {
+            s.push_str(&format!("\nBD-rate of helio (negative = fewer bits than the anchor at equal quality), {}:\n\n", m.name()));
+            s.push_str(&bd);
+        }
+    }
+    if !doc.notes.is_empty() {
+        s.push_str("\n## Notes\n\n");
+        for n in &doc.notes {
+            s.push_str(&format!("- {n}\n"));
+        }
+    }
+    s
+}
+
+fn write_outputs(out: Option<&Path>, text: &str, points: &[Point]) {
+    let Some(out) = out else { return };
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    if let Err(e) = std::fs::write(out, text) {
+        eprintln!("helio-eval: cannot write {}: {e}", out.display());
+    }
+    let csv = out.with_extension("csv");
+    if let Err(e) = std::fs::write(&csv, report::csv(points)) {
+        eprintln!("helio-eval: cannot write {}: {e}", csv.display());
+    }
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("helio-eval: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = gst::init() {
+        eprintln!("helio-eval: cannot initialise GStreamer: {e}");
+        return ExitCode::FAILURE;
+    }
+    let mut doc = Doc { header: String::new(), notes: Vec::new() };
+    let plugin_note = if args.codecs.iter().any(|c| c == "helio") {
+        load_helio_plugin(args.plugin_path.as_deref())
+    } else {
+        String::new()
+    };
+    eprintln!("helio-eval: {plugin_note}");
+
+    let seq = match frames::load_dir(&args.frames, args.max_frames) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("helio-eval: {e}");
+            doc.header = format!("# helio-eval results\n\nNo measurement: {e}\n");
+            write_outputs(args.out.as_deref(), &doc.header, &[]);
+            return ExitCode::FAILURE;
+        }
+    };
+    for w in &seq.warnings {
+        eprintln!("helio-eval: warning: {w}");
+        doc.notes.push(w.clone());
+    }
+    let first = &seq.frames[0];
+    let (w, h) = (first.width, first.height);
+    let is16 = first.is_16bit();
+    let lut = DisplayLut::new(args.bit_depth);
+    let mut input = Input { width: w, height: h, bit_depth: args.bit_depth, display: Vec::new(), dn: None };
+    if is16 {
+        let dn: Vec<Vec<u16>> = seq
+            .frames
+            .iter()
+            .map(|f| match &f.samples {
+                Samples::U16(v) => v.clone(),
+                Samples::U8(_) => unreachable!(),
+            })
+            .collect();
+        let over = dn.iter().flatten().filter(|&&v| v as u32 >= 1u32 << args.bit_depth).count();
+        if over > 0 {
+            doc.notes.push(format!(
+                "{over} samples exceed the {}-bit range; clamped in the display domain only",
+                args.bit_depth
+            ));
+        }
+        input.display = dn.iter().map(|f| lut.map(f)).collect();
+        input.dn = Some(dn);
+    } else {
+        input.display = seq
+            .frames
+            .iter()
+            .map(|f| match &f.samples {
+                Samples::U8(v) => v.clone(),
+                Samples::U16(_) => unreachable!(),
+            })
+            .collect();
+    }
+    let modes: Vec<Mode> = match (args.mode.as_deref(), is16) {
+        (Some("display8"), _) | (None, false) => vec![Mode::Display8],
+        (Some("dn16"), true) => vec![Mode::Dn16],
+        (Some("dn16"), false) => {
+            eprintln!("helio-eval: --mode dn16 needs 16-bit input; running display8");
+            doc.notes.push("--mode dn16 asked for 8-bit input: display8 only".into());
+            vec![Mode::Display8]
+        }
+        (_, true) => vec![Mode::Display8, Mode::Dn16],
+        (_, false) => vec![Mode::Display8],
+    };
+
+    let (maj, min, mic, _) = gst::version();
+    doc.header = format!(
+        "# helio-eval results\n\n\
+         - input: `{}`: {} frames, {}x{}, {}\n\
+         - machine: {} CPU threads, GStreamer {maj}.{min}.{mic}; speeds are wall-clock frames/s of the whole \
+         in-process pipeline (appsrc to appsink) measured in this run\n\
+         - bpp: every byte of the elementary stream (headers included, no container) / (frames x width x height); \
+         ratio = {} / bpp (uncompressed container bits)\n\
+         - display domain: {}\n\
+         - PSNR = mean over frames of 10 log10(255^2/MSE) in the display domain; MS-SSIM 5-scale (Wang 2003), \
+         11x11 Gaussian sigma 1.5\n\
+         - x264/x265 frames are padded to even size by edge replication (4:2:0 needs it; the padding's bits are counted), \
+         chroma constant; JPEG 2000 is ffmpeg's encoder through GStreamer (`avenc_jpeg2000 layer-rates=<compression ratio>`, \
+         since `openjpegenc` in GStreamer 1.22 has no rate or quality property) decoded by `openjpegdec`\n\
+         {}",
+        args.frames.display(),
+        seq.frames.len(),
+        w,
+        h,
+        if is16 { format!("16-bit (bit depth {})", args.bit_depth) } else { "8-bit".into() },
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        modes.iter().map(|m| format!("{} ({})", m.container_bits(), m.name())).collect::<Vec<_>>().join(", "),
+        if is16 {
+            format!(
+                "round(255 t), t = (sqrt(DN+3/8) - sqrt(3/8)) / (sqrt({}+3/8) - sqrt(3/8))",
+                (1u32 << args.bit_depth) - 1
+            )
+        } else {
+            "the 8-bit input pixels".into()
+        },
+        if plugin_note.is_empty() { String::new() } else { format!("- {plugin_note}\n") }
+    );
+
+    let helio_max = if args.codecs.iter().any(|c| c == "helio") && gst::ElementFactory::find("helioenc").is_some() {
+        match helio_max_quality() {
+            Ok(q) => Some(q),
+            Err(e) => {
+                doc.notes.push(format!("helio skipped: {e}"));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let opts = SweepOptions {
+        quick: args.quick,
+        helio_qualities: args.helio_qualities.clone(),
+        helio_max_quality: helio_max,
+        helio_props: args.helio_props.clone(),
+    };
+
+    let mut points: Vec<Point> = Vec::new();
+    let mut failed = false;
+    for &mode in &modes {
+        for codec in &args.codecs {
+            if codec == "helio" && helio_max.is_none() {
+                if mode == modes[0] {
+                    doc.notes.push(format!("helio not measured: {plugin_note}"));
+                }
+                continue;
+            }
+            let specs = codecs::sweep(codec, mode, &opts);
+            let Some(first_spec) = specs.first() else { continue };
+            let missing = gstrun::missing(&first_spec.elements);
+            if !missing.is_empty() {
+                let msg = format!("{codec} skipped: missing element(s) {}", missing.join(", "));
+                eprintln!("helio-eval: {msg}");
+                if !doc.notes.contains(&msg) {
+                    doc.notes.push(msg);
+                }
+                continue;
+            }
+            for spec in &specs {
+                eprint!("helio-eval: {} {} {} ... ", mode.name(), spec.codec, spec.setting);
+                match codecs::evaluate(spec, &input, mode, &lut) {
+                    Ok(p) => {
+                        eprintln!(
+                            "{:.4} bpp, {:.2} dB, enc {:.1} fps, dec {:.1} fps",
+                            p.bpp, p.psnr, p.enc_fps, p.dec_fps
+                        );
+                        if spec.lossless && p.psnr.is_finite() {
+                            doc.notes.push(format!(
+                                "{} {} was expected lossless but is not ({:.2} dB, max err {:?})",
+                                mode.name(),
+                                codec,
+                                p.psnr,
+                                p.max_err_dn
+                            ));
+                        }
+                        points.push(p);
+                    }
+                    Err(e) => {
+                        eprintln!("failed");
+                        eprintln!("helio-eval: {e}");
+                        failed = true;
+                        doc.notes.push(format!("{} {} {}: {e}", mode.name(), spec.codec, spec.setting));
+                    }
+                }
+            }
+            // Partial results survive a later crash or interruption.
+            write_outputs(args.out.as_deref(), &render(&doc, &points, &modes), &points);
+        }
+    }
+
+    if let Some(path) = &args.side_by_side {
+        let mode = *modes.last().unwrap();
+        let mut refpts: Vec<&Point> = points.iter().filter(|p| p.mode == mode && p.codec == "helio").collect();
+        if refpts.is_empty() {
+            refpts = points.iter().filter(|p| p.mode == mode && p.codec == "x265").collect();
+        }
+        refpts.sort_by(|a, b| a.bpp.partial_cmp(&b.bpp).unwrap());
+        if let Some(r) = refpts.get(refpts.len() / 2) {
+            let mut panels: Vec<(String, String, &[u8])> =
+                vec![("ORIGINAL".into(), format!("{} {}", mode.name().to_uppercase(), "FRAME 0"), &input.display[0])];
+            for c in ["helio", "x265", "j2k"] {
+                if let Some(p) = report::closest(&points, mode, c, r.bpp) {
+                    panels.push((
+                        c.to_uppercase(),
+                        format!("{:.3} BPP {:.1} DB", p.bpp, p.psnr),
+                        &p.preview,
+                    ));
+                }
+            }
+            match report::side_by_side(path, w, h, &panels) {
+                Ok(()) => {
+                    eprintln!("helio-eval: wrote {}", path.display());
+                    doc.notes.push(format!(
+                        "side-by-side `{}` ({} mode, frame 0): {}",
+                        path.display(),
+                        mode.name(),
+                        panels.iter().map(|p| format!("{} {}", p.0, p.1)).collect::<Vec<_>>().join(" | ")
+                    ));
+                }
+                Err(e) => doc.notes.push(format!("side-by-side not written: {e}")),
+            }
+        } else {
+            doc.notes.push("side-by-side not written: neither helio nor x265 points".into());
+        }
+    }
+
+    let text = render(&doc, &points, &modes);
+    print!("{text}");
+    write_outputs(args.out.as_deref(), &text, &points);
+    if let Some(o) = &args.out {
+        eprintln!("helio-eval: wrote {} and {}", o.display(), o.with_extension("csv").display());
+    }
+    if failed && points.is_empty() { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+}

@@ -9,9 +9,13 @@ Intensity transform (must match codec-core's `intensity` module):
     Photon noise is ~sqrt(DN), so this makes noise roughly uniform over the
     range and MSE in t spends bits where they are visible and meaningful.
   * 8-bit display frames (SWAP folder): t = v / 255 (already display-scaled).
-  * Other uint16 sources stored with a linear scale (EIT, singles): physical
-    value v = stored * scale + offset, clamped to [0, vmax], same square root
-    with the frame's own maximum vmax as the ceiling in place of 16383.
+  * Other uint16 sources (EIT, singles; stored uint16 + a linear scale): the
+    same square root on the stored values, with the frame's own ceiling in
+    place of 16383: vmax = 2^b - 1 for the smallest bit depth b that holds the
+    frame's maximum (65535 for most, 4095 for XRT and TRACE). That is exactly
+    codec-core's `IntensityTransform::Sqrt.forward(v, b)`, i.e. what the codec
+    computes when the stream is declared b bits deep. (The physical scale is
+    kept in the metadata but not applied: the codec never sees it.)
 
 Usage:
     python -m models.data pack            # writes models/pack/train.npz
@@ -37,8 +41,8 @@ TRAIN_SOURCES = [
     ("aia", "aia-flare-20120719/193", "dn14"),
     ("aia", "aia-flare-20120719/304", "dn14"),
     ("swap", "swap174-20130612", "u8"),
-    ("eit", "eit-20040301", "phys"),
-    ("singles", "singles", "phys"),
+    ("eit", "eit-20040301", "u16"),
+    ("singles", "singles", "u16"),
 ]
 VAL_SOURCE = ("aia171", "aia-flare-20120719/171", "dn14")
 
@@ -60,8 +64,8 @@ def to_t(raw, kind, scale=1.0, offset=0.0, vmax=DN_MAX):
         return sqrt_transform(raw, DN_MAX)
     if kind == "u8":
         return (raw / 255.0).astype(np.float32)
-    if kind == "phys":
-        return sqrt_transform(raw * scale + offset, vmax)
+    if kind == "u16":
+        return sqrt_transform(raw, vmax)
     raise ValueError(kind)
 
 
@@ -72,18 +76,22 @@ def _read_folder(group, folder, kind, data_dir):
         arr = np.array(Image.open(os.path.join(data_dir, folder, fm["file"])))
         scale, offset = float(fm.get("scale", 1.0)), float(fm.get("offset", 0.0))
         vmax = DN_MAX
-        if kind == "phys":
-            vmax = float(arr.max()) * scale + offset
+        if kind == "u16":
+            vmax = float(2 ** max(int(arr.max()).bit_length(), 8) - 1)
         frames.append(dict(name=f"{folder}/{fm['file']}", group=group, kind=kind, raw=arr,
                            scale=scale, offset=offset, vmax=vmax,
                            exptime=float(fm.get("exptime_s", fm.get("exptime", 0.0)) or 0.0)))
     return frames
 
 
+PACK_FORMAT = 2  # bump when the frame metadata/transform changes
+
+
 def load_train_frames(source=DATA_DIR):
     """Training frames from the data folder, or from a pack written by `pack`."""
     if source.endswith(".npz"):
         z = np.load(source, allow_pickle=False)
+        assert int(z["format"]) == PACK_FORMAT, f"{source} is stale: rerun `python -m models.data pack`"
         metas = json.loads(str(z["meta"]))
         return [dict(m, raw=z[f"f{i}"]) for i, m in enumerate(metas)]
     frames = []
@@ -156,7 +164,7 @@ def pack(out=PACK_PATH, data_dir=DATA_DIR):
     os.makedirs(os.path.dirname(out), exist_ok=True)
     metas = [{k: v for k, v in f.items() if k != "raw"} for f in frames]
     arrays = {f"f{i}": f["raw"] for i, f in enumerate(frames)}
-    np.savez_compressed(out, meta=np.array(json.dumps(metas)), **arrays)
+    np.savez_compressed(out, format=np.array(PACK_FORMAT), meta=np.array(json.dumps(metas)), **arrays)
     size = os.path.getsize(out)
     print(f"wrote {out}: {len(frames)} frames, {size / 2**20:.1f} MiB")
     assert size <= 48 * 2**20, "pack exceeds 48 MiB"

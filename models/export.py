@@ -37,7 +37,6 @@ from models.train import pad_to
 
 PAD = 64
 PRECISION = 16
-BYPASS_BITS, MAX_BYPASS = 4, 15  # CompressAI's rANS escape coding
 
 
 # ---------------------------------------------------------------- export --
@@ -169,26 +168,25 @@ def build_indexes(scales, table, bound):
 
 
 def code_bits(sym, idx, offsets, cdfs):
-    """Code length in bits of integer symbols `sym` coded with table idx,
-    as CompressAI's rANS coder would spend it (escape symbol + 4-bit bypass
-    chunks for values outside the table)."""
+    """Code length in bits of integer symbols `sym` coded with table idx, as
+    codec-core's range coder spends it (codec-core/src/entropy.rs): -log2 of
+    the quantized pmf per symbol; out-of-table values cost the escape bin plus
+    the bypass code, log2(33) for the bit length n of raw plus n raw bits."""
     sym, idx = sym.reshape(-1), idx.reshape(-1)
     bits = 0.0
     for k in np.unique(idx):
         cdf = np.asarray(cdfs[k], dtype=np.int64)
-        max_value = len(cdf) - 2          # bins 0..max_value-1, escape = max_value
+        escape = len(cdf) - 2          # bins 0..escape-1 regular, bin `escape` = escape
         v = sym[idx == k] - offsets[k]
-        esc = (v < 0) | (v >= max_value)
-        vv = np.where(esc, max_value, v)
+        esc = (v < 0) | (v >= escape)
+        vv = np.where(esc, escape, v)
         p = (cdf[vv + 1] - cdf[vv]) / float(1 << PRECISION)
         bits += -np.log2(p).sum()
         if esc.any():
             ve = v[esc]
-            raw = np.where(ve < 0, -2 * ve - 1, 2 * (ve - max_value))
-            nb = np.zeros_like(raw)
-            while ((raw >> (nb * BYPASS_BITS)) != 0).any():
-                nb += ((raw >> (nb * BYPASS_BITS)) != 0)
-            bits += (BYPASS_BITS * (nb // MAX_BYPASS + 1 + nb)).sum()
+            raw = np.where(ve < 0, -2 * ve - 1, 2 * (ve - escape))
+            n = np.where(raw > 0, np.floor(np.log2(np.maximum(raw, 1))) + 1, 0)
+            bits += (math.log2(33) + n).sum()
     return bits
 
 
@@ -425,8 +423,8 @@ def write_card(a, cmd, ck, cfg, mj, diffs, rows, macs, params, total_params, siz
       "the sqrt transform, replicate-padded bottom/right to multiples of 64. Coded with the "
       "PACKAGE.md procedure re-implemented in numpy (`models/export.py: code_frame`) on the ONNX "
       "graphs and model.json only. bpp = code length from the quantized CDFs (-log2 of each "
-      "symbol's quantized pmf, escapes as escape symbol + CompressAI's 4-bit bypass chunks) for "
-      "z and y, divided by the unpadded pixel count (no header). The last column is CompressAI's "
+      "symbol's quantized pmf; escapes as the escape bin + codec-core's bypass code, "
+      "log2(33) + bit length of the zig-zagged overflow) for z and y, divided by the unpadded pixel count (no header). The last column is CompressAI's "
       "real rANS coder on the same latents (byte count incl. per-stream flush). PSNR is on the "
       "8-bit sqrt display domain `255*t` (unquantized reconstruction clipped to [0,1]), mean over "
       f"frames. Took {rd_s:.0f} s.")

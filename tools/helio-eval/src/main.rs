@@ -29,6 +29,9 @@ USAGE: helio-eval [OPTIONS]
   --plugin-path DIR     folder holding libgsthelio.so (default: this executable's folder if it has it,
                         else <workspace>/target/release, else <workspace>/target/debug)
   -h, --help            this text
+
+helio-eval compare --frames ORIGINAL_DIR --decoded DECODED_DIR [--bit-depth 14]
+  per-frame PSNR (display domain), MS-SSIM and DN errors of decoded PNGs against the originals
 ";
 
 struct Args {
@@ -148,6 +151,18 @@ fn load_helio_plugin(explicit: Option<&Path>) -> String {
     )
 }
 
+/// Number of quality levels of a model package (`model.json` "qualities").
+fn model_quality_levels(model_dir: &Path) -> Result<u32, String> {
+    let p = model_dir.join("model.json");
+    let text = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?;
+    v.get("qualities")
+        .and_then(|q| q.as_array())
+        .map(|q| q.len() as u32)
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("{}: no \"qualities\" list", p.display()))
+}
+
 /// The maximum of helioenc's `quality` property.
 fn helio_max_quality() -> Result<u32, String> {
     let e = gst::ElementFactory::make("helioenc").build().map_err(|e| format!("cannot create helioenc: {e}"))?;
@@ -209,7 +224,87 @@ fn write_outputs(out: Option<&Path>, text: &str, points: &[Point]) {
     }
 }
 
+/// `helio-eval compare --frames A --decoded B`: per-frame errors of decoded PNGs.
+fn compare_main(argv: &[String]) -> ExitCode {
+    let mut frames_dir = workspace_root().join("data/aia171");
+    let mut decoded_dir: Option<PathBuf> = None;
+    let mut bit_depth = 14u8;
+    let mut it = argv.iter();
+    while let Some(a) = it.next() {
+        let v = it.next();
+        match (a.as_str(), v) {
+            ("--frames", Some(v)) => frames_dir = v.into(),
+            ("--decoded", Some(v)) => decoded_dir = Some(v.into()),
+            ("--bit-depth", Some(v)) => bit_depth = v.parse().unwrap_or(14),
+            _ => {
+                eprintln!("usage: helio-eval compare --frames ORIGINAL_DIR --decoded DECODED_DIR [--bit-depth 14]");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let Some(decoded_dir) = decoded_dir else {
+        eprintln!("helio-eval compare: --decoded DIR is required");
+        return ExitCode::from(2);
+    };
+    let load = |d: &Path| match frames::load_dir(d, None) {
+        Ok(s) => {
+            for w in &s.warnings {
+                eprintln!("helio-eval compare: warning: {w}");
+            }
+            Some(s.frames)
+        }
+        Err(e) => {
+            eprintln!("helio-eval compare: {e}");
+            None
+        }
+    };
+    let (Some(orig), Some(dec)) = (load(&frames_dir), load(&decoded_dir)) else { return ExitCode::FAILURE };
+    if orig.len() != dec.len() {
+        eprintln!("helio-eval compare: {} original frames but {} decoded; comparing the first {}", orig.len(), dec.len(), orig.len().min(dec.len()));
+    }
+    let lut = DisplayLut::new(bit_depth);
+    println!("| frame | PSNR dB (display) | MS-SSIM | RMSE DN | max err DN |\n|---|---:|---:|---:|---:|");
+    let (mut ps, mut ms, mut se, mut mx, mut n) = (0.0, 0.0, 0.0, 0u32, 0usize);
+    for (o, d) in orig.iter().zip(&dec) {
+        if (o.width, o.height) != (d.width, d.height) {
+            eprintln!("helio-eval compare: {} is {}x{}, {} is {}x{}", o.path.display(), o.width, o.height, d.path.display(), d.width, d.height);
+            return ExitCode::FAILURE;
+        }
+        let (a, b, dn) = match (&o.samples, &d.samples) {
+            (Samples::U16(x), Samples::U16(y)) => (lut.map(x), lut.map(y), Some(helio_eval::metrics::dn_errors(x, y))),
+            (Samples::U8(x), Samples::U8(y)) => (x.clone(), y.clone(), None),
+            _ => {
+                eprintln!("helio-eval compare: {} and {} differ in bit depth", o.path.display(), d.path.display());
+                return ExitCode::FAILURE;
+            }
+        };
+        let p = helio_eval::metrics::psnr_u8(&a, &b);
+        let m = helio_eval::metrics::ms_ssim_u8(&a, &b, o.width, o.height);
+        let name = o.path.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default();
+        match dn {
+            Some((r, x)) => {
+                println!("| {name} | {p:.2} | {} | {r:.2} | {x} |", m.map(|v| format!("{v:.5}")).unwrap_or("n/a".into()));
+                se += r * r;
+                mx = mx.max(x);
+            }
+            None => println!("| {name} | {p:.2} | {} | | |", m.map(|v| format!("{v:.5}")).unwrap_or("n/a".into())),
+        }
+        ps += p;
+        ms += m.unwrap_or(f64::NAN);
+        n += 1;
+    }
+    if n > 0 {
+        let nf = n as f64;
+        println!("| mean | {:.2} | {:.5} | {:.2} | {mx} |", ps / nf, ms / nf, (se / nf).sqrt());
+    }
+    ExitCode::SUCCESS
+}
+
 fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.first().map(String::as_str) == Some("compare") {
+        return compare_main(&argv[1..]);
+    }
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
@@ -322,7 +417,31 @@ fn main() -> ExitCode {
 
     let helio_max = if args.codecs.iter().any(|c| c == "helio") && gst::ElementFactory::find("helioenc").is_some() {
         match helio_max_quality() {
-            Ok(q) => Some(q),
+            Ok(q) => {
+                // The pspec maximum is only a bound (255); the model package says how many
+                // levels exist. Default package: the one compiled into the plugin.
+                let model_dir = args
+                    .helio_props
+                    .split_whitespace()
+                    .find_map(|kv| kv.strip_prefix("model-dir="))
+                    .filter(|d| !d.is_empty())
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| workspace_root().join("models/hyperprior"));
+                match model_quality_levels(&model_dir) {
+                    Ok(n) if n < q => {
+                        doc.notes.push(format!(
+                            "helioenc `quality` pspec maximum is {q}; the model package {} has {n} levels: sweeping 1..={n}",
+                            model_dir.display()
+                        ));
+                        Some(n)
+                    }
+                    Ok(_) => Some(q),
+                    Err(e) => {
+                        doc.notes.push(format!("helio quality levels: {e}; using the pspec maximum {q}"));
+                        Some(q)
+                    }
+                }
+            }
             Err(e) => {
                 doc.notes.push(format!("helio skipped: {e}"));
                 None

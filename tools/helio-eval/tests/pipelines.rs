@@ -1,0 +1,106 @@
+//! GStreamer-level checks of the measurement plumbing (skipped when an element is missing).
+
+use std::path::Path;
+
+use gst::prelude::*;
+use helio_eval::codecs::{self, Input, Mode, SweepOptions};
+use helio_eval::frames::{self, Samples};
+use helio_eval::gstrun;
+use helio_eval::intensity::DisplayLut;
+
+fn frame0() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/aia171/frame_00.png")
+}
+
+fn have(elements: &[&str]) -> bool {
+    gst::init().unwrap();
+    let m = gstrun::missing(elements);
+    if !m.is_empty() {
+        eprintln!("skipped: missing {}", m.join(", "));
+    }
+    m.is_empty()
+}
+
+/// pngdec gives GRAY16_BE for 16-bit PNGs; videoconvert to GRAY16_LE must keep every DN
+/// (pipelines/demo.sh relies on it).
+#[test]
+fn pngdec_videoconvert_keeps_dn_exactly() {
+    if !have(&["pngdec", "videoconvert"]) {
+        return;
+    }
+    let path = frame0();
+    let reference = frames::read_png(&path).unwrap();
+    let Samples::U16(expected) = &reference.samples else { panic!("frame_00.png should be 16-bit") };
+    let desc = format!(
+        "filesrc location=\"{}\" ! pngdec ! videoconvert ! video/x-raw,format=GRAY16_LE ! appsink name=sink sync=false",
+        path.display()
+    );
+    let pipeline = gst::parse::launch(&desc).unwrap().downcast::<gst::Pipeline>().unwrap();
+    let sink = pipeline.by_name("sink").unwrap().downcast::<gst_app::AppSink>().unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let sample = sink.pull_sample().expect("a decoded frame");
+    pipeline.set_state(gst::State::Null).unwrap();
+    let gstrun::Plane::U16(got) = gstrun::plane0(&sample, reference.width, reference.height).unwrap() else {
+        panic!("expected 16-bit samples")
+    };
+    assert_eq!(got.len(), expected.len());
+    assert!(got == *expected, "DN values changed through pngdec ! videoconvert");
+    assert!(expected.iter().any(|&v| v > 255), "frame should use more than 8 bits");
+}
+
+fn synthetic(n: usize, w: usize, h: usize) -> Input {
+    let lut = DisplayLut::new(14);
+    let dn: Vec<Vec<u16>> = (0..n)
+        .map(|k| {
+            (0..w * h)
+                .map(|i| {
+                    let (x, y) = ((i % w) as f64, (i / w) as f64);
+                    let r = ((x - 100.0).powi(2) + (y - 90.0).powi(2)).sqrt();
+                    (12000.0 * (-r / 40.0).exp() + 30.0 + 20.0 * ((x + k as f64) / 7.0).sin().abs()) as u16
+                })
+                .collect()
+        })
+        .collect();
+    Input { width: w, height: h, bit_depth: 14, display: dn.iter().map(|f| lut.map(f)).collect(), dn: Some(dn) }
+}
+
+fn opts() -> SweepOptions {
+    SweepOptions { quick: true, helio_qualities: None, helio_max_quality: None, helio_props: String::new() }
+}
+
+/// Lossless anchors must come back bit-exact in both modes (checks the raw feeding,
+/// the stride handling and the byte counting end to end).
+#[test]
+fn lossless_anchors_are_exact() {
+    if !have(&["pngenc", "pngdec", "videoconvert"]) {
+        return;
+    }
+    let input = synthetic(2, 199, 181);
+    let lut = DisplayLut::new(14);
+    for mode in [Mode::Display8, Mode::Dn16] {
+        for spec in codecs::sweep("png", mode, &opts()) {
+            let p = codecs::evaluate(&spec, &input, mode, &lut).unwrap();
+            assert!(p.psnr.is_infinite(), "{} {}: {} dB", mode.name(), spec.codec, p.psnr);
+            assert!(p.bytes > 0 && p.bpp < mode.container_bits());
+            if mode == Mode::Dn16 {
+                assert_eq!(p.max_err_dn, Some(0));
+            }
+        }
+    }
+}
+
+/// The 12-bit x265 path (odd size padded, DN >> 2 and back) at a fine quantiser keeps
+/// the DN error near the 2-DN rounding of the 14 -> 12 bit reduction.
+#[test]
+fn x265_12bit_path_is_sane() {
+    if !have(&["x265enc", "h265parse", "avdec_h265"]) {
+        return;
+    }
+    let input = synthetic(2, 199, 181);
+    let lut = DisplayLut::new(14);
+    let mut spec = codecs::sweep("x265-intra", Mode::Dn16, &opts()).remove(0);
+    spec.enc = spec.enc.replace("bframes=0:crf=", "bframes=0:lossless=1:crf=");
+    let p = codecs::evaluate(&spec, &input, Mode::Dn16, &lut).unwrap();
+    assert!(p.max_err_dn.unwrap() <= 2, "max err {:?}", p.max_err_dn);
+    assert_eq!(p.frames, 2);
+}

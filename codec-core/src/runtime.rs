@@ -2,7 +2,8 @@
 //! creating sessions with pinned, reproducible settings.
 //!
 //! Library search order (first that loads wins):
-//! 1. the path given to [`init`];
+//! 1. the path given to [`init`] (if given, it is the only one tried: a
+//!    configured path that fails must not silently load another library);
 //! 2. `$HELIO_ORT_LIB`;
 //! 3. `$ORT_DYLIB_PATH` (ort's own variable);
 //! 4. the project venv found at build time
@@ -98,10 +99,10 @@ const VENV_LIBRARY: &str = env!("HELIO_VENV_ORT_LIB");
 
 /// Where the library is looked for, in order, with the name of each step.
 pub fn library_candidates(explicit: Option<&Path>) -> Vec<(&'static str, PathBuf)> {
-    let mut c = Vec::new();
     if let Some(p) = explicit {
-        c.push(("explicit path", p.to_path_buf()));
+        return vec![("explicit path", p.to_path_buf())];
     }
+    let mut c = Vec::new();
     for var in ["HELIO_ORT_LIB", "ORT_DYLIB_PATH"] {
         if let Some(v) = std::env::var_os(var).filter(|v| !v.is_empty()) {
             c.push((var, PathBuf::from(v)));
@@ -114,9 +115,10 @@ pub fn library_candidates(explicit: Option<&Path>) -> Vec<(&'static str, PathBuf
     c
 }
 
-/// Loads ONNX Runtime (once per process) and returns it. `explicit` takes
-/// precedence over the search; asking for a different library after one is
-/// loaded is an error (a process can hold only one).
+/// Loads ONNX Runtime (once per process) and returns it. `explicit` replaces
+/// the search; asking for a different library after one is loaded is an error
+/// (a process can hold only one). Call it before the first encoder or decoder
+/// to choose the library; they call `init(None)`.
 pub fn init(explicit: Option<&Path>) -> Result<&'static Runtime> {
     let _guard = INIT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(rt) = RUNTIME.get() {
@@ -320,9 +322,10 @@ mod tests {
     }
 
     #[test]
-    fn candidates_start_with_the_explicit_path_and_end_with_the_system() {
+    fn explicit_path_replaces_the_search_which_ends_with_the_system() {
         let c = library_candidates(Some(Path::new("/opt/x/libonnxruntime.so")));
-        assert_eq!(c[0].1, Path::new("/opt/x/libonnxruntime.so"));
+        assert_eq!(c, [("explicit path", PathBuf::from("/opt/x/libonnxruntime.so"))]);
+        let c = library_candidates(None);
         assert_eq!(c.last().unwrap().1, Path::new("libonnxruntime.so"));
     }
 

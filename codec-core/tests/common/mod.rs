@@ -1,0 +1,62 @@
+//! Shared helpers for the integration tests: the bundled frame, the model
+//! package location, and skip-with-reason when the package or ONNX Runtime is absent.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use helio_core::ModelSource;
+
+pub fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// `$HELIO_TEST_MODEL_DIR`, else `<workspace>/models/hyperprior`.
+pub fn model_dir() -> PathBuf {
+    std::env::var_os("HELIO_TEST_MODEL_DIR").map_or_else(|| workspace().join("models/hyperprior"), PathBuf::from)
+}
+
+/// The model to test with, or `None` (after printing why) if the package or
+/// the ONNX Runtime library is missing.
+pub fn model_or_skip(test: &str) -> Option<ModelSource> {
+    let dir = model_dir();
+    if !dir.join("model.json").is_file() {
+        eprintln!("SKIP {test}: no model package at {} (export one, or set HELIO_TEST_MODEL_DIR)", dir.display());
+        return None;
+    }
+    if let Err(e) = helio_core::runtime::init(None) {
+        eprintln!("SKIP {test}: {e}");
+        return None;
+    }
+    Some(ModelSource::Dir(dir))
+}
+
+/// A 16-bit grayscale PNG as (width, height, samples).
+pub fn read_png16(path: &std::path::Path) -> (u32, u32, Vec<u16>) {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0u8; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    assert_eq!(info.color_type, png::ColorType::Grayscale);
+    assert_eq!(info.bit_depth, png::BitDepth::Sixteen);
+    let samples = buf[..info.buffer_size()].chunks_exact(2).map(|b| u16::from_be_bytes([b[0], b[1]])).collect();
+    (info.width, info.height, samples)
+}
+
+/// The bundled AIA 171 frame (371x501, 14-bit DN).
+pub fn aia_frame() -> (u32, u32, Vec<u16>) {
+    read_png16(&workspace().join("data/aia171/frame_00.png"))
+}
+
+/// A `w` x `h` window of a row-major plane.
+pub fn crop<T: Copy>(src: &[T], src_w: u32, x0: u32, y0: u32, w: u32, h: u32) -> Vec<T> {
+    (y0..y0 + h).flat_map(|y| (x0..x0 + w).map(move |x| src[(y * src_w + x) as usize])).collect()
+}
+
+/// PSNR in the 8-bit sqrt display domain: `255 * sqrt(v / max)`, rounded.
+pub fn psnr_sqrt_display(a: &[u16], b: &[u16], bit_depth: u8) -> f64 {
+    let max = ((1u32 << bit_depth) - 1) as f64;
+    let disp = |v: u16| (255.0 * (v as f64 / max).sqrt()).round();
+    let mse = a.iter().zip(b).map(|(&x, &y)| (disp(x) - disp(y)).powi(2)).sum::<f64>() / a.len() as f64;
+    10.0 * (255.0f64 * 255.0 / mse.max(1e-12)).log10()
+}

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: MPL-2.0
+
+//! Things shared by the helio elements: the execution-provider enum, model
+//! source selection and the caps vocabulary of `video/x-helio`.
+
+use std::path::{Path, PathBuf};
+
+use gst::glib;
+
+/// Media type of the helio elementary stream.
+pub const HELIO_CAPS_NAME: &str = "video/x-helio";
+
+/// Frame sizes the codec accepts (the networks downsample by 64).
+pub const MIN_DIMENSION: i32 = 64;
+pub const MAX_DIMENSION: i32 = 4096;
+
+/// Human readable summary of the raw formats helio codes, for error messages.
+pub const SUPPORTED_RAW: &str = "video/x-raw, format=(string){ GRAY8, GRAY16_LE }, \
+     width=[ 64, 4096 ], height=[ 64, 4096 ]";
+
+/// ONNX Runtime execution provider selection (`execution-provider` property).
+#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstHelioExecutionProvider")]
+pub enum ExecutionProvider {
+    #[enum_value(
+        name = "Auto: CUDA when ONNX Runtime has it and a GPU is present, else CPU",
+        nick = "auto"
+    )]
+    Auto = 0,
+    #[enum_value(name = "CPU", nick = "cpu")]
+    Cpu = 1,
+    #[enum_value(name = "CUDA (fails at start if unavailable)", nick = "cuda")]
+    Cuda = 2,
+}
+
+impl From<ExecutionProvider> for helio_core::ExecutionProvider {
+    fn from(ep: ExecutionProvider) -> Self {
+        match ep {
+            ExecutionProvider::Auto => helio_core::ExecutionProvider::Auto,
+            ExecutionProvider::Cpu => helio_core::ExecutionProvider::Cpu,
+            ExecutionProvider::Cuda => helio_core::ExecutionProvider::Cuda,
+        }
+    }
+}
+
+/// Maps the `model-dir` property to a model source: empty selects the model
+/// package compiled into the library.
+pub fn model_source(model_dir: &str) -> helio_core::ModelSource {
+    if model_dir.is_empty() {
+        helio_core::ModelSource::Embedded
+    } else {
+        helio_core::ModelSource::Dir(PathBuf::from(model_dir))
+    }
+}
+
+/// Cheap early check of `model-dir`, so that a wrong path fails the state
+/// change (READY -> PAUSED) with a message naming the path, before any caps
+/// are known. The full validation happens when codec-core loads the package.
+pub fn check_model_dir(model_dir: &str) -> Result<(), String> {
+    if model_dir.is_empty() {
+        return Ok(());
+    }
+    let dir = Path::new(model_dir);
+    if !dir.is_dir() {
+        return Err(format!(
+            "model-dir '{}' does not exist or is not a directory",
+            dir.display()
+        ));
+    }
+    let json = dir.join("model.json");
+    if !json.is_file() {
+        return Err(format!(
+            "model-dir '{}' is not a helio model package: '{}' is missing",
+            dir.display(),
+            json.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Builds the `streamheader` field value: an array holding one buffer with
+/// the sequence header, flagged HEADER (as vorbis/theora do).
+pub fn streamheader_value(header: &[u8]) -> gst::Array {
+    let mut buffer = gst::Buffer::from_mut_slice(header.to_vec());
+    buffer
+        .get_mut()
+        .expect("new buffer is writable")
+        .set_flags(gst::BufferFlags::HEADER);
+    gst::Array::new([buffer])
+}
+
+/// Reads the first buffer of a `streamheader` caps field, if any.
+pub fn streamheader_from_caps(s: &gst::StructureRef) -> Option<Vec<u8>> {
+    let array = s.get::<gst::ArrayRef>("streamheader").ok()?;
+    let mut out = Vec::new();
+    for value in array.iter() {
+        if let Ok(buffer) = value.get::<gst::Buffer>() {
+            let map = buffer.map_readable().ok()?;
+            out.extend_from_slice(map.as_slice());
+        }
+    }
+    if out.is_empty() { None } else { Some(out) }
+}

@@ -1,0 +1,694 @@
+// SPDX-License-Identifier: MPL-2.0
+
+use std::sync::LazyLock;
+use std::sync::Mutex;
+
+use gst::glib;
+use gst::subclass::prelude::*;
+use gst_video::prelude::*;
+use gst_video::subclass::prelude::*;
+
+use helio_core::codec::PixelBuf;
+
+use crate::common::{self, ExecutionProvider};
+use crate::framing::{self, Scan};
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "heliodec",
+        gst::DebugColorFlags::empty(),
+        Some("helio learned solar video decoder"),
+    )
+});
+
+const DEFAULT_MODEL_DIR: &str = "";
+const DEFAULT_EXECUTION_PROVIDER: ExecutionProvider = ExecutionProvider::Auto;
+const DEFAULT_THREADS: u32 = 0;
+/// Default for the base class `max-errors` property: damaged frames are
+/// dropped with a warning; only this many (counted by GstVideoDecoder) turn
+/// into a fatal error. A damaged downlink loses frames, not the pipeline.
+pub(crate) const DEFAULT_MAX_ERRORS: i32 = 1000;
+
+#[derive(Debug, Clone)]
+struct Settings {
+    model_dir: String,
+    execution_provider: ExecutionProvider,
+    threads: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            model_dir: DEFAULT_MODEL_DIR.to_string(),
+            execution_provider: DEFAULT_EXECUTION_PROVIDER,
+            threads: DEFAULT_THREADS,
+        }
+    }
+}
+
+struct State {
+    decoder: helio_core::Decoder,
+    input_state: Option<gst_video::VideoCodecState<'static, gst_video::video_codec_state::Readable>>,
+    /// Sequence header from the caps `streamheader`, fed to the decoder with
+    /// the first access unit that lacks one (after start / flush).
+    caps_header: Option<Vec<u8>>,
+    caps_header_pending: bool,
+    /// Drop input until a keyframe decodes (at start, after errors and flushes).
+    need_keyframe: bool,
+    /// Output format currently configured (format, width, height).
+    output: Option<(gst_video::VideoFormat, u32, u32)>,
+    /// Byte count the unparsed-input path needs before scanning again.
+    parse_need: usize,
+    /// Last sequence header seen by the unparsed-input path.
+    parse_header: Option<helio_core::bitstream::SequenceHeader>,
+    /// Bytes the unparsed-input path skipped since the last good unit.
+    parse_skipped: usize,
+    parse_skip_reason: Option<String>,
+}
+
+#[derive(Default)]
+pub struct HelioDec {
+    settings: Mutex<Settings>,
+    state: Mutex<Option<State>>,
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for HelioDec {
+    const NAME: &'static str = "GstHelioDec";
+    type Type = super::HelioDec;
+    type ParentType = gst_video::VideoDecoder;
+}
+
+impl ObjectImpl for HelioDec {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            vec![
+                glib::ParamSpecString::builder("model-dir")
+                    .nick("Model directory")
+                    .blurb(
+                        "Folder of a helio model package (model.json + g_a/h_a/h_s/g_s.onnx); \
+                         empty = the default models embedded in the plugin. Must be the \
+                         package the stream was encoded with",
+                    )
+                    .default_value(Some(DEFAULT_MODEL_DIR))
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecEnum::builder_with_default(
+                    "execution-provider",
+                    DEFAULT_EXECUTION_PROVIDER,
+                )
+                .nick("Execution provider")
+                .blurb("ONNX Runtime execution provider running the networks")
+                .mutable_ready()
+                .build(),
+                glib::ParamSpecUInt::builder("threads")
+                    .nick("Threads")
+                    .blurb(
+                        "ONNX Runtime intra-op threads (0 = one per CPU core); the output \
+                         does not depend on it",
+                    )
+                    .maximum(1024)
+                    .default_value(DEFAULT_THREADS)
+                    .mutable_ready()
+                    .build(),
+            ]
+        });
+
+        PROPERTIES.as_ref()
+    }
+
+    fn constructed(&self) {
+        self.parent_constructed();
+        self.obj().set_max_errors(DEFAULT_MAX_ERRORS);
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        let mut settings = self.settings.lock().unwrap();
+        match pspec.name() {
+            "model-dir" => {
+                settings.model_dir = value
+                    .get::<Option<String>>()
+                    .expect("type checked upstream")
+                    .unwrap_or_default();
+            }
+            "execution-provider" => {
+                settings.execution_provider = value.get().expect("type checked upstream");
+            }
+            "threads" => {
+                settings.threads = value.get().expect("type checked upstream");
+            }
+            _ => unimplemented!(),
+        }
+        gst::debug!(
+            CAT,
+            imp = self,
+            "Property {} set, settings now {:?}",
+            pspec.name(),
+            *settings
+        );
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let settings = self.settings.lock().unwrap();
+        match pspec.name() {
+            "model-dir" => settings.model_dir.to_value(),
+            "execution-provider" => settings.execution_provider.to_value(),
+            "threads" => settings.threads.to_value(),
+            _ => unimplemented!(),
+        }
+    }
+}
+
+impl GstObjectImpl for HelioDec {}
+
+impl ElementImpl for HelioDec {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static ELEMENT_METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "helio decoder",
+                "Codec/Decoder/Video",
+                "Learned video decoder for single-channel solar imagery (SDO/AIA, up to 16 bit)",
+                "helio developers",
+            )
+        });
+
+        Some(&*ELEMENT_METADATA)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static PAD_TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            let sink_caps = gst::Caps::builder(common::HELIO_CAPS_NAME).build();
+            let sink_pad_template = gst::PadTemplate::new(
+                "sink",
+                gst::PadDirection::Sink,
+                gst::PadPresence::Always,
+                &sink_caps,
+            )
+            .unwrap();
+
+            let src_caps = gst_video::VideoCapsBuilder::new()
+                .format_list([
+                    gst_video::VideoFormat::Gray8,
+                    gst_video::VideoFormat::Gray16Le,
+                ])
+                .build();
+            let src_pad_template = gst::PadTemplate::new(
+                "src",
+                gst::PadDirection::Src,
+                gst::PadPresence::Always,
+                &src_caps,
+            )
+            .unwrap();
+
+            vec![src_pad_template, sink_pad_template]
+        });
+
+        PAD_TEMPLATES.as_ref()
+    }
+}
+
+impl VideoDecoderImpl for HelioDec {
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        let settings = self.settings.lock().unwrap().clone();
+
+        common::check_model_dir(&settings.model_dir).map_err(|msg| {
+            gst::error_msg!(
+                gst::ResourceError::NotFound,
+                ("Cannot start helio decoder: {}", msg)
+            )
+        })?;
+
+        let cfg = helio_core::DecoderConfig {
+            model: common::model_source(&settings.model_dir),
+            execution_provider: settings.execution_provider.into(),
+            threads: settings.threads as usize,
+        };
+        gst::debug!(CAT, imp = self, "Creating decoder with {:?}", cfg);
+        let decoder = helio_core::Decoder::new(cfg).map_err(|err| {
+            gst::error_msg!(
+                gst::LibraryError::Init,
+                ("Failed to create helio decoder: {}", err),
+                [
+                    "model-dir='{}', execution-provider={:?}",
+                    settings.model_dir,
+                    settings.execution_provider
+                ]
+            )
+        })?;
+        gst::info!(
+            CAT,
+            imp = self,
+            "Decoding with execution provider {:?} (model-dir '{}', threads {})",
+            decoder.execution_provider_in_use(),
+            settings.model_dir,
+            settings.threads
+        );
+
+        *self.state.lock().unwrap() = Some(State {
+            decoder,
+            input_state: None,
+            caps_header: None,
+            caps_header_pending: false,
+            need_keyframe: true,
+            output: None,
+            parse_need: 0,
+            parse_header: None,
+            parse_skipped: 0,
+            parse_skip_reason: None,
+        });
+
+        let obj = self.obj();
+        // Until caps say `parsed=true`, input is a byte stream we split ourselves.
+        obj.set_packetized(false);
+        // One access unit in, one frame out: no reordering, no lookahead.
+        obj.set_latency(gst::ClockTime::ZERO, Some(gst::ClockTime::ZERO));
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        *self.state.lock().unwrap() = None;
+        gst::debug!(CAT, imp = self, "Stopped");
+        Ok(())
+    }
+
+    fn set_format(
+        &self,
+        input_state: &gst_video::VideoCodecState<'static, gst_video::video_codec_state::Readable>,
+    ) -> Result<(), gst::LoggableError> {
+        let caps = input_state
+            .caps()
+            .ok_or_else(|| gst::loggable_error!(CAT, "Input state without caps"))?;
+        let s = caps
+            .structure(0)
+            .ok_or_else(|| gst::loggable_error!(CAT, "Empty input caps"))?;
+        gst::debug!(CAT, imp = self, "Input caps {}", caps);
+
+        // helioenc and helioparse output exactly one access unit per buffer.
+        let parsed = s.get::<bool>("parsed").unwrap_or(false);
+        self.obj().set_packetized(parsed);
+        let caps_header = common::streamheader_from_caps(s);
+        gst::debug!(
+            CAT,
+            imp = self,
+            "packetized: {}, streamheader: {:?} bytes",
+            parsed,
+            caps_header.as_ref().map(Vec::len)
+        );
+
+        let mut guard = self.state.lock().unwrap();
+        let state = guard
+            .as_mut()
+            .ok_or_else(|| gst::loggable_error!(CAT, "set_format before start"))?;
+        state.caps_header_pending = caps_header.is_some();
+        state.caps_header = caps_header;
+        state.input_state = Some(input_state.clone());
+
+        // Configure the output early when the caps describe the frames; the
+        // decoded frames have the last word (see `handle_frame`).
+        let width = s.get::<i32>("width").ok();
+        let height = s.get::<i32>("height").ok();
+        let bit_depth = s.get::<i32>("bit-depth").ok();
+        if let (Some(w), Some(h), Some(d)) = (width, height, bit_depth) {
+            if w > 0 && h > 0 && (1..=16).contains(&d) {
+                let format = output_format(d as u8);
+                drop(guard);
+                self.configure_output(format, w as u32, h as u32)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn parse(
+        &self,
+        _frame: &gst_video::VideoCodecFrame,
+        adapter: &gst_base::Adapter,
+        at_eos: bool,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        // Unparsed byte stream (e.g. filesrc ! heliodec): split it into access
+        // units here, resynchronising on the sync word.
+        loop {
+            let available = adapter.available();
+            let (need, known) = self
+                .state
+                .lock()
+                .unwrap()
+                .as_ref()
+                .map_or((0, None), |s| (s.parse_need, s.parse_header.clone()));
+            if available == 0 || (available < need && !at_eos) {
+                return Ok(gst_video::VIDEO_DECODER_FLOW_NEED_DATA);
+            }
+
+            let scan = {
+                let buffer = adapter
+                    .buffer(available)
+                    .map_err(|_| gst::FlowError::Error)?;
+                let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
+                framing::scan(&map, known.as_ref())
+            };
+            match scan {
+                Scan::Skip { skip, reason } => {
+                    gst::log!(CAT, imp = self, "Skipping {} bytes: {}", skip, reason);
+                    adapter.flush(skip);
+                    if let Some(state) = self.state.lock().unwrap().as_mut() {
+                        state.parse_need = 0;
+                        if state.parse_skipped == 0 {
+                            gst::warning!(CAT, imp = self, "Lost sync: {}", reason);
+                            state.parse_skip_reason = Some(reason);
+                        }
+                        state.parse_skipped += skip;
+                    }
+                }
+                Scan::NeedMore(n) => {
+                    if at_eos {
+                        gst::warning!(
+                            CAT,
+                            imp = self,
+                            "Discarding {} trailing bytes: incomplete access unit at end of stream",
+                            available
+                        );
+                        adapter.flush(available);
+                        if let Some(state) = self.state.lock().unwrap().as_mut() {
+                            state.parse_need = 0;
+                            if state.parse_skipped == 0 {
+                                state.parse_skip_reason =
+                                    Some("incomplete access unit at end of stream".into());
+                            }
+                            state.parse_skipped += available;
+                        }
+                        self.report_skipped();
+                        return Ok(gst_video::VIDEO_DECODER_FLOW_NEED_DATA);
+                    }
+                    self.set_parse_need(n);
+                    return Ok(gst_video::VIDEO_DECODER_FLOW_NEED_DATA);
+                }
+                Scan::Unit(unit) => {
+                    self.set_parse_need(0);
+                    self.report_skipped();
+                    if let Some((header, _)) = unit.header {
+                        if let Some(state) = self.state.lock().unwrap().as_mut() {
+                            state.parse_header = Some(header);
+                        }
+                    }
+                    gst::log!(
+                        CAT,
+                        imp = self,
+                        "Access unit of {} bytes (keyframe: {})",
+                        unit.len,
+                        unit.keyframe
+                    );
+                    let obj = self.obj();
+                    obj.add_to_frame(unit.len as i32);
+                    return obj.have_frame();
+                }
+            }
+        }
+    }
+
+    fn handle_frame(
+        &self,
+        frame: gst_video::VideoCodecFrame,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let obj = self.obj();
+        let input = frame.input_buffer_owned().ok_or_else(|| {
+            gst::element_imp_error!(self, gst::CoreError::Failed, ("Frame without buffer"));
+            gst::FlowError::Error
+        })?;
+        let map = input.map_readable().map_err(|_| {
+            gst::element_imp_error!(
+                self,
+                gst::CoreError::Failed,
+                ("Failed to map input buffer readable")
+            );
+            gst::FlowError::Error
+        })?;
+        let data = map.as_slice();
+        let frame_number = frame.system_frame_number();
+        let keyframe = framing::is_keyframe(data);
+
+        let mut guard = self.state.lock().unwrap();
+        let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
+
+        if state.need_keyframe && !keyframe {
+            gst::debug!(
+                CAT,
+                imp = self,
+                "Dropping frame {}: waiting for a keyframe",
+                frame_number
+            );
+            drop(guard);
+            return obj.drop_frame(frame);
+        }
+
+        let with_header;
+        let unit: &[u8] = match &state.caps_header {
+            Some(header)
+                if state.caps_header_pending && !framing::starts_with_sequence_header(data) =>
+            {
+                gst::debug!(
+                    CAT,
+                    imp = self,
+                    "Prepending the caps streamheader to frame {}",
+                    frame_number
+                );
+                with_header = [header.as_slice(), data].concat();
+                &with_header
+            }
+            _ => data,
+        };
+
+        let result = state.decoder.decode(unit);
+        let decoded = match result {
+            Ok(decoded) => {
+                state.need_keyframe = false;
+                state.caps_header_pending = false;
+                decoded
+            }
+            Err(helio_core::Error::NeedKeyframe) => {
+                state.need_keyframe = true;
+                drop(guard);
+                gst::debug!(
+                    CAT,
+                    imp = self,
+                    "Dropping frame {}: no reference, waiting for a keyframe",
+                    frame_number
+                );
+                return obj.drop_frame(frame);
+            }
+            Err(err) => {
+                state.need_keyframe = true;
+                drop(guard);
+                drop(map);
+                let flow = gst_video::video_decoder_error!(
+                    &*obj,
+                    1,
+                    gst::StreamError::Decode,
+                    ("Dropping damaged frame {}: {}", frame_number, err),
+                    ["Waiting for the next keyframe ({} byte access unit)", input.size()]
+                );
+                if flow.is_ok() {
+                    // The base class only logs tolerated errors: tell the application.
+                    gst::element_imp_warning!(
+                        self,
+                        gst::StreamError::Decode,
+                        ("Dropped damaged frame {}: {}", frame_number, err),
+                        ["Decoding resumes at the next keyframe"]
+                    );
+                }
+                obj.drop_frame(frame)?;
+                return flow;
+            }
+        };
+        drop(guard);
+        drop(map);
+
+        gst::log!(
+            CAT,
+            imp = self,
+            "Decoded frame {}: {}x{} {}-bit {:?}",
+            frame_number,
+            decoded.width,
+            decoded.height,
+            decoded.bit_depth,
+            decoded.frame_type
+        );
+
+        let format = output_format(decoded.bit_depth);
+        self.configure_output(format, decoded.width, decoded.height)
+            .map_err(|err| {
+                err.log_with_imp(self);
+                gst::FlowError::NotNegotiated
+            })?;
+
+        self.output_frame(frame, &decoded.pixels, decoded.bit_depth)
+    }
+
+    fn flush(&self) -> bool {
+        gst::debug!(CAT, imp = self, "Flushing: resetting decoder");
+        if let Some(state) = self.state.lock().unwrap().as_mut() {
+            state.decoder.reset();
+            state.need_keyframe = true;
+            state.caps_header_pending = state.caps_header.is_some();
+            state.parse_need = 0;
+        }
+        true
+    }
+}
+
+fn output_format(bit_depth: u8) -> gst_video::VideoFormat {
+    if bit_depth <= 8 {
+        gst_video::VideoFormat::Gray8
+    } else {
+        gst_video::VideoFormat::Gray16Le
+    }
+}
+
+impl HelioDec {
+    /// Posts one warning for a run of bytes the unparsed-input path skipped.
+    fn report_skipped(&self) {
+        let (skipped, reason) = match self.state.lock().unwrap().as_mut() {
+            Some(state) => (
+                std::mem::take(&mut state.parse_skipped),
+                state.parse_skip_reason.take(),
+            ),
+            None => return,
+        };
+        if skipped > 0 {
+            gst::element_imp_warning!(
+                self,
+                gst::StreamError::Decode,
+                ("Skipped {} bytes of damaged or unknown data", skipped),
+                ["First problem: {}", reason.unwrap_or_default()]
+            );
+        }
+    }
+
+    fn set_parse_need(&self, need: usize) {
+        if let Some(state) = self.state.lock().unwrap().as_mut() {
+            state.parse_need = need;
+        }
+    }
+
+    /// Sets (and negotiates) the output state unless it already matches.
+    fn configure_output(
+        &self,
+        format: gst_video::VideoFormat,
+        width: u32,
+        height: u32,
+    ) -> Result<(), gst::LoggableError> {
+        let input_state = {
+            let guard = self.state.lock().unwrap();
+            let state = guard
+                .as_ref()
+                .ok_or_else(|| gst::loggable_error!(CAT, "Not started"))?;
+            if state.output == Some((format, width, height)) {
+                return Ok(());
+            }
+            state.input_state.clone()
+        };
+
+        gst::info!(
+            CAT,
+            imp = self,
+            "Output format {:?} {}x{}",
+            format,
+            width,
+            height
+        );
+        let obj = self.obj();
+        let output_state = obj
+            .set_output_state(format, width, height, input_state.as_ref())
+            .map_err(|_| gst::loggable_error!(CAT, "Failed to set output state"))?;
+        obj.negotiate(output_state)
+            .map_err(|_| gst::loggable_error!(CAT, "Failed to negotiate output caps"))?;
+
+        if let Some(state) = self.state.lock().unwrap().as_mut() {
+            state.output = Some((format, width, height));
+        }
+        Ok(())
+    }
+
+    /// Copies the decoded samples into a downstream buffer, honouring its stride.
+    fn output_frame(
+        &self,
+        mut frame: gst_video::VideoCodecFrame,
+        pixels: &PixelBuf,
+        bit_depth: u8,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let obj = self.obj();
+        let output_state = obj.output_state().ok_or(gst::FlowError::NotNegotiated)?;
+        let info = output_state.info().clone();
+        drop(output_state);
+
+        obj.allocate_output_frame(&mut frame, None)?;
+        let buffer = frame.output_buffer_mut().ok_or(gst::FlowError::Error)?;
+        let mut vframe = gst_video::VideoFrameRef::from_buffer_ref_writable(buffer, &info)
+            .map_err(|_| {
+                gst::element_imp_error!(
+                    self,
+                    gst::CoreError::Failed,
+                    ("Failed to map output buffer writable")
+                );
+                gst::FlowError::Error
+            })?;
+
+        let width = info.width() as usize;
+        let height = info.height() as usize;
+        let stride = vframe.plane_stride()[0] as usize;
+        let plane = vframe.plane_data_mut(0).map_err(|_| gst::FlowError::Error)?;
+
+        let expected = width * height;
+        let len = match pixels {
+            PixelBuf::U8(v) => v.len(),
+            PixelBuf::U16(v) => v.len(),
+        };
+        if len != expected {
+            gst::element_imp_error!(
+                self,
+                gst::StreamError::Decode,
+                ("Decoder returned {} samples for a {}x{} frame", len, width, height)
+            );
+            return Err(gst::FlowError::Error);
+        }
+
+        match (info.format(), pixels) {
+            (gst_video::VideoFormat::Gray8, PixelBuf::U8(src)) => {
+                for (dst, src) in plane.chunks_mut(stride).zip(src.chunks_exact(width)) {
+                    dst[..width].copy_from_slice(src);
+                }
+            }
+            (gst_video::VideoFormat::Gray8, PixelBuf::U16(src)) => {
+                // Depth <= 8 delivered in 16-bit containers: narrow.
+                for (dst, src) in plane.chunks_mut(stride).zip(src.chunks_exact(width)) {
+                    for (d, s) in dst[..width].iter_mut().zip(src) {
+                        *d = (*s).min(u8::MAX as u16) as u8;
+                    }
+                }
+            }
+            (gst_video::VideoFormat::Gray16Le, PixelBuf::U16(src)) => {
+                for (dst, src) in plane.chunks_mut(stride).zip(src.chunks_exact(width)) {
+                    for (d, s) in dst[..2 * width].chunks_exact_mut(2).zip(src) {
+                        d.copy_from_slice(&s.to_le_bytes());
+                    }
+                }
+            }
+            (gst_video::VideoFormat::Gray16Le, PixelBuf::U8(src)) => {
+                for (dst, src) in plane.chunks_mut(stride).zip(src.chunks_exact(width)) {
+                    for (d, s) in dst[..2 * width].chunks_exact_mut(2).zip(src) {
+                        d.copy_from_slice(&(*s as u16).to_le_bytes());
+                    }
+                }
+            }
+            (other, _) => {
+                gst::element_imp_error!(
+                    self,
+                    gst::CoreError::Negotiation,
+                    ("Unexpected output format {:?} for {}-bit frames", other, bit_depth)
+                );
+                return Err(gst::FlowError::NotNegotiated);
+            }
+        }
+        drop(vframe);
+
+        obj.finish_frame(frame)
+    }
+}

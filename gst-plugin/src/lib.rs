@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: MPL-2.0
+#![allow(clippy::non_send_fields_in_send_ty, unused_doc_comments)]
+
+//! GStreamer plugin for helio, a learned video codec for solar imagery
+//! (SDO/AIA, up to 16-bit single-channel frames).
+//!
+//! Elements:
+//! - `helioenc`: GRAY8 / GRAY16_LE raw video -> `video/x-helio`
+//! - `heliodec`: `video/x-helio` -> GRAY8 / GRAY16_LE raw video
+//! - `helioparse`: splits a helio byte stream into access units, checks CRCs,
+//!   marks keyframes and sets caps from the sequence header
+//!
+//! plus a typefinder for the helio byte stream (`*.helio` files).
+
+use gst::glib;
+
+mod common;
+mod framing;
+mod heliodec;
+mod helioenc;
+mod helioparse;
+mod typefind;
+
+pub use common::ExecutionProvider;
+
+fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    use gst::prelude::*;
+    ExecutionProvider::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    helioenc::register(plugin)?;
+    heliodec::register(plugin)?;
+    helioparse::register(plugin)?;
+    typefind::register(plugin)?;
+    Ok(())
+}
+
+gst::plugin_define!(
+    helio,
+    env!("CARGO_PKG_DESCRIPTION"),
+    plugin_init,
+    concat!(env!("CARGO_PKG_VERSION"), "-", env!("COMMIT_ID")),
+    "MPL",
+    env!("CARGO_PKG_NAME"),
+    env!("CARGO_PKG_NAME"),
+    env!("CARGO_PKG_REPOSITORY"),
+    env!("BUILD_REL_DATE")
+);

@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: MPL-2.0
+
+//! Typefinder for helio elementary streams, so that `filesrc ! decodebin`
+//! (and `filesrc ! typefind`) recognise `.helio` files.
+
+use gst::glib;
+use helio_core::bitstream::{self as bs, SequenceHeader};
+
+use crate::common;
+
+/// How far into the data to look for a sequence header when it is not at 0.
+const SEARCH_WINDOW: usize = 4096;
+
+fn typefind(tf: &mut gst::TypeFind) {
+    let caps = gst::Caps::builder(common::HELIO_CAPS_NAME).build();
+
+    // Files written by helioenc start with a keyframe: sequence header (with
+    // its own CRC) followed by a packet sync word.
+    if let Some(data) = tf.peek(0, (bs::SEQUENCE_HEADER_LEN + 4) as u32) {
+        if SequenceHeader::parse(data).is_ok() && data[bs::SEQUENCE_HEADER_LEN..] == bs::PACKET_SYNC
+        {
+            tf.suggest(gst::TypeFindProbability::Maximum, &caps);
+            return;
+        }
+    }
+
+    // A cut stream: look for a CRC-valid sequence header a little further in.
+    let window = tf
+        .length()
+        .map_or(SEARCH_WINDOW, |len| (len as usize).min(SEARCH_WINDOW));
+    let Some(data) = tf.peek(0, window as u32) else {
+        return;
+    };
+    let mut pos = 0;
+    while let Some(offset) = bs::find_next_sync(&data[pos..]) {
+        let at = pos + offset;
+        if SequenceHeader::parse(&data[at..]).is_ok() {
+            tf.suggest(gst::TypeFindProbability::Likely, &caps);
+            return;
+        }
+        pos = at + 1;
+    }
+}
+
+pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    gst::TypeFind::register(
+        Some(plugin),
+        "helio_typefind",
+        gst::Rank::PRIMARY,
+        Some("helio"),
+        Some(&gst::Caps::builder(common::HELIO_CAPS_NAME).build()),
+        typefind,
+    )
+}

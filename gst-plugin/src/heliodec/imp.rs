@@ -49,10 +49,9 @@ impl Default for Settings {
 struct State {
     decoder: helio_core::Decoder,
     input_state: Option<gst_video::VideoCodecState<'static, gst_video::video_codec_state::Readable>>,
-    /// Sequence header from the caps `streamheader`, fed to the decoder with
-    /// the first access unit that lacks one (after start / flush).
+    /// Sequence header from the caps `streamheader`, given to the decoder at
+    /// caps time and again after every flush (reset forgets it).
     caps_header: Option<Vec<u8>>,
-    caps_header_pending: bool,
     /// Drop input until a keyframe decodes (at start, after errors and flushes).
     need_keyframe: bool,
     /// Output format currently configured (format, width, height).
@@ -248,7 +247,6 @@ impl VideoDecoderImpl for HelioDec {
             decoder,
             input_state: None,
             caps_header: None,
-            caps_header_pending: false,
             need_keyframe: true,
             output: None,
             parse_need: 0,
@@ -299,7 +297,19 @@ impl VideoDecoderImpl for HelioDec {
         let state = guard
             .as_mut()
             .ok_or_else(|| gst::loggable_error!(CAT, "set_format before start"))?;
-        state.caps_header_pending = caps_header.is_some();
+        if let Some(header) = &caps_header {
+            if let Err(err) = state.decoder.set_sequence_header(header) {
+                drop(guard);
+                // A stream from another model package cannot be decoded at all.
+                gst::element_imp_error!(
+                    self,
+                    gst::StreamError::Decode,
+                    ("Cannot decode this stream: {}", err),
+                    ["Sequence header from caps streamheader: {:02x?}", header]
+                );
+                return Err(gst::loggable_error!(CAT, "Bad caps streamheader: {}", err));
+            }
+        }
         state.caps_header = caps_header;
         state.input_state = Some(input_state.clone());
 
@@ -439,28 +449,10 @@ impl VideoDecoderImpl for HelioDec {
             return obj.drop_frame(frame);
         }
 
-        let with_header;
-        let unit: &[u8] = match &state.caps_header {
-            Some(header)
-                if state.caps_header_pending && !framing::starts_with_sequence_header(data) =>
-            {
-                gst::debug!(
-                    CAT,
-                    imp = self,
-                    "Prepending the caps streamheader to frame {}",
-                    frame_number
-                );
-                with_header = [header.as_slice(), data].concat();
-                &with_header
-            }
-            _ => data,
-        };
-
-        let result = state.decoder.decode(unit);
+        let result = state.decoder.decode(data);
         let decoded = match result {
             Ok(decoded) => {
                 state.need_keyframe = false;
-                state.caps_header_pending = false;
                 decoded
             }
             Err(helio_core::Error::NeedKeyframe) => {
@@ -473,6 +465,21 @@ impl VideoDecoderImpl for HelioDec {
                     frame_number
                 );
                 return obj.drop_frame(frame);
+            }
+            Err(
+                err @ (helio_core::Error::ModelMismatch { .. }
+                | helio_core::Error::Unsupported(_)
+                | helio_core::Error::Runtime(_)),
+            ) => {
+                // Not damage: no later frame of this stream will decode either.
+                drop(guard);
+                gst::element_imp_error!(
+                    self,
+                    gst::StreamError::Decode,
+                    ("Cannot decode frame {}: {}", frame_number, err)
+                );
+                let _ = obj.drop_frame(frame);
+                return Err(gst::FlowError::Error);
             }
             Err(err) => {
                 state.need_keyframe = true;
@@ -526,8 +533,11 @@ impl VideoDecoderImpl for HelioDec {
         gst::debug!(CAT, imp = self, "Flushing: resetting decoder");
         if let Some(state) = self.state.lock().unwrap().as_mut() {
             state.decoder.reset();
+            if let Some(header) = &state.caps_header {
+                // Accepted at caps time, so this cannot fail.
+                let _ = state.decoder.set_sequence_header(header);
+            }
             state.need_keyframe = true;
-            state.caps_header_pending = state.caps_header.is_some();
             state.parse_need = 0;
         }
         true

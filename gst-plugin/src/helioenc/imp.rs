@@ -321,6 +321,40 @@ impl VideoEncoderImpl for HelioEnc {
             )
         })?;
 
+        // Check the quality level against the model now, so that a wrong
+        // level fails the state change instead of caps negotiation.
+        let model = helio_core::model::ModelPackage::load(&common::model_source(&settings.model_dir))
+            .map_err(|err| {
+                gst::error_msg!(
+                    gst::LibraryError::Init,
+                    ("Cannot start helio encoder: {}", err),
+                    ["model-dir='{}'", settings.model_dir]
+                )
+            })?;
+        let levels = model.spec.quality_levels() as u32;
+        if settings.quality > levels {
+            return Err(gst::error_msg!(
+                gst::LibraryError::Settings,
+                (
+                    "quality={} is out of range: model package '{}' has {} quality levels (use 1..={})",
+                    settings.quality,
+                    model.origin,
+                    levels,
+                    levels
+                )
+            ));
+        }
+        gst::debug!(
+            CAT,
+            imp = self,
+            "Model '{}' ({}) from {}, {} quality levels",
+            model.spec.name,
+            model.id,
+            model.origin,
+            levels
+        );
+        drop(model);
+
         // Low delay: no frame reordering and no lookahead.
         self.obj()
             .set_latency(gst::ClockTime::ZERO, Some(gst::ClockTime::ZERO));
@@ -518,35 +552,8 @@ impl VideoEncoderImpl for HelioEnc {
                 gst::FlowError::Error
             })?;
 
-        let clamped = copy_frame(&in_frame, state.bit_depth, &mut state.scratch);
+        copy_frame(&in_frame, &mut state.scratch);
         drop(in_frame);
-
-        if clamped > 0 {
-            gst::debug!(
-                CAT,
-                imp = self,
-                "Clamped {} samples to {} bits",
-                clamped,
-                state.bit_depth
-            );
-            if !state.clamp_warned {
-                state.clamp_warned = true;
-                gst::element_imp_warning!(
-                    self,
-                    gst::StreamError::Format,
-                    (
-                        "Input samples exceed the declared bit depth of {} bits and were clamped to {}",
-                        state.bit_depth,
-                        (1u32 << state.bit_depth) - 1
-                    ),
-                    [
-                        "{} samples clamped in frame {} (warned once per stream; set bit-depth to the real depth)",
-                        clamped,
-                        frame.system_frame_number()
-                    ]
-                );
-            }
-        }
 
         let force_keyframe = state.force_keyframe
             || frame
@@ -566,7 +573,40 @@ impl VideoEncoderImpl for HelioEnc {
             );
             gst::FlowError::Error
         })?;
+        let warn_clamped = encoded.clamped_samples > 0 && !state.clamp_warned;
+        if warn_clamped {
+            state.clamp_warned = true;
+        }
+        let bit_depth = state.bit_depth;
         drop(state_guard);
+
+        if encoded.clamped_samples > 0 {
+            gst::debug!(
+                CAT,
+                imp = self,
+                "Frame {}: {} samples clamped to {} bits",
+                frame.system_frame_number(),
+                encoded.clamped_samples,
+                bit_depth
+            );
+        }
+        if warn_clamped {
+            gst::element_imp_warning!(
+                self,
+                gst::StreamError::Format,
+                (
+                    "Input samples exceed the declared bit depth of {} bits and were clamped to {}",
+                    bit_depth,
+                    (1u32 << bit_depth) - 1
+                ),
+                [
+                    "{} samples clamped in frame {} (warned once per stream; set the bit-depth \
+                     property to the real depth)",
+                    encoded.clamped_samples,
+                    frame.system_frame_number()
+                ]
+            );
+        }
 
         let keyframe = is_keyframe(encoded.frame_type);
         gst::log!(
@@ -618,13 +658,8 @@ impl HelioEnc {
 }
 
 /// Copies plane 0 row by row into a tightly packed buffer, dropping stride
-/// padding. For 16-bit input, samples above `bit_depth` are clamped; returns
-/// how many were.
-fn copy_frame(
-    frame: &gst_video::VideoFrameRef<&gst::BufferRef>,
-    bit_depth: u8,
-    scratch: &mut Scratch,
-) -> usize {
+/// padding (codec-core clamps samples above the bit depth and counts them).
+fn copy_frame(frame: &gst_video::VideoFrameRef<&gst::BufferRef>, scratch: &mut Scratch) {
     let width = frame.width() as usize;
     let height = frame.height() as usize;
     let stride = frame.plane_stride()[0] as usize;
@@ -636,24 +671,16 @@ fn copy_frame(
             for row in data.chunks(stride).take(height) {
                 out.extend_from_slice(&row[..width]);
             }
-            0
         }
         Scratch::U16(out) => {
             out.clear();
-            let max = ((1u32 << bit_depth) - 1) as u16;
-            let mut clamped = 0;
             for row in data.chunks(stride).take(height) {
-                out.extend(row[..2 * width].chunks_exact(2).map(|b| {
-                    let v = u16::from_le_bytes([b[0], b[1]]);
-                    if v > max {
-                        clamped += 1;
-                        max
-                    } else {
-                        v
-                    }
-                }));
+                out.extend(
+                    row[..2 * width]
+                        .chunks_exact(2)
+                        .map(|b| u16::from_le_bytes([b[0], b[1]])),
+                );
             }
-            clamped
         }
     }
 }

@@ -218,3 +218,66 @@ fn a_second_runtime_library_is_an_error_not_a_panic() {
     let msg = err.to_string();
     assert!(msg.contains("/opt/other/libonnxruntime.so") && msg.contains(&loaded.display().to_string()), "{msg}");
 }
+
+/// Seeds the fuzzers with real access units:
+/// `HELIO_FUZZ_CORPUS=fuzz/corpus cargo test -p helio-codec-core --test end_to_end -- --ignored seed`
+#[test]
+#[ignore = "writes files; run on demand to seed fuzz/corpus"]
+fn seed_fuzz_corpus() {
+    let Some(model) = model_or_skip("seed_fuzz_corpus") else { return };
+    let root = std::path::PathBuf::from(std::env::var_os("HELIO_FUZZ_CORPUS").expect("set HELIO_FUZZ_CORPUS"));
+    let (fw, _, frame) = aia_frame();
+    for (i, (w, h, q)) in [(64, 64, 1), (101, 67, 3), (128, 64, 6)].into_iter().enumerate() {
+        let win = crop(&frame, fw, 40 * i as u32, 30, w, h);
+        let unit = encoder(&model, w, h, 14, q, 0).encode(Pixels::U16(&win), true).unwrap().data;
+        let payload = &unit[SEQUENCE_HEADER_LEN + PACKET_HEADER_LEN..];
+        for (target, bytes) in [
+            ("bitstream_parser", &unit[..]),
+            ("bitstream_parser", &unit[SEQUENCE_HEADER_LEN..]),
+            ("entropy_decoder", &[[0u8].as_slice(), &payload[4..]].concat()[..]),
+        ] {
+            let dir = root.join(target);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(format!("seed-{i}-{}", bytes.len())), bytes).unwrap();
+        }
+    }
+}
+
+/// Prints encode/decode wall time of a 512x512 14-bit frame (the SDOML size):
+/// `cargo test --release -p helio-codec-core --test end_to_end -- --ignored --nocapture timing`
+#[test]
+#[ignore = "a measurement, not a check; run in release"]
+fn timing_512x512() {
+    let Some(model) = model_or_skip("timing_512x512") else { return };
+    let (fw, fh, frame) = aia_frame();
+    // Mirror-tile the 371x501 frame to 512x512 so the content stays solar.
+    let fold = |i: u32, n: u32| {
+        let p = i % (2 * n);
+        if p < n { p } else { 2 * n - 1 - p }
+    };
+    let tile: Vec<u16> =
+        (0..512u32).flat_map(|y| (0..512u32).map(move |x| (x, y))).map(|(x, y)| frame[(fold(y, fh) * fw + fold(x, fw)) as usize]).collect();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for threads in [1, cores] {
+        let mut enc = encoder(&model, 512, 512, 14, 4, threads);
+        let mut dec = decoder(&model, threads);
+        let data = enc.encode(Pixels::U16(&tile), true).unwrap().data; // warm-up
+        dec.decode(&data).unwrap();
+        let runs = 3;
+        let (mut te, mut td) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
+        for _ in 0..runs {
+            let t = std::time::Instant::now();
+            let data = enc.encode(Pixels::U16(&tile), true).unwrap().data;
+            te += t.elapsed();
+            let t = std::time::Instant::now();
+            dec.decode(&data).unwrap();
+            td += t.elapsed();
+        }
+        eprintln!(
+            "512x512 q4, {threads} intra-op thread(s): encode {:.0} ms, decode {:.0} ms (mean of {runs}; {} bytes)",
+            te.as_secs_f64() * 1e3 / runs as f64,
+            td.as_secs_f64() * 1e3 / runs as f64,
+            data.len()
+        );
+    }
+}

@@ -32,7 +32,7 @@ DEFAULTS = dict(
     name="hyperprior", N=64, M=96,
     lambdas=[0.0018, 0.0067, 0.025, 0.0932, 0.18, 0.36],
     crop=128, batch=8, lr=1e-4, gain_lr=1e-3, aux_lr=1e-3, clip=1.0,
-    max_iters=2_000_000, ckpt_every_s=180, val_frames=[0, 1, 4, 12],
+    max_iters=2_000_000, ckpt_every_s=180, val_every_s=360, val_frames=[0, 1, 4, 12],
     data="/work/shared/data", seed=0, threads=2,
 )
 
@@ -103,6 +103,25 @@ def main():
         opt.load_state_dict(ck["opt"])
         aux_opt.load_state_dict(ck["aux_opt"])
         it, wall = ck["iter"], ck["wall_s"]
+        old = ck["config"]["lambdas"]
+        if list(old) != list(cfg["lambdas"]):
+            # Lambdas changed in the config: keep training, but give each new
+            # level the gains of the nearest old level (in log lambda), moved
+            # by sqrt(lambda_new/lambda_old) (the high-rate step-size rule
+            # used for their init), so every level starts near its new rate
+            # point instead of crawling there at gain_lr.
+            assert len(old) == len(cfg["lambdas"]), "number of qualities changed"
+            lo, ln = torch.tensor(old).log(), torch.tensor(cfg["lambdas"]).log()
+            src = (ln[:, None] - lo[None, :]).abs().argmin(1)
+            d = (0.5 * (ln - lo[src])).to(device)[:, None]
+            with torch.no_grad():
+                model.log_gain.copy_(model.log_gain[src] + d)
+                model.log_inv_gain.copy_(model.log_inv_gain[src] - d)
+            # Adam moments of the gains belong to the old levels: drop them.
+            for p in model.gain_parameters():
+                opt.state.pop(p, None)
+            print(f"lambdas {old} -> {cfg['lambdas']}: gains from old levels "
+                  f"{[int(i) + 1 for i in src]}, rescaled", flush=True)
         seed = cfg["seed"] + it  # fresh crops after a resume
         print(f"resumed from {ckpath} at iter {it} ({wall:.0f} s)", flush=True)
     json.dump(cfg, open(os.path.join(rundir, "config.json"), "w"), indent=1)
@@ -124,6 +143,7 @@ def main():
 
     acc = dict(n=0, loss=0.0, bpp=0.0, psnr=0.0, aux=0.0)
     wall0, t_start, t_ck, it_ck = wall, time.time(), time.time(), it
+    t_val = t_start
     model.train()
     while it < cfg["max_iters"]:
         q = int(rng.integers(Q))
@@ -156,6 +176,12 @@ def main():
             save_atomic({"model": model.state_dict(), "opt": opt.state_dict(),
                          "aux_opt": aux_opt.state_dict(), "iter": it, "wall_s": wall,
                          "config": cfg, "device": device}, ckpath)
+            do_val = now - t_val >= cfg["val_every_s"] or it == cfg["max_iters"]
+            if not do_val:
+                print(f"iter {it} wall {wall:.0f}s {ips:.2f} it/s (checkpoint)", flush=True)
+                t_ck, it_ck = time.time(), it
+                continue
+            t_val = now
             v = validate(model, val, device)
             n = acc["n"]
             row = [it, round(wall, 1), round(ips, 3), acc["loss"] / n, acc["bpp"] / n,

@@ -228,8 +228,9 @@ pub fn create_session(bytes: &[u8], graph: &str, ep: ExecutionProvider, threads:
     if ep == ExecutionProvider::Cuda {
         b = b.with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()]).map_err(|e| {
             Error::Runtime(format!(
-                "CUDA execution provider requested for {graph} but it failed to start: {e}. \
-                 Install a CUDA-enabled onnxruntime (onnxruntime-gpu) or use execution provider auto or cpu"
+                "CUDA execution provider requested for {graph} but it failed to start: {}. \
+                 Install a CUDA-enabled onnxruntime (onnxruntime-gpu) or use execution provider auto or cpu",
+                e.to_string().trim_end_matches('.')
             ))
         })?;
     }

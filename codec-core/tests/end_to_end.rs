@@ -281,3 +281,22 @@ fn timing_512x512() {
         );
     }
 }
+
+#[test]
+fn execution_provider_fallbacks_are_reported() {
+    let Some(model) = model_or_skip("execution_provider_fallbacks_are_reported") else { return };
+    let cfg = |ep| DecoderConfig { model: model.clone(), execution_provider: ep, threads: 1 };
+    assert_eq!(Decoder::new(cfg(ExecutionProvider::Cpu)).unwrap().execution_provider_in_use(), ExecutionProvider::Cpu);
+    let auto = Decoder::new(cfg(ExecutionProvider::Auto)).unwrap().execution_provider_in_use();
+    match Decoder::new(cfg(ExecutionProvider::Cuda)) {
+        Ok(d) => {
+            assert_eq!(d.execution_provider_in_use(), ExecutionProvider::Cuda);
+            assert_eq!(auto, ExecutionProvider::Cuda);
+        }
+        // CPU-only ONNX Runtime (the venv wheel): CUDA fails loudly, auto falls back.
+        Err(e) => {
+            assert!(matches!(e, Error::Runtime(_)) && e.to_string().contains("CUDA"), "{e}");
+            assert_eq!(auto, ExecutionProvider::Cpu);
+        }
+    }
+}

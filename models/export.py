@@ -341,6 +341,21 @@ def main():
     print(f"wrote {a.out}")
 
 
+def throughput(name):
+    path = os.path.join("models/runs", name, "log.csv")
+    if not os.path.exists(path):
+        return []
+    import csv
+    return [float(r["it_per_s"]) for r in csv.DictReader(open(path))]
+
+
+def training_history(name):
+    path = os.path.join("models/runs", name, "stdout.log")
+    if not os.path.exists(path):
+        return []
+    return [l.strip() for l in open(path) if l.startswith(("resumed", "lambdas"))]
+
+
 def write_card(a, cmd, ck, cfg, mj, diffs, rows, macs, params, total_params, sizes, sel, rd_s):
     frames = "all 13" if len(sel) == 13 else ", ".join(f"frame_{i:02d}" for i in sel)
     L = []
@@ -393,8 +408,8 @@ def write_card(a, cmd, ck, cfg, mj, diffs, rows, macs, params, total_params, siz
       "is data-starved and will overfit to these instruments.")
     w("- Intensity transform (matches codec-core): 14-bit DN -> `t = (sqrt(DN+3/8) - sqrt(3/8)) / "
       "(sqrt(16383+3/8) - sqrt(3/8))`, DN clamped to [0,16383]; 8-bit -> `v/255`; other uint16 "
-      "sources: physical value `stored*scale+offset` through the same sqrt with the frame's own max "
-      "as ceiling.")
+      "sources (EIT, singles): stored values through the same sqrt with ceiling 2^b-1, b the "
+      "smallest bit depth holding the frame's maximum (codec-core's `IntensityTransform::Sqrt`).")
     w(f"- Crops {cfg['crop']}x{cfg['crop']}, batch {cfg['batch']}, biased toward crops with "
       "structure, random flips/rot90, random exposure gain x0.2..x3 on DN data (saturating at 16383).")
     w(f"- Loss `lambda[q]*255^2*MSE(t) + bpp`, one random q per batch; lambdas {cfg['lambdas']}.")
@@ -404,6 +419,20 @@ def write_card(a, cmd, ck, cfg, mj, diffs, rows, macs, params, total_params, siz
     w(f"- This checkpoint: iteration {ck['iter']:,}, {ck['wall_s'] / 3600:.2f} h wall time, device "
       f"{ck['device']} ({platform.processor() or platform.machine()}, 2 threads, shared with other "
       "jobs at nice 10). Log: `models/runs/<name>/log.csv` (not committed).")
+    for note in cfg.get("notes", []):
+        w(f"- Note: {note}")
+    ips = throughput(cfg["name"])
+    if ips:
+        w(f"- Throughput (it/s column of log.csv, {len(ips)} rows): median {np.median(ips):.2f}, "
+          f"range {min(ips):.2f}..{max(ips):.2f}; ~3.6 it/s on the idle 2-core CPU, much less "
+          "while Rust builds share it (training runs at nice 10).")
+    hist = training_history(cfg["name"])
+    if hist:
+        w("- Run history (from `models/runs/<name>/stdout.log`: resumes and lambda changes; on a "
+          "lambda change each new level starts from the nearest old level's gains, scaled by "
+          "sqrt(lambda ratio)):")
+        for h in hist:
+            w(f"  - `{h}`")
     w("")
     w("## Verification")
     w("")

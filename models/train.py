@@ -34,6 +34,7 @@ DEFAULTS = dict(
     crop=128, batch=8, lr=1e-4, gain_lr=1e-3, aux_lr=1e-3, clip=1.0,
     max_iters=2_000_000, ckpt_every_s=180, val_every_s=360, val_frames=[0, 1, 4, 12],
     data="/work/shared/data", seed=0, threads=2,
+    notes=[],  # free-text run history, copied into the model card
 )
 
 

@@ -419,7 +419,11 @@ def write_card(a, cmd, ck, cfg, mj, diffs, rows, macs, params, total_params, siz
     w(f"- This checkpoint: iteration {ck['iter']:,}, {ck['wall_s'] / 3600:.2f} h wall time, device "
       f"{ck['device']} ({platform.processor() or platform.machine()}, 2 threads, shared with other "
       "jobs at nice 10). Log: `models/runs/<name>/log.csv` (not committed).")
-    for note in cfg.get("notes", []):
+    notes = cfg.get("notes") or []
+    cpath = os.path.join("models/configs", cfg["name"] + ".json")
+    if not notes and os.path.exists(cpath):  # notes added after the run started
+        notes = json.load(open(cpath)).get("notes", [])
+    for note in notes:
         w(f"- Note: {note}")
     ips = throughput(cfg["name"])
     if ips:

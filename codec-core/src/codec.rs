@@ -286,3 +286,12 @@ fn to_pixels(plane: &[f32], transform: IntensityTransform, bit_depth: u8) -> Pix
         PixelBuf::U16(plane.iter().map(|&t| transform.inverse(t, bit_depth)).collect())
     }
 }
+
+/// The GStreamer elements keep these behind a Mutex and use them from streaming
+/// threads: losing `Send` (e.g. through a new field) must fail to compile here.
+#[allow(dead_code)]
+fn _encoder_and_decoder_are_send() {
+    fn is_send<T: Send>() {}
+    is_send::<Encoder>();
+    is_send::<Decoder>();
+}

@@ -92,9 +92,11 @@ fn gray8_and_gray16_negotiate_with_streamheader() {
     let Some(model) = model_or_skip("gray8_and_gray16_negotiate_with_streamheader") else {
         return;
     };
-    for (format, bit_depth_prop, expected_depth) in
-        [("GRAY8", 0u32, 8), ("GRAY16_LE", 0, 14), ("GRAY16_LE", 12, 12)]
-    {
+    for (format, bit_depth_prop, expected_depth) in [
+        ("GRAY8", 0u32, 8),
+        ("GRAY16_LE", 0, 14),
+        ("GRAY16_LE", 12, 12),
+    ] {
         let mut h = encoder_harness(&model, &[("bit-depth", &bit_depth_prop)]);
         h.set_src_caps(raw_caps(format, 128, 64));
         let buffer = if format == "GRAY8" {
@@ -113,13 +115,19 @@ fn gray8_and_gray16_negotiate_with_streamheader() {
         assert_eq!(s.get::<i32>("height").unwrap(), 64);
         assert_eq!(s.get::<i32>("channels").unwrap(), 1);
         assert_eq!(s.get::<i32>("bit-depth").unwrap(), expected_depth);
-        assert_eq!(s.get::<gst::Fraction>("framerate").unwrap(), gst::Fraction::new(1, 1));
+        assert_eq!(
+            s.get::<gst::Fraction>("framerate").unwrap(),
+            gst::Fraction::new(1, 1)
+        );
         let sh = s.get::<gst::ArrayRef>("streamheader").unwrap();
         let header = sh.as_slice()[0].get::<gst::Buffer>().unwrap();
         let header = header.map_readable().unwrap();
         assert_eq!(header.len(), SEQUENCE_HEADER_LEN);
         // Keyframes carry the same sequence header in-band.
-        assert_eq!(&out.map_readable().unwrap()[..SEQUENCE_HEADER_LEN], &header[..]);
+        assert_eq!(
+            &out.map_readable().unwrap()[..SEQUENCE_HEADER_LEN],
+            &header[..]
+        );
     }
 }
 
@@ -152,7 +160,8 @@ fn harness_round_trip_gray16_and_gray8() {
     })
     .unwrap();
     for (i, f) in frames.iter().enumerate() {
-        h.push(gray16_buffer(f, gst::ClockTime::from_seconds(i as u64))).unwrap();
+        h.push(gray16_buffer(f, gst::ClockTime::from_seconds(i as u64)))
+            .unwrap();
     }
     for (i, f) in frames.iter().enumerate() {
         let out = h.pull().unwrap();
@@ -166,7 +175,10 @@ fn harness_round_trip_gray16_and_gray8() {
         else {
             panic!("16-bit reconstruction");
         };
-        assert!(decoded == *expected, "frame {i}: decoder output == codec-core reconstruction");
+        assert!(
+            decoded == *expected,
+            "frame {i}: decoder output == codec-core reconstruction"
+        );
         let p = psnr(f, &decoded, 16383.0);
         eprintln!("frame {i}: PSNR {p:.1} dB (linear 14-bit)");
         assert!(p > 15.0, "frame {i}: PSNR {p:.1} dB");
@@ -181,7 +193,8 @@ fn harness_round_trip_gray16_and_gray8() {
         "helioenc model-dir=\"{model}\" ! heliodec model-dir=\"{model}\""
     ));
     h.set_src_caps(raw_caps("GRAY8", 64, 128));
-    h.push(gray8_buffer(64, 128, 1, gst::ClockTime::ZERO)).unwrap();
+    h.push(gray8_buffer(64, 128, 1, gst::ClockTime::ZERO))
+        .unwrap();
     let out = h.pull().unwrap();
     assert_eq!(out.size(), 64 * 128);
     let caps = h.sinkpad().unwrap().current_caps().unwrap();
@@ -203,8 +216,13 @@ fn forced_keyframes_and_latency() {
                 .build();
             h.push_upstream_event(event);
         }
-        h.push(gray8_buffer(64, 64, i as u32, gst::ClockTime::from_seconds(i)))
-            .unwrap();
+        h.push(gray8_buffer(
+            64,
+            64,
+            i as u32,
+            gst::ClockTime::from_seconds(i),
+        ))
+        .unwrap();
     }
     let mut keyframes = 0;
     while let Some(b) = h.try_pull() {
@@ -227,11 +245,18 @@ fn samples_above_bit_depth_warn_once() {
     h.element().unwrap().set_bus(Some(&bus));
     h.set_src_caps(raw_caps("GRAY16_LE", 64, 64));
     for t in 0..3 {
-        h.push(gray16_buffer(&sun_frame(64, 64, 4000, t), gst::ClockTime::from_seconds(t as u64)))
-            .unwrap();
+        h.push(gray16_buffer(
+            &sun_frame(64, 64, 4000, t),
+            gst::ClockTime::from_seconds(t as u64),
+        ))
+        .unwrap();
     }
     let msgs = drain_bus(&bus);
-    let clamps: Vec<_> = msgs.warnings.iter().filter(|w| w.contains("clamped")).collect();
+    let clamps: Vec<_> = msgs
+        .warnings
+        .iter()
+        .filter(|w| w.contains("clamped"))
+        .collect();
     assert_eq!(clamps.len(), 1, "{msgs:?}");
     assert!(clamps[0].contains("10 bits"));
 }
@@ -251,8 +276,13 @@ fn encode_units(model: &str, n: u32) -> Vec<Vec<u8>> {
     .unwrap();
     (0..n)
         .map(|t| {
-            let px: Vec<u8> = sun_frame(64, 64, 255, t).into_iter().map(|v| v as u8).collect();
-            enc.encode(helio_core::codec::Pixels::U8(&px), false).unwrap().data
+            let px: Vec<u8> = sun_frame(64, 64, 255, t)
+                .into_iter()
+                .map(|v| v as u8)
+                .collect();
+            enc.encode(helio_core::codec::Pixels::U8(&px), false)
+                .unwrap()
+                .data
         })
         .collect()
 }
@@ -295,7 +325,10 @@ fn decoder_drops_damaged_frames_and_continues() {
     ];
     for (i, data) in inputs.iter().enumerate() {
         let mut buffer = gst::Buffer::from_slice(data.clone());
-        buffer.get_mut().unwrap().set_pts(gst::ClockTime::from_seconds(i as u64));
+        buffer
+            .get_mut()
+            .unwrap()
+            .set_pts(gst::ClockTime::from_seconds(i as u64));
         flows.push(h.push(buffer));
     }
     assert!(flows.iter().all(|f| f.is_ok()), "{flows:?}");
@@ -331,8 +364,10 @@ fn decoder_uses_caps_streamheader_and_checks_model() {
     h.set_src_caps_str(&format!(
         "video/x-helio, parsed=(boolean)true, streamheader=(buffer)<{header_hex}>"
     ));
-    h.push(gst::Buffer::from_slice(units[1][SEQUENCE_HEADER_LEN..].to_vec()))
-        .unwrap();
+    h.push(gst::Buffer::from_slice(
+        units[1][SEQUENCE_HEADER_LEN..].to_vec(),
+    ))
+    .unwrap();
     assert_eq!(h.pull().unwrap().size(), 64 * 64);
 
     // A header from another model package fails negotiation with a clear error.
@@ -350,10 +385,7 @@ fn decoder_uses_caps_streamheader_and_checks_model() {
     let res = h.push(gst::Buffer::from_slice(units[1].clone()));
     assert!(res.is_err());
     let msgs = drain_bus(&bus);
-    assert!(
-        msgs.errors.iter().any(|e| e.contains("model")),
-        "{msgs:?}"
-    );
+    assert!(msgs.errors.iter().any(|e| e.contains("model")), "{msgs:?}");
 }
 
 fn crc32(data: &[u8]) -> u32 {
@@ -362,7 +394,11 @@ fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= b as u32;
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xedb8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -384,7 +420,9 @@ fn quality_above_model_levels_fails_at_start() {
     assert!(!res.eos);
     let expected = format!("1..={levels}");
     assert!(
-        res.errors.iter().any(|e| e.contains("quality") && e.contains(&expected)),
+        res.errors
+            .iter()
+            .any(|e| e.contains("quality") && e.contains(&expected)),
         "{res:?}"
     );
 }

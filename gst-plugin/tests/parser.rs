@@ -65,7 +65,7 @@ fn splits_access_units_and_marks_keyframes() {
         let caps = caps.expect("src caps");
         let s = caps.structure(0).unwrap();
         assert_eq!(s.name(), "video/x-helio");
-        assert_eq!(s.get::<bool>("parsed").unwrap(), true);
+        assert!(s.get::<bool>("parsed").unwrap());
         assert_eq!(s.get::<i32>("width").unwrap(), 128);
         assert_eq!(s.get::<i32>("height").unwrap(), 96);
         assert_eq!(s.get::<i32>("channels").unwrap(), 1);
@@ -172,7 +172,10 @@ fn timestamps_from_upstream_framerate() {
     );
     let s = caps.unwrap();
     assert_eq!(
-        s.structure(0).unwrap().get::<gst::Fraction>("framerate").unwrap(),
+        s.structure(0)
+            .unwrap()
+            .get::<gst::Fraction>("framerate")
+            .unwrap(),
         gst::Fraction::new(2, 1)
     );
 }
@@ -204,8 +207,9 @@ fn timestamps_from_default_framerate_property() {
 fn typefinder_recognises_helio_streams() {
     init();
     let (stream, _) = stream_i_p_i();
-    let (caps, prob) = gst_base::functions::type_find_helper_for_data(None::<&gst::Object>, &stream)
-        .expect("typefinder finds the stream");
+    let (caps, prob) =
+        gst_base::functions::type_find_helper_for_data(None::<&gst::Object>, &stream)
+            .expect("typefinder finds the stream");
     assert_eq!(caps.structure(0).unwrap().name(), "video/x-helio");
     assert_eq!(prob, gst::TypeFindProbability::Maximum);
 
@@ -217,7 +221,7 @@ fn typefinder_recognises_helio_streams() {
     assert_eq!(caps.structure(0).unwrap().name(), "video/x-helio");
 
     assert!(
-        gst_base::functions::type_find_helper_for_data(None::<&gst::Object>, &[0u8; 2048])
+        gst_base::functions::type_find_helper_for_data(None::<&gst::Object>, [0u8; 2048])
             .map(|(c, _)| c.structure(0).unwrap().name() != "video/x-helio")
             .unwrap_or(true)
     );
@@ -238,7 +242,10 @@ fn elements_are_registered_with_documented_properties() {
                 "bit-depth",
             ][..],
         ),
-        ("heliodec", &["model-dir", "execution-provider", "threads"][..]),
+        (
+            "heliodec",
+            &["model-dir", "execution-provider", "threads"][..],
+        ),
         ("helioparse", &["default-framerate"][..]),
     ] {
         let element = gst::ElementFactory::make(name).build().unwrap();

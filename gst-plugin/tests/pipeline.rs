@@ -82,7 +82,10 @@ fn file_round_trip_through_parser_and_decodebin() {
 
     let dec = format!("heliodec model-dir=\"{model}\" execution-provider=cpu");
     let (parsed, caps, res) = decode_file(&path, &format!("helioparse ! {dec}"));
-    assert!(res.eos && res.errors.is_empty() && res.warnings.is_empty(), "{res:?}");
+    assert!(
+        res.eos && res.errors.is_empty() && res.warnings.is_empty(),
+        "{res:?}"
+    );
     assert_eq!(parsed.len(), FRAMES);
     let info = gst_video::VideoInfo::from_caps(&caps.unwrap()).unwrap();
     assert_eq!(info.format(), gst_video::VideoFormat::Gray16Le);
@@ -107,10 +110,18 @@ fn file_round_trip_through_parser_and_decodebin() {
         "filesrc location=\"{path}\" ! decodebin ! fakesink name=sink sync=false"
     ))
     .unwrap();
-    let sink = pipeline.downcast_ref::<gst::Bin>().unwrap().by_name("sink").unwrap();
+    let sink = pipeline
+        .downcast_ref::<gst::Bin>()
+        .unwrap()
+        .by_name("sink")
+        .unwrap();
     let decoded = collect_buffers(&sink);
     let res = run_to_eos(&pipeline, TIMEOUT);
-    if res.errors.iter().any(|e| e.contains("model mismatch") || e.contains("model package")) {
+    if res
+        .errors
+        .iter()
+        .any(|e| e.contains("model mismatch") || e.contains("model package"))
+    {
         eprintln!("decodebin part skipped: embedded model differs from {model}: {res:?}");
     } else {
         assert!(res.eos && res.errors.is_empty(), "{res:?}");
@@ -148,7 +159,10 @@ fn damaged_file_loses_only_the_damaged_frames() {
         assert!(res.errors.is_empty(), "{chain}: {res:?}");
         assert!(!res.warnings.is_empty(), "{chain}: damage is reported");
         // Frames 0, 1, 3, 4, 6 survive and are bit-identical to the clean decode.
-        let expected: Vec<Vec<u8>> = [0, 1, 3, 4, 6].iter().map(|&i| bytes(&reference[i])).collect();
+        let expected: Vec<Vec<u8>> = [0, 1, 3, 4, 6]
+            .iter()
+            .map(|&i| bytes(&reference[i]))
+            .collect();
         let got: Vec<Vec<u8>> = out.iter().map(bytes).collect();
         assert_eq!(got.len(), expected.len(), "{chain}: {res:?}");
         assert!(got == expected, "{chain}: surviving frames decode exactly");
@@ -200,7 +214,11 @@ fn decoding_is_identical_with_one_and_two_threads() {
 #[test]
 #[ignore = "codec-core: decoder output depends on the ORT thread count at width 192"]
 fn decoding_is_identical_with_one_and_two_threads_width_192() {
-    assert_thread_invariant("decoding_is_identical_with_one_and_two_threads_width_192", 192, 128);
+    assert_thread_invariant(
+        "decoding_is_identical_with_one_and_two_threads_width_192",
+        192,
+        128,
+    );
 }
 
 #[test]
@@ -242,7 +260,9 @@ fn model_dir_without_package_fails_state_change() {
     let msgs = drain_bus(&pipeline.bus().unwrap());
     pipeline.set_state(gst::State::Null).unwrap();
     assert!(
-        msgs.errors.iter().any(|e| e.contains(&format!("{path}/model.json"))),
+        msgs.errors
+            .iter()
+            .any(|e| e.contains(&format!("{path}/model.json"))),
         "{msgs:?}"
     );
 }

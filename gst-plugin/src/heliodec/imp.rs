@@ -24,10 +24,12 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 const DEFAULT_MODEL_DIR: &str = "";
 const DEFAULT_EXECUTION_PROVIDER: ExecutionProvider = ExecutionProvider::Auto;
 const DEFAULT_THREADS: u32 = 0;
-/// Default for the base class `max-errors` property: damaged frames are
-/// dropped with a warning; only this many (counted by GstVideoDecoder) turn
-/// into a fatal error. A damaged downlink loses frames, not the pipeline.
-pub(crate) const DEFAULT_MAX_ERRORS: i32 = 1000;
+/// Default for the base class `max-errors` property, which GstVideoDecoder
+/// counts as *consecutive* errors (a decoded frame resets the count): a
+/// damaged frame is dropped with a warning and decoding goes on, but this many
+/// undecodable frames in a row mean the stream is not decodable at all.
+/// (helioparse already drops units with bad CRCs, so those never count.)
+const DEFAULT_MAX_ERRORS: i32 = 25;
 
 #[derive(Debug, Clone)]
 struct Settings {
@@ -48,7 +50,8 @@ impl Default for Settings {
 
 struct State {
     decoder: helio_core::Decoder,
-    input_state: Option<gst_video::VideoCodecState<'static, gst_video::video_codec_state::Readable>>,
+    input_state:
+        Option<gst_video::VideoCodecState<'static, gst_video::video_codec_state::Readable>>,
     /// Sequence header from the caps `streamheader`, given to the decoder at
     /// caps time and again after every flush (reset forgets it).
     caps_header: Option<Vec<u8>>,
@@ -490,7 +493,10 @@ impl VideoDecoderImpl for HelioDec {
                     1,
                     gst::StreamError::Decode,
                     ("Dropping damaged frame {}: {}", frame_number, err),
-                    ["Waiting for the next keyframe ({} byte access unit)", input.size()]
+                    [
+                        "Waiting for the next keyframe ({} byte access unit)",
+                        input.size()
+                    ]
                 );
                 if flow.is_ok() {
                     // The base class only logs tolerated errors: tell the application.
@@ -644,7 +650,9 @@ impl HelioDec {
         let width = info.width() as usize;
         let height = info.height() as usize;
         let stride = vframe.plane_stride()[0] as usize;
-        let plane = vframe.plane_data_mut(0).map_err(|_| gst::FlowError::Error)?;
+        let plane = vframe
+            .plane_data_mut(0)
+            .map_err(|_| gst::FlowError::Error)?;
 
         let expected = width * height;
         let len = match pixels {
@@ -655,7 +663,12 @@ impl HelioDec {
             gst::element_imp_error!(
                 self,
                 gst::StreamError::Decode,
-                ("Decoder returned {} samples for a {}x{} frame", len, width, height)
+                (
+                    "Decoder returned {} samples for a {}x{} frame",
+                    len,
+                    width,
+                    height
+                )
             );
             return Err(gst::FlowError::Error);
         }
@@ -692,7 +705,11 @@ impl HelioDec {
                 gst::element_imp_error!(
                     self,
                     gst::CoreError::Negotiation,
-                    ("Unexpected output format {:?} for {}-bit frames", other, bit_depth)
+                    (
+                        "Unexpected output format {:?} for {}-bit frames",
+                        other,
+                        bit_depth
+                    )
                 );
                 return Err(gst::FlowError::NotNegotiated);
             }

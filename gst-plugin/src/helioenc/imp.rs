@@ -323,14 +323,15 @@ impl VideoEncoderImpl for HelioEnc {
 
         // Check the quality level against the model now, so that a wrong
         // level fails the state change instead of caps negotiation.
-        let model = helio_core::model::ModelPackage::load(&common::model_source(&settings.model_dir))
-            .map_err(|err| {
-                gst::error_msg!(
-                    gst::LibraryError::Init,
-                    ("Cannot start helio encoder: {}", err),
-                    ["model-dir='{}'", settings.model_dir]
-                )
-            })?;
+        let model =
+            helio_core::model::ModelPackage::load(&common::model_source(&settings.model_dir))
+                .map_err(|err| {
+                    gst::error_msg!(
+                        gst::LibraryError::Init,
+                        ("Cannot start helio encoder: {}", err),
+                        ["model-dir='{}'", settings.model_dir]
+                    )
+                })?;
         let levels = model.spec.quality_levels() as u32;
         if settings.quality > levels {
             return Err(gst::error_msg!(
@@ -565,14 +566,21 @@ impl VideoEncoderImpl for HelioEnc {
             Scratch::U8(v) => Pixels::U8(v),
             Scratch::U16(v) => Pixels::U16(v),
         };
-        let encoded = state.encoder.encode(pixels, force_keyframe).map_err(|err| {
-            gst::element_imp_error!(
-                self,
-                gst::StreamError::Encode,
-                ("Failed to encode frame {}: {}", frame.system_frame_number(), err)
-            );
-            gst::FlowError::Error
-        })?;
+        let encoded = state
+            .encoder
+            .encode(pixels, force_keyframe)
+            .map_err(|err| {
+                gst::element_imp_error!(
+                    self,
+                    gst::StreamError::Encode,
+                    (
+                        "Failed to encode frame {}: {}",
+                        frame.system_frame_number(),
+                        err
+                    )
+                );
+                gst::FlowError::Error
+            })?;
         let warn_clamped = encoded.clamped_samples > 0 && !state.clamp_warned;
         if warn_clamped {
             state.clamp_warned = true;
@@ -650,7 +658,10 @@ impl HelioEnc {
             gst::element_imp_warning!(
                 self,
                 gst::CoreError::Negotiation,
-                ("Unsupported input caps; helioenc takes {}", common::SUPPORTED_RAW),
+                (
+                    "Unsupported input caps; helioenc takes {}",
+                    common::SUPPORTED_RAW
+                ),
                 ["Refused caps: {}", caps]
             );
         }

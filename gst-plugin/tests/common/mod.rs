@@ -244,7 +244,9 @@ pub fn run_to_eos(pipeline: &gst::Element, timeout: Duration) -> RunResult {
 }
 
 /// Collects the buffers reaching the sink pad of `element` (e.g. a fakesink).
-pub fn collect_buffers(element: &gst::Element) -> std::sync::Arc<std::sync::Mutex<Vec<gst::Buffer>>> {
+pub fn collect_buffers(
+    element: &gst::Element,
+) -> std::sync::Arc<std::sync::Mutex<Vec<gst::Buffer>>> {
     let buffers = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let b = buffers.clone();
     element
@@ -269,12 +271,16 @@ pub fn drain_bus(bus: &gst::Bus) -> RunResult {
     let mut result = RunResult::default();
     while let Some(msg) = bus.pop() {
         match msg.view() {
-            gst::MessageView::Error(e) => result
-                .errors
-                .push(describe(&e.error(), e.debug().as_deref(), msg.src())),
-            gst::MessageView::Warning(w) => result
-                .warnings
-                .push(describe(&w.error(), w.debug().as_deref(), msg.src())),
+            gst::MessageView::Error(e) => {
+                result
+                    .errors
+                    .push(describe(&e.error(), e.debug().as_deref(), msg.src()))
+            }
+            gst::MessageView::Warning(w) => {
+                result
+                    .warnings
+                    .push(describe(&w.error(), w.debug().as_deref(), msg.src()))
+            }
             gst::MessageView::Eos(_) => result.eos = true,
             _ => {}
         }

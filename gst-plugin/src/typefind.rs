@@ -28,8 +28,16 @@ fn typefind(tf: &mut gst::TypeFind) {
     let window = tf
         .length()
         .map_or(SEARCH_WINDOW, |len| (len as usize).min(SEARCH_WINDOW));
-    let Some(data) = tf.peek(0, window as u32) else {
-        return;
+    // Without a known length, peek what there is (short streams).
+    let mut size = window;
+    let data = loop {
+        if let Some(data) = tf.peek(0, size as u32) {
+            break data.to_vec();
+        }
+        size /= 2;
+        if size < bs::SEQUENCE_HEADER_LEN + 4 {
+            return;
+        }
     };
     let mut pos = 0;
     while let Some(offset) = bs::find_next_sync(&data[pos..]) {

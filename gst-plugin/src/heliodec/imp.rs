@@ -441,6 +441,16 @@ impl VideoDecoderImpl for HelioDec {
         let mut guard = self.state.lock().unwrap();
         let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
 
+        if !keyframe && input.flags().contains(gst::BufferFlags::DISCONT) && !state.need_keyframe {
+            // Data was lost before this predicted frame: its reference is gone.
+            gst::debug!(
+                CAT,
+                imp = self,
+                "Discontinuity before delta frame {}: waiting for a keyframe",
+                frame_number
+            );
+            state.need_keyframe = true;
+        }
         if state.need_keyframe && !keyframe {
             gst::debug!(
                 CAT,

@@ -321,6 +321,22 @@ impl VideoEncoderImpl for HelioEnc {
             )
         })?;
 
+        // Load ONNX Runtime now, so that a missing library fails the state
+        // change (naming the paths tried) instead of caps negotiation.
+        let runtime = helio_core::runtime::init(None).map_err(|err| {
+            gst::error_msg!(
+                gst::LibraryError::Init,
+                ("Cannot start helio encoder: {}", err)
+            )
+        })?;
+        gst::info!(
+            CAT,
+            imp = self,
+            "ONNX Runtime {} (found via {})",
+            runtime.library().display(),
+            runtime.found_via()
+        );
+
         // Check the quality level against the model now, so that a wrong
         // level fails the state change instead of caps negotiation.
         let model =

@@ -105,10 +105,7 @@ impl ObjectImpl for HelioDec {
                 .build(),
                 glib::ParamSpecUInt::builder("threads")
                     .nick("Threads")
-                    .blurb(
-                        "ONNX Runtime intra-op threads (0 = one per CPU core); the output \
-                         does not depend on it",
-                    )
+                    .blurb("ONNX Runtime intra-op threads (0 = one per CPU core)")
                     .maximum(1024)
                     .default_value(DEFAULT_THREADS)
                     .mutable_ready()

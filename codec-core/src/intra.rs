@@ -22,6 +22,9 @@ pub struct Networks {
     in_use: ExecutionProvider,
 }
 
+/// Fixed intra-op thread count of the hyper-synthesis network (see [`Networks::create`]).
+pub const HYPER_SYNTHESIS_THREADS: usize = 1;
+
 impl Networks {
     pub fn for_encoder(model: &ModelPackage, settings: SessionSettings) -> Result<Self> {
         Self::create(model, settings, true)
@@ -34,14 +37,19 @@ impl Networks {
     fn create(model: &ModelPackage, settings: SessionSettings, encoder: bool) -> Result<Self> {
         // The first session resolves Auto; the rest use what it settled on.
         let (g_s, in_use) = runtime::resolve_and_create(model.graph("g_s"), "g_s", settings)?;
-        let make = |name: &'static str| {
-            runtime::create_session(model.graph(name), name, in_use, settings.threads).and_then(|s| Network::new(name, s))
+        let make = |name: &'static str, threads: usize| {
+            runtime::create_session(model.graph(name), name, in_use, threads).and_then(|s| Network::new(name, s))
         };
         Ok(Self {
             g_s: Network::new("g_s", g_s)?,
-            h_s: make("h_s")?,
-            g_a: if encoder { Some(make("g_a")?) } else { None },
-            h_a: if encoder { Some(make("h_a")?) } else { None },
+            // h_s picks every symbol's CDF, so encoder and decoder must agree bit
+            // for bit; ORT's Conv/ConvTranspose results change with the intra-op
+            // thread count at some latent sizes (measured: up to 1.7e-6 at 2x3),
+            // so h_s always runs on one thread. It works at 1/64 of the pixels,
+            // so this costs almost nothing.
+            h_s: make("h_s", HYPER_SYNTHESIS_THREADS)?,
+            g_a: if encoder { Some(make("g_a", settings.threads)?) } else { None },
+            h_a: if encoder { Some(make("h_a", settings.threads)?) } else { None },
             in_use,
         })
     }

@@ -15,10 +15,11 @@
 //! loading in `catch_unwind` for good measure.
 //!
 //! Determinism: graph optimization is pinned to Level1 (basic), the level the
-//! models engineer verifies with. Outputs are bit-identical across intra-op
-//! thread counts but not across optimization levels (fusions reorder float
-//! math), and the encoder and decoder must compute identical hyperprior
-//! outputs, so the level must never vary between them.
+//! models engineer verifies with: fusions reorder float math, and the encoder
+//! and decoder must compute identical hyperprior outputs, so the level must
+//! never vary between them. Intra-op thread count is NOT always harmless:
+//! Conv results differ in the last bits between 1 and 2 threads at some small
+//! sizes, so the entropy-critical h_s runs single-threaded (see `intra`).
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -9,6 +9,8 @@
 //! - `heliodec`: `video/x-helio` -> GRAY8 / GRAY16_LE raw video
 //! - `helioparse`: splits a helio byte stream into access units, checks CRCs,
 //!   marks keyframes and sets caps from the sequence header
+//! - `heliotestsrc`: deterministic synthetic SDO/AIA-like Sun (helio-synth),
+//!   GRAY16_LE in DN or GRAY8 sqrt-scaled
 //!
 //! plus a typefinder for the helio byte stream (`*.helio` files).
 
@@ -19,6 +21,7 @@ mod framing;
 mod heliodec;
 mod helioenc;
 mod helioparse;
+mod heliotestsrc;
 mod typefind;
 
 pub use common::ExecutionProvider;
@@ -29,6 +32,7 @@ fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     helioenc::register(plugin)?;
     heliodec::register(plugin)?;
     helioparse::register(plugin)?;
+    heliotestsrc::register(plugin)?;
     typefind::register(plugin)?;
     Ok(())
 }

@@ -109,7 +109,10 @@ impl Timing {
     fn pts(&self, n: u64) -> gst::ClockTime {
         let k = n.saturating_sub(self.base_frame) as u128;
         let ns = k * self.fps.denom() as u128 * NS_PER_S / self.fps.numer() as u128;
-        gst::ClockTime::from_nseconds(self.base_pts.saturating_add(ns.min(u64::MAX as u128) as u64))
+        gst::ClockTime::from_nseconds(
+            self.base_pts
+                .saturating_add(ns.min(u64::MAX as u128) as u64),
+        )
     }
 
     /// The last frame whose timestamp is at or before `t`.
@@ -120,7 +123,9 @@ impl Timing {
         }
         let dt = (t - self.base_pts) as u128;
         let k = dt * self.fps.numer() as u128 / (self.fps.denom() as u128 * NS_PER_S);
-        let mut n = self.base_frame.saturating_add(k.min(u64::MAX as u128) as u64);
+        let mut n = self
+            .base_frame
+            .saturating_add(k.min(u64::MAX as u128) as u64);
         // pts() rounds down: step over frames whose rounded pts is still <= t.
         while n < u64::MAX && self.pts(n + 1).nseconds() <= t {
             n += 1;
@@ -403,7 +408,7 @@ impl BaseSrcImpl for HelioTestSrc {
                 ),
                 e => e.to_string(),
             };
-            return Err(gst::error_msg!(gst::LibraryError::Settings, ["{}", msg]));
+            return Err(gst::error_msg!(gst::LibraryError::Settings, ("{}", msg)));
         }
         *self.state.lock().unwrap() = State {
             settings: Some(settings),
@@ -445,7 +450,11 @@ impl BaseSrcImpl for HelioTestSrc {
             .map_err(|_| gst::loggable_error!(CAT, "Invalid caps {}", caps))?;
         let fps = info.fps();
         if fps.numer() <= 0 || fps.denom() <= 0 {
-            return Err(gst::loggable_error!(CAT, "Need a positive framerate, got {}", fps));
+            return Err(gst::loggable_error!(
+                CAT,
+                "Need a positive framerate, got {}",
+                fps
+            ));
         }
 
         let mut state = self.state.lock().unwrap();
@@ -455,8 +464,12 @@ impl BaseSrcImpl for HelioTestSrc {
         let cfg = match settings.sun_config(info.width(), info.height()) {
             Ok(cfg) => cfg,
             Err(e) => {
-                gst::element_imp_error!(self, gst::LibraryError::Settings, ["{}", e]);
-                return Err(gst::loggable_error!(CAT, "Invalid generator settings: {}", e));
+                gst::element_imp_error!(self, gst::LibraryError::Settings, ("{}", e));
+                return Err(gst::loggable_error!(
+                    CAT,
+                    "Invalid generator settings: {}",
+                    e
+                ));
             }
         };
 
@@ -481,7 +494,7 @@ impl BaseSrcImpl for HelioTestSrc {
                         gst::element_imp_error!(
                             self,
                             gst::LibraryError::Init,
-                            ["Could not set up the synthetic Sun: {}", e]
+                            ("Could not set up the synthetic Sun: {}", e)
                         );
                         return Err(gst::loggable_error!(CAT, "Sun::new failed: {}", e));
                     }
@@ -555,10 +568,7 @@ impl BaseSrcImpl for HelioTestSrc {
 }
 
 impl PushSrcImpl for HelioTestSrc {
-    fn create(
-        &self,
-        buffer: Option<&mut gst::BufferRef>,
-    ) -> Result<CreateSuccess, gst::FlowError> {
+    fn create(&self, buffer: Option<&mut gst::BufferRef>) -> Result<CreateSuccess, gst::FlowError> {
         let obj = self.obj();
         let mut guard = self.state.lock().unwrap();
         let state = &mut *guard;
@@ -566,7 +576,7 @@ impl PushSrcImpl for HelioTestSrc {
             gst::element_imp_error!(
                 self,
                 gst::CoreError::Negotiation,
-                ["No caps negotiated before the first frame"]
+                ("No caps negotiated before the first frame")
             );
             return Err(gst::FlowError::NotNegotiated);
         };
@@ -622,7 +632,7 @@ impl PushSrcImpl for HelioTestSrc {
             gst::element_imp_error!(
                 self,
                 gst::LibraryError::Failed,
-                ["Generating frame {} failed: {}", n, e]
+                ("Generating frame {} failed: {}", n, e)
             );
             return Err(gst::FlowError::Error);
         }
@@ -635,7 +645,11 @@ impl PushSrcImpl for HelioTestSrc {
                     gst::element_imp_error!(
                         self,
                         gst::CoreError::Failed,
-                        ["Downstream buffer has {} bytes, a frame needs {}", buffer.size(), size]
+                        (
+                            "Downstream buffer has {} bytes, a frame needs {}",
+                            buffer.size(),
+                            size
+                        )
                     );
                     return Err(gst::FlowError::Error);
                 }
@@ -646,11 +660,14 @@ impl PushSrcImpl for HelioTestSrc {
                     gst::element_imp_error!(
                         self,
                         gst::ResourceError::Failed,
-                        ["Could not allocate a {} byte buffer", size]
+                        ("Could not allocate a {} byte buffer", size)
                     );
                     gst::FlowError::Error
                 })?;
-                new_buffer.insert(b).get_mut().expect("new buffer is writable")
+                new_buffer
+                    .insert(b)
+                    .get_mut()
+                    .expect("new buffer is writable")
             }
         };
 
@@ -678,7 +695,7 @@ impl HelioTestSrc {
         let width = output.info.width() as usize;
         let mut frame = gst_video::VideoFrameRef::from_buffer_ref_writable(buffer, &output.info)
             .map_err(|_| {
-                gst::element_imp_error!(self, gst::CoreError::Failed, ["Could not map buffer"]);
+                gst::element_imp_error!(self, gst::CoreError::Failed, ("Could not map buffer"));
                 gst::FlowError::Error
             })?;
         let stride = output.info.stride()[0] as usize;

@@ -232,7 +232,7 @@ impl ObjectImpl for HelioTestSrc {
                         "Output frame rate (playback speed) used when downstream caps leave \
                          the framerate open; a framerate in downstream caps wins. The Sun \
                          still advances by `cadence` per frame: at 5/1 and 12 s cadence one \
-                         second of output shows one minute of solar time",
+                         second of output shows one minute of solar time. Written N/D, e.g. 5/2",
                     )
                     .minimum(gst::Fraction::new(1, 3600))
                     .maximum(gst::Fraction::new(1000, 1))

@@ -356,7 +356,7 @@ impl Model {
                         sig_arcsec / arcsec_px,
                         r_px,
                         r.range(200.0, 1200.0) as f32,
-                        r.range(0.0, 6.283) as f32,
+                        r.range(0.0, std::f64::consts::TAU) as f32,
                         BIN_H[bin],
                     ));
                 }
@@ -555,7 +555,8 @@ impl Model {
                     let hh = f.height * wob * k as f32 / nh as f32;
                     let q = [p[0] * (1.0 + hh), p[1] * (1.0 + hh), p[2] * (1.0 + hh)];
                     let rr = (q[0] * q[0] + q[1] * q[1]).sqrt();
-                    if rr > 1.0 && (q[2] > 0.0 || rr > 1.0) {
+                    // off the projected disk it is visible whether in front of or behind the limb
+                    if rr > 1.0 {
                         self.splat1(&mut prom, q, (f.width_px * 0.6).max(0.7), 1.2);
                         self.splat1(&mut opac, q, (f.width_px * 0.6).max(0.7), 0.25);
                     }
@@ -746,7 +747,7 @@ impl Model {
                     continue;
                 }
                 let fp = r.range(300.0, 1500.0) as f32;
-                let fph = r.range(0.0, 6.283) as f32;
+                let fph = r.range(0.0, std::f64::consts::TAU) as f32;
                 let evo = 0.3 + 1.4 * (0.5 + 0.5 * (std::f32::consts::TAU * t as f32 / fp + fph).sin()).powi(2);
                 let wk: Vec<f32> = resp.iter().map(|rv| evo * (0..NB).map(|b| rv[b] * st.em[b]).sum::<f32>()).collect();
                 self.splat_strand(bufs, &wk, &st, c, s, 1.0);

@@ -104,6 +104,9 @@ def main():
         opt.load_state_dict(ck["opt"])
         aux_opt.load_state_dict(ck["aux_opt"])
         it, wall = ck["iter"], ck["wall_s"]
+        # The config, not the checkpoint, sets the learning rates.
+        opt.param_groups[0]["lr"], opt.param_groups[1]["lr"] = cfg["lr"], cfg["gain_lr"]
+        aux_opt.param_groups[0]["lr"] = cfg["aux_lr"]
         old = ck["config"]["lambdas"]
         if list(old) != list(cfg["lambdas"]):
             # Lambdas changed in the config: keep training, but give each new

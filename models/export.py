@@ -223,6 +223,31 @@ def rans_bytes(model, yg, z, scales, means):
     return sum(len(s) for s in zs) + sum(len(s) for s in ys)
 
 
+def baselines(frames, sel):
+    """JPEG and JPEG 2000 (Pillow) on the same frames, as 8-bit images of
+    round(255*t); PSNR against the float t like the learned codec's."""
+    import io
+    from PIL import Image
+    out = []
+    for codec, params in [("JPEG", [10, 30, 50, 70, 85, 95]),
+                          ("JPEG 2000", [0.07, 0.1, 0.15, 0.25, 0.45, 0.8])]:
+        for prm in params:
+            bpps, psnrs = [], []
+            for i in sel:
+                t = frames[i][1]
+                img = Image.fromarray(np.round(255 * t).astype(np.uint8))
+                buf = io.BytesIO()
+                if codec == "JPEG":
+                    img.save(buf, "JPEG", quality=prm)
+                else:  # rate given in bpp -> compression ratio vs 8 bpp
+                    img.save(buf, "JPEG2000", quality_mode="rates", quality_layers=[8 / prm])
+                rec = np.asarray(Image.open(io.BytesIO(buf.getvalue())), np.float64) / 255
+                bpps.append(8 * len(buf.getvalue()) / t.size)
+                psnrs.append(10 * math.log10(1 / np.mean((rec - t) ** 2)))
+            out.append((codec, prm, float(np.mean(bpps)), float(np.mean(psnrs))))
+    return out
+
+
 # ------------------------------------------------------------ measuring --
 
 def macs_per_pixel(model):
@@ -331,13 +356,16 @@ def main():
         print(f"q{q + 1} lambda {model.lambdas[q]:<7g} bpp {rows[-1][2]:.4f}  PSNR {rows[-1][3]:.2f} dB"
               f"  (CompressAI rANS {rows[-1][4]:.4f} bpp)", flush=True)
     rd_s = time.time() - t_start
+    base = baselines(frames, sel)
+    for c, prm, b, p in base:
+        print(f"{c} {prm}: bpp {b:.4f}  PSNR {p:.2f} dB")
 
     macs = macs_per_pixel(model)
     gs = graphs(model)
     params = {n: n_params(gs[n][0]) for n in gs}
     total_params = sum(p.numel() for p in model.parameters())
     sizes = {n: os.path.getsize(os.path.join(a.out, f"{n}.onnx")) for n in gs}
-    write_card(a, cmd, ck, cfg, mj, diffs, rows, macs, params, total_params, sizes, list(sel), rd_s)
+    write_card(a, cmd, ck, cfg, mj, diffs, rows, macs, params, total_params, sizes, list(sel), rd_s, base)
     print(f"wrote {a.out}")
 
 
@@ -356,7 +384,7 @@ def training_history(name):
     return [l.strip() for l in open(path) if l.startswith(("resumed", "lambdas"))]
 
 
-def write_card(a, cmd, ck, cfg, mj, diffs, rows, macs, params, total_params, sizes, sel, rd_s):
+def write_card(a, cmd, ck, cfg, mj, diffs, rows, macs, params, total_params, sizes, sel, rd_s, base):
     frames = "all 13" if len(sel) == 13 else ", ".join(f"frame_{i:02d}" for i in sel)
     L = []
     w = L.append
@@ -466,6 +494,16 @@ def write_card(a, cmd, ck, cfg, mj, diffs, rows, macs, params, total_params, siz
     w("|---|---|---|---|---|")
     for q, lam, b, p, r in rows:
         w(f"| {q} | {lam:g} | {b:.4f} | {p:.2f} | " + ("not run |" if math.isnan(r) else f"{r:.4f} |"))
+    w("")
+    w("Reference points from classical codecs on the same frames (Pillow; input `round(255*t)` "
+      "as 8-bit grey, whole file size incl. headers, PSNR against the float `t`): "
+      "`models/export.py: baselines`.")
+    w("")
+    w("| codec | setting | bpp | PSNR (dB) |")
+    w("|---|---|---|---|")
+    for c, prm, b, p in base:
+        setting = f"quality {prm}" if c == "JPEG" else f"target {prm} bpp"
+        w(f"| {c} | {setting} | {b:.4f} | {p:.2f} |")
     w("")
     w("## Notes for codec-core")
     w("")

@@ -223,9 +223,17 @@ def rans_bytes(model, yg, z, scales, means):
     return sum(len(s) for s in zs) + sum(len(s) for s in ys)
 
 
+def psnr8(x_hat, t):
+    """PSNR in the 8-bit sqrt display domain: round(255*t) against
+    round(255*clip(x_hat)), as codec-core's helio-eval computes it."""
+    ref = np.round(255 * np.asarray(t, np.float64))
+    rec = np.round(255 * np.clip(np.asarray(x_hat, np.float64), 0, 1))
+    return 10 * math.log10(255 ** 2 / max(np.mean((rec - ref) ** 2), 1e-10))
+
+
 def baselines(frames, sel):
     """JPEG and JPEG 2000 (Pillow) on the same frames, as 8-bit images of
-    round(255*t); PSNR against the float t like the learned codec's."""
+    round(255*t); PSNR as for the learned codec (psnr8)."""
     import io
     from PIL import Image
     out = []
@@ -243,7 +251,7 @@ def baselines(frames, sel):
                     img.save(buf, "JPEG2000", quality_mode="rates", quality_layers=[8 / prm])
                 rec = np.asarray(Image.open(io.BytesIO(buf.getvalue())), np.float64) / 255
                 bpps.append(8 * len(buf.getvalue()) / t.size)
-                psnrs.append(10 * math.log10(1 / np.mean((rec - t) ** 2)))
+                psnrs.append(psnr8(rec, t))
             out.append((codec, prm, float(np.mean(bpps)), float(np.mean(psnrs))))
     return out
 
@@ -346,9 +354,8 @@ def main():
         for i in sel:
             nm, t = frames[i]
             bits, xh, lat = code_frame(sess, mj, t, q)
-            mse = float(np.mean((np.clip(xh, 0, 1) - t) ** 2))
             bpps.append(bits / t.size)
-            psnrs.append(10 * math.log10(1 / mse))
+            psnrs.append(psnr8(xh, t))
             if not a.no_rans:
                 rans.append(8 * rans_bytes(model, *lat) / t.size)
         rows.append((q + 1, model.lambdas[q], float(np.mean(bpps)), float(np.mean(psnrs)),
@@ -486,9 +493,9 @@ def write_card(a, cmd, ck, cfg, mj, diffs, rows, macs, params, total_params, siz
       "graphs and model.json only. bpp = code length from the quantized CDFs (-log2 of each "
       "symbol's quantized pmf; escapes as the escape bin + codec-core's bypass code, "
       "log2(33) + bit length of the zig-zagged overflow) for z and y, divided by the unpadded pixel count (no header). The last column is CompressAI's "
-      "real rANS coder on the same latents (byte count incl. per-stream flush). PSNR is on the "
-      "8-bit sqrt display domain `255*t` (unquantized reconstruction clipped to [0,1]), mean over "
-      f"frames. Took {rd_s:.0f} s.")
+      "real rANS coder on the same latents (byte count incl. per-stream flush). PSNR is in the "
+      "8-bit sqrt display domain, `round(255*t)` against `round(255*clip(x_hat, 0, 1))`, mean "
+      f"over frames of 10 log10(255^2/MSE), as codec-core's helio-eval computes it. Took {rd_s:.0f} s.")
     w("")
     w("| quality | lambda | bpp | PSNR (dB) | rANS bpp |")
     w("|---|---|---|---|---|")
@@ -496,8 +503,9 @@ def write_card(a, cmd, ck, cfg, mj, diffs, rows, macs, params, total_params, siz
         w(f"| {q} | {lam:g} | {b:.4f} | {p:.2f} | " + ("not run |" if math.isnan(r) else f"{r:.4f} |"))
     w("")
     w("Reference points from classical codecs on the same frames (Pillow; input `round(255*t)` "
-      "as 8-bit grey, whole file size incl. headers, PSNR against the float `t`): "
-      "`models/export.py: baselines`.")
+      "as 8-bit grey, whole file size incl. headers, PSNR as above): "
+      "`models/export.py: baselines`. JPEG 2000 here is Pillow/OpenJPEG, not the ffmpeg encoder "
+      "helio-eval uses.")
     w("")
     w("| codec | setting | bpp | PSNR (dB) |")
     w("|---|---|---|---|")

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# downlink-recv.sh OUT_DIR: the ground station. Receives downlink-send.sh's stream,
+# decodes it and writes every decoded frame as a 16-bit PNG snapshot (DN)
+# OUT_DIR/snap_0000.png, snap_0001.png, ...
+#   udp  udpsrc ! rtpjitterbuffer ! rtpgstdepay ! helioparse ! heliodec ! ... ! multifilesink
+#   tcp  tcpclientsrc ! gdpdepay ! helioparse ! heliodec ! ... ! multifilesink
+# helioparse is not needed for a clean stream (both depayloaders give whole access units
+# with their caps) but checks each unit's CRC, so damaged units are dropped before heliodec.
+#
+# Environment (defaults in brackets):
+#   TRANSPORT udp|tcp [udp]   HOST [127.0.0.1; loopback only]   PORT [5600]
+#   FRAMES  keep this many decoded frames and stop when the next one arrives (identity
+#           eos-after acts on the buffer after the last one kept), 0 = until EOS/TIMEOUT [0]
+#   TIMEOUT seconds to wait in all [60]   LATENCY rtpjitterbuffer latency in ms [200]
+# Exit status 0 when at least one frame was decoded, 1 otherwise (wrong port, no sender).
+# Known behaviour: see downlink-send.sh (receiver first, sender stopped, loss, wrong port).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+[ $# -eq 1 ] || die "usage: $0 OUT_DIR"
+OUT_DIR=$1
+TRANSPORT=${TRANSPORT:-udp}
+HOST=${HOST:-127.0.0.1}
+PORT=${PORT:-5600}
+FRAMES=${FRAMES:-0}
+TIMEOUT=${TIMEOUT:-60}
+is_loopback "$HOST" || die "HOST=$HOST: these recipes only use loopback addresses"
+need_elements helioparse heliodec videoconvert pngenc multifilesink identity
+mkdir -p "$OUT_DIR"
+DEADLINE=$((SECONDS + TIMEOUT))
+
+case "$TRANSPORT" in
+    udp)
+        need_elements udpsrc rtpjitterbuffer rtpgstdepay
+        # The caps say what the packets are; the payload's own caps (video/x-helio, ...)
+        # come in-band from rtpgstpay.
+        SRC=(udpsrc address="$HOST" port="$PORT"
+            caps="application/x-rtp,media=application,clock-rate=90000,encoding-name=X-GST"
+            ! rtpjitterbuffer latency="${LATENCY:-200}" ! rtpgstdepay)
+        ;;
+    tcp)
+        need_elements tcpclientsrc gdpdepay
+        # tcpclientsrc fails at once when nobody listens: wait for the sender's server.
+        until (exec 3<>"/dev/tcp/$HOST/$PORT") 2>/dev/null; do
+            [ "$SECONDS" -lt "$DEADLINE" ] || die "nothing listening on $HOST:$PORT after ${TIMEOUT}s"
+            sleep 0.2
+        done
+        SRC=(tcpclientsrc host="$HOST" port="$PORT" ! gdpdepay)
+        ;;
+    *) die "TRANSPORT=$TRANSPORT: udp or tcp" ;;
+esac
+# identity eos-after=N ends the stream after N-1 buffers.
+STOP=()
+[ "$FRAMES" -gt 0 ] && STOP=(identity eos-after=$((FRAMES + 1)) !)
+
+echo "$(basename "$0"): listening on $TRANSPORT $HOST:$PORT for ${TIMEOUT}s" >&2
+rc=0
+launch "$((DEADLINE - SECONDS > 1 ? DEADLINE - SECONDS : 1))" "${SRC[@]}" ! helioparse ! heliodec \
+    ! "${STOP[@]}" videoconvert ! "video/x-raw,format={GRAY16_BE,GRAY8}" \
+    ! pngenc compression-level=1 ! multifilesink location="$OUT_DIR/snap_%04d.png" || rc=$?
+N=$(find "$OUT_DIR" -maxdepth 1 -name 'snap_*.png' | wc -l)
+case $rc in
+    0) why="end of stream" ;;
+    124) why="timeout ${TIMEOUT}s" ;;
+    *) why="gst-launch exit status $rc" ;;
+esac
+echo "$(basename "$0"): $N snapshots in $OUT_DIR ($why)" >&2
+[ "$N" -gt 0 ] || die "no frame decoded (sender not running, wrong port or transport?)"

@@ -1,0 +1,503 @@
+// SPDX-License-Identifier: MPL-2.0
+
+//! The `pipelines/*.sh` recipes, run headless as a user would run them: `gst-launch-1.0`
+//! with the release plugin (`target/release/libgsthelio.so`), small frames, few buffers
+//! and short timeouts. Each test skips with a printed reason when `gst-launch-1.0`, the
+//! release plugin, the model package or ONNX Runtime is missing (and the side-by-side
+//! test when x264/x265/libav are). Ports: a free loopback port per test.
+
+mod common;
+
+use std::net::{TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use gst::prelude::*;
+
+/// The release build folder holding libgsthelio.so (`$CARGO_TARGET_DIR/release` or
+/// `<workspace>/target/release`), which the scripts put on GST_PLUGIN_PATH.
+fn release_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace().join("target"), PathBuf::from)
+        .join("release")
+}
+
+/// `Some(())` when the recipes can run; otherwise prints why and gives `None`.
+fn ready(test: &str) -> Option<()> {
+    if Command::new("gst-launch-1.0")
+        .arg("--version")
+        .output()
+        .map_or(true, |o| !o.status.success())
+    {
+        eprintln!("SKIP {test}: gst-launch-1.0 not found (Debian package gstreamer1.0-tools)");
+        return None;
+    }
+    let plugin = release_dir().join("libgsthelio.so");
+    if !plugin.is_file() {
+        eprintln!(
+            "SKIP {test}: no release plugin at {} (cargo build --release --workspace)",
+            plugin.display()
+        );
+        return None;
+    }
+    model_or_skip(test)?;
+    Some(())
+}
+
+fn script(name: &str) -> PathBuf {
+    workspace().join("pipelines").join(name)
+}
+
+fn command(name: &str, args: &[&str], env: &[(&str, String)]) -> Command {
+    let mut cmd = Command::new("bash");
+    cmd.arg(script(name))
+        .args(args)
+        .current_dir(workspace())
+        .env("CARGO_TARGET_DIR", release_dir().parent().unwrap())
+        .env("PROFILE", "release")
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// Runs a recipe to its end (every recipe bounds itself with `timeout`).
+fn run(name: &str, args: &[&str], env: &[(&str, String)]) -> Output {
+    let out = command(name, args, env).output().expect("bash runs");
+    eprintln!(
+        "{name} {args:?}: {}\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn spawn(name: &str, args: &[&str], env: &[(&str, String)]) -> Child {
+    command(name, args, env)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("bash runs")
+}
+
+fn finish(name: &str, child: Child) -> Output {
+    let out = child.wait_with_output().unwrap();
+    eprintln!(
+        "{name}: {}\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn free_tcp_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until someone (udpsrc) has bound `port`: our own bind, without SO_REUSEADDR,
+/// then fails. Gives up after `limit` (the sender then just starts).
+fn wait_udp_bound(port: u16, limit: Duration) {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if UdpSocket::bind(("127.0.0.1", port)).is_err() {
+            // Bound; give the pipeline a moment to reach PLAYING.
+            std::thread::sleep(Duration::from_millis(300));
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Sorted `*.png` files in `dir` whose names start with `prefix`.
+fn pngs(dir: &Path, prefix: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    let name = p.file_name().unwrap().to_string_lossy();
+                    name.starts_with(prefix) && name.ends_with(".png")
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// (width, height, bit depth, colour type) from a PNG's IHDR.
+fn png_header(path: &Path) -> (u32, u32, u8, u8) {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(&bytes[1..4], b"PNG", "{} is not a PNG", path.display());
+    let be = |i: usize| u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap());
+    (be(16), be(20), bytes[24], bytes[25])
+}
+
+/// The samples of a 16-bit grey PNG as GStreamer reads them (pngdec, then videoconvert to
+/// GRAY16_LE, as encode-file.sh does): (width, height, row-major samples without padding).
+fn png_samples(path: &Path) -> (u32, u32, Vec<u16>) {
+    init();
+    let pipeline = gst::parse::launch(&format!(
+        "filesrc location=\"{}\" ! pngdec ! videoconvert ! video/x-raw,format=GRAY16_LE \
+         ! fakesink name=sink",
+        path.display()
+    ))
+    .unwrap();
+    let sink = pipeline
+        .downcast_ref::<gst::Bin>()
+        .unwrap()
+        .by_name("sink")
+        .unwrap();
+    // Each buffer with the caps it came with (the pad's caps are gone after NULL).
+    let frames = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let f = frames.clone();
+    sink.static_pad("sink")
+        .unwrap()
+        .add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+            if let (Some(buffer), Some(caps)) = (info.buffer(), pad.current_caps()) {
+                f.lock().unwrap().push((buffer.clone(), caps));
+            }
+            gst::PadProbeReturn::Ok
+        });
+    let res = run_to_eos(&pipeline, Duration::from_secs(20));
+    assert!(
+        res.eos && res.errors.is_empty(),
+        "{}: {res:?}",
+        path.display()
+    );
+    let frames = frames.lock().unwrap();
+    assert_eq!(frames.len(), 1);
+    let (buffer, caps) = &frames[0];
+    let info = gst_video::VideoInfo::from_caps(caps).unwrap();
+    let (w, h, stride) = (info.width(), info.height(), info.stride()[0] as usize);
+    let map = buffer.map_readable().unwrap();
+    let mut samples = Vec::with_capacity((w * h) as usize);
+    for row in map.chunks(stride).take(h as usize) {
+        samples.extend(
+            row[..2 * w as usize]
+                .chunks_exact(2)
+                .map(|b| u16::from_le_bytes([b[0], b[1]])),
+        );
+    }
+    (w, h, samples)
+}
+
+/// The first `n` bundled AIA frames copied to `dir` (frame_00.png ..), for short runs.
+fn aia_frames(dir: &Path, n: usize) -> Vec<PathBuf> {
+    std::fs::create_dir_all(dir).unwrap();
+    (0..n)
+        .map(|i| {
+            let name = format!("frame_{i:02}.png");
+            let to = dir.join(&name);
+            std::fs::copy(workspace().join("data/aia171").join(&name), &to).unwrap();
+            to
+        })
+        .collect()
+}
+
+fn small() -> Vec<(&'static str, String)> {
+    vec![("WIDTH", "256".into()), ("HEIGHT", "256".into())]
+}
+
+#[test]
+fn encode_decode_testsrc_file() {
+    let Some(()) = ready("encode_decode_testsrc_file") else {
+        return;
+    };
+    let tmp = TempDir::new("recipe-file");
+    let file = tmp.file("sun.helio");
+    let mut env = small();
+    env.push(("NUM_BUFFERS", "3".into()));
+    env.push(("TIMEOUT", "60".into()));
+    assert!(run("encode-file.sh", &["testsrc", &file, "2"], &env)
+        .status
+        .success());
+    let bytes = std::fs::metadata(&file).unwrap().len();
+    // Three 256x256 frames: a few kB, far below 16-bit raw (393 kB).
+    assert!(bytes > 100 && bytes < 3 * 256 * 256, "{bytes} bytes");
+
+    let out = tmp.path().join("decoded");
+    let out_s = out.to_str().unwrap();
+    assert!(run(
+        "decode-file.sh",
+        &[&file, out_s],
+        &[("TIMEOUT", "60".into())]
+    )
+    .status
+    .success());
+    let files = pngs(&out, "frame_");
+    assert_eq!(files.len(), 3, "{files:?}");
+    for f in &files {
+        // 16-bit greyscale (colour type 0) 256x256.
+        assert_eq!(png_header(f), (256, 256, 16, 0), "{}", f.display());
+    }
+    // Decoded DN stay within the 14-bit range the source produced.
+    let (_, _, samples) = png_samples(&files[0]);
+    let max = *samples.iter().max().unwrap();
+    assert!(max > 0 && max < 1 << 14, "max DN {max}");
+}
+
+#[test]
+fn encode_decode_aia_frames_and_gdp() {
+    let Some(()) = ready("encode_decode_aia_frames_and_gdp") else {
+        return;
+    };
+    let tmp = TempDir::new("recipe-aia");
+    let originals = aia_frames(&tmp.path().join("in"), 2);
+    let env = [("TIMEOUT", "60".into())];
+    for name in ["aia.helio", "aia.gdp"] {
+        let file = tmp.file(name);
+        let input = tmp.path().join("in");
+        assert!(run(
+            "encode-file.sh",
+            &[input.to_str().unwrap(), &file, "1"],
+            &env
+        )
+        .status
+        .success());
+        let out = tmp.path().join(format!("dec-{name}"));
+        assert!(run("decode-file.sh", &[&file, out.to_str().unwrap()], &env)
+            .status
+            .success());
+        let files = pngs(&out, "frame_");
+        assert_eq!(files.len(), originals.len(), "{name}: {files:?}");
+        for (dec, orig) in files.iter().zip(&originals) {
+            assert_eq!(png_header(dec), png_header(orig), "{}", dec.display());
+            // Lossy, but the same picture: PSNR on the 14-bit DN well above noise level.
+            let (_, _, a) = png_samples(orig);
+            let (_, _, b) = png_samples(dec);
+            let p = psnr(&a, &b, 16383.0);
+            eprintln!("{name} {}: PSNR {p:.1} dB (DN, max 16383)", dec.display());
+            assert!(p > 20.0, "{name}: PSNR {p:.1} dB");
+        }
+    }
+}
+
+#[test]
+fn png_roundtrip_without_codec_is_exact() {
+    // Needs no model, only GStreamer: no model check here.
+    if Command::new("gst-launch-1.0")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("SKIP png_roundtrip_without_codec_is_exact: gst-launch-1.0 not found");
+        return;
+    }
+    let tmp = TempDir::new("recipe-png");
+    let originals = aia_frames(&tmp.path().join("in"), 3);
+    let out = tmp.path().join("out");
+    assert!(run(
+        "png-roundtrip.sh",
+        &[
+            tmp.path().join("in").to_str().unwrap(),
+            out.to_str().unwrap()
+        ],
+        &[]
+    )
+    .status
+    .success());
+    let files = pngs(&out, "frame_");
+    assert_eq!(files.len(), originals.len());
+    for (rt, orig) in files.iter().zip(&originals) {
+        assert_eq!(png_header(rt), (371, 501, 16, 0));
+        let (w, h, a) = png_samples(orig);
+        let (w2, h2, b) = png_samples(rt);
+        assert_eq!((w, h), (w2, h2));
+        assert!(*a.iter().max().unwrap() > 1000, "real DN expected");
+        assert!(a == b, "{}: DN changed by the PNG round trip", rt.display());
+    }
+}
+
+#[test]
+fn downlink_udp_clean() {
+    let Some(()) = ready("downlink_udp_clean") else {
+        return;
+    };
+    let tmp = TempDir::new("recipe-udp");
+    let port = free_udp_port().to_string();
+    let out = tmp.path().join("snaps");
+    // Receiver first: it waits; it keeps 6 frames and stops at the 7th.
+    let recv = spawn(
+        "downlink-recv.sh",
+        &[out.to_str().unwrap()],
+        &[
+            ("PORT", port.clone()),
+            ("FRAMES", "6".into()),
+            ("TIMEOUT", "20".into()),
+        ],
+    );
+    wait_udp_bound(port.parse().unwrap(), Duration::from_secs(10));
+    let mut env = small();
+    env.extend([
+        ("PORT", port),
+        ("NUM_BUFFERS", "12".into()),
+        ("FPS", "10/1".into()),
+        ("KEYFRAME_INTERVAL", "4".into()),
+        ("TIMEOUT", "20".into()),
+    ]);
+    assert!(run("downlink-send.sh", &[], &env).status.success());
+    let r = finish("downlink-recv.sh", recv);
+    assert!(r.status.success());
+    assert!(
+        String::from_utf8_lossy(&r.stderr).contains("end of stream"),
+        "receiver should stop at FRAMES, not at its timeout"
+    );
+    let files = pngs(&out, "snap_");
+    assert_eq!(files.len(), 6, "{files:?}");
+    for f in &files {
+        assert_eq!(png_header(f), (256, 256, 16, 0));
+    }
+}
+
+#[test]
+fn downlink_udp_lossy_still_decodes() {
+    let Some(()) = ready("downlink_udp_lossy_still_decodes") else {
+        return;
+    };
+    let tmp = TempDir::new("recipe-loss");
+    let port = free_udp_port().to_string();
+    let out = tmp.path().join("snaps");
+    // No EOS over RTP: the receiver ends at its timeout, after the sender is done.
+    let recv = spawn(
+        "downlink-recv.sh",
+        &[out.to_str().unwrap()],
+        &[("PORT", port.clone()), ("TIMEOUT", "7".into())],
+    );
+    wait_udp_bound(port.parse().unwrap(), Duration::from_secs(5));
+    let sent = 15;
+    let mut env = small();
+    env.extend([
+        ("PORT", port),
+        ("NUM_BUFFERS", sent.to_string()),
+        ("FPS", "10/1".into()),
+        ("KEYFRAME_INTERVAL", "1".into()),
+        // A 256x256 frame is several RTP packets: most frames lose at least one.
+        ("LOSS", "0.2".into()),
+        ("TIMEOUT", "20".into()),
+    ]);
+    assert!(run("downlink-send.sh", &[], &env).status.success());
+    let r = finish("downlink-recv.sh", recv);
+    assert!(r.status.success(), "some frames must get through");
+    let files = pngs(&out, "snap_");
+    eprintln!(
+        "{} of {sent} frames decoded with 20% packet loss",
+        files.len()
+    );
+    assert!(!files.is_empty() && files.len() < sent, "{files:?}");
+    for f in &files {
+        assert_eq!(png_header(f), (256, 256, 16, 0));
+    }
+}
+
+#[test]
+fn downlink_tcp_ends_with_sender() {
+    let Some(()) = ready("downlink_tcp_ends_with_sender") else {
+        return;
+    };
+    let tmp = TempDir::new("recipe-tcp");
+    let port = free_tcp_port().to_string();
+    let out = tmp.path().join("snaps");
+    // Receiver first: it polls the port until the sender's tcpserversink listens.
+    let recv = spawn(
+        "downlink-recv.sh",
+        &[out.to_str().unwrap()],
+        &[
+            ("TRANSPORT", "tcp".into()),
+            ("PORT", port.clone()),
+            ("TIMEOUT", "20".into()),
+        ],
+    );
+    let sent = 8;
+    let mut env = small();
+    env.extend([
+        ("TRANSPORT", "tcp".into()),
+        ("PORT", port),
+        ("NUM_BUFFERS", sent.to_string()),
+        ("FPS", "10/1".into()),
+        ("TIMEOUT", "20".into()),
+    ]);
+    let start = Instant::now();
+    assert!(run("downlink-send.sh", &[], &env).status.success());
+    let r = finish("downlink-recv.sh", recv);
+    assert!(r.status.success());
+    // The sender's EOS travels in GDP: the receiver stops with it, long before its timeout.
+    assert!(String::from_utf8_lossy(&r.stderr).contains("end of stream"));
+    assert!(start.elapsed() < Duration::from_secs(15));
+    let files = pngs(&out, "snap_");
+    // Frames sent before the client connected are lost (live source), the rest arrive.
+    assert!(!files.is_empty() && files.len() <= sent, "{files:?}");
+    for f in &files {
+        assert_eq!(png_header(f), (256, 256, 16, 0));
+    }
+}
+
+#[test]
+fn downlink_wrong_port_times_out() {
+    let Some(()) = ready("downlink_wrong_port_times_out") else {
+        return;
+    };
+    let tmp = TempDir::new("recipe-noport");
+    let out = tmp.path().join("snaps");
+    let r = run(
+        "downlink-recv.sh",
+        &[out.to_str().unwrap()],
+        &[
+            ("PORT", free_udp_port().to_string()),
+            ("TIMEOUT", "2".into()),
+        ],
+    );
+    assert_eq!(r.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("no frame decoded"));
+    assert!(pngs(&out, "snap_").is_empty());
+}
+
+#[test]
+fn side_by_side_snapshots() {
+    let Some(()) = ready("side_by_side_snapshots") else {
+        return;
+    };
+    let missing: Vec<&str> = [
+        "x264enc",
+        "x265enc",
+        "avdec_h264",
+        "avdec_h265",
+        "textoverlay",
+    ]
+    .into_iter()
+    .filter(|e| gst::ElementFactory::find(e).is_none())
+    .collect();
+    if !missing.is_empty() {
+        eprintln!("SKIP side_by_side_snapshots: missing elements {missing:?}");
+        return;
+    }
+    let tmp = TempDir::new("recipe-sbs");
+    let out = tmp.path().join("sbs");
+    let mut env = small();
+    env.extend([("NUM_BUFFERS", "3".into()), ("TIMEOUT", "60".into())]);
+    assert!(run("side-by-side.sh", &[out.to_str().unwrap()], &env)
+        .status
+        .success());
+    let files = pngs(&out, "sbs_");
+    assert_eq!(files.len(), 3, "{files:?}");
+    for f in &files {
+        // original | helio | x264 | x265, 8-bit RGB (colour type 2).
+        assert_eq!(png_header(f), (4 * 256, 256, 8, 2));
+    }
+}

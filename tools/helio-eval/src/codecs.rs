@@ -104,8 +104,10 @@ pub struct SweepOptions {
     pub helio_qualities: Option<Vec<u32>>,
     /// Max of helioenc's `quality` property (None: helio not available).
     pub helio_max_quality: Option<u32>,
-    /// Extra helioenc properties (e.g. `bit-depth=14`), appended verbatim.
+    /// Extra helioenc properties (e.g. `threads=2`), appended verbatim.
     pub helio_props: String,
+    /// Significant bits of 16-bit input (given to helioenc as `bit-depth` in dn16 mode).
+    pub bit_depth: u8,
 }
 
 /// x264/x265 quality parameters: the papers' CRF sweep 9..30, extended to 35/40 so the
@@ -189,7 +191,12 @@ pub fn sweep(codec: &str, mode: Mode, opts: &SweepOptions) -> Vec<Spec> {
                     setting: format!("quality={q}"),
                     elements: vec!["helioenc", "heliodec"],
                     feed: gray_feed,
-                    enc: format!("helioenc quality={q} {}", opts.helio_props).trim_end().to_string(),
+                    enc: match mode {
+                        Mode::Display8 => format!("helioenc quality={q} {}", opts.helio_props),
+                        Mode::Dn16 => format!("helioenc quality={q} bit-depth={} {}", opts.bit_depth, opts.helio_props),
+                    }
+                    .trim_end()
+                    .to_string(),
                     enc_caps: None,
                     dec: "heliodec".into(),
                     dec_caps: gray_caps.into(),

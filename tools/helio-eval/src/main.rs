@@ -406,7 +406,7 @@ fn main() -> ExitCode {
         modes.iter().map(|m| format!("{} ({})", m.container_bits(), m.name())).collect::<Vec<_>>().join(", "),
         if is16 {
             format!(
-                "round(255 t), t = (sqrt(DN+3/8) - sqrt(3/8)) / (sqrt({}+3/8) - sqrt(3/8))",
+                "round(255 t), t = (sqrt(DN+3/8) - sqrt(3/8)) / (sqrt({}+3/8) - sqrt(3/8)) (helio_core::intensity Sqrt)",
                 (1u32 << args.bit_depth) - 1
             )
         } else {
@@ -455,6 +455,7 @@ fn main() -> ExitCode {
         helio_qualities: args.helio_qualities.clone(),
         helio_max_quality: helio_max,
         helio_props: args.helio_props.clone(),
+        bit_depth: args.bit_depth,
     };
 
     let mut points: Vec<Point> = Vec::new();

@@ -65,7 +65,7 @@ fn synthetic(n: usize, w: usize, h: usize) -> Input {
 }
 
 fn opts() -> SweepOptions {
-    SweepOptions { quick: true, helio_qualities: None, helio_max_quality: None, helio_props: String::new() }
+    SweepOptions { quick: true, helio_qualities: None, helio_max_quality: None, helio_props: String::new(), bit_depth: 14 }
 }
 
 /// Lossless anchors must come back bit-exact in both modes (checks the raw feeding,

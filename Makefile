@@ -20,6 +20,7 @@ demo: build
 
 # Every test, in release mode (the networks dominate; debug Rust would only slow the entropy coder).
 test: build
+test: export HELIO_NO_SKIP = 1
 	$(CARGO) test --release --workspace --locked
 
 # Training (never run by CI): torch + CompressAI into .venv, then resumable training.

@@ -31,15 +31,15 @@ fn ready(test: &str) -> Option<()> {
         .output()
         .map_or(true, |o| !o.status.success())
     {
-        eprintln!("SKIP {test}: gst-launch-1.0 not found (Debian package gstreamer1.0-tools)");
+        common::skip(format!("SKIP {test}: gst-launch-1.0 not found (Debian package gstreamer1.0-tools)"));
         return None;
     }
     let plugin = release_dir().join("libgsthelio.so");
     if !plugin.is_file() {
-        eprintln!(
+        common::skip(format!(
             "SKIP {test}: no release plugin at {} (cargo build --release --workspace)",
             plugin.display()
-        );
+        ));
         return None;
     }
     model_or_skip(test)?;
@@ -297,7 +297,7 @@ fn png_roundtrip_without_codec_is_exact() {
         .output()
         .is_err()
     {
-        eprintln!("SKIP png_roundtrip_without_codec_is_exact: gst-launch-1.0 not found");
+        common::skip(format!("SKIP png_roundtrip_without_codec_is_exact: gst-launch-1.0 not found"));
         return;
     }
     let tmp = TempDir::new("recipe-png");
@@ -484,7 +484,7 @@ fn side_by_side_snapshots() {
     .filter(|e| gst::ElementFactory::find(e).is_none())
     .collect();
     if !missing.is_empty() {
-        eprintln!("SKIP side_by_side_snapshots: missing elements {missing:?}");
+        common::skip(format!("SKIP side_by_side_snapshots: missing elements {missing:?}"));
         return;
     }
     let tmp = TempDir::new("recipe-sbs");

@@ -113,10 +113,10 @@ pub struct SweepOptions {
 /// x264/x265 quality parameters: the papers' CRF sweep 9..30, extended to 35/40 so the
 /// low-rate end can overlap a learned codec's curve.
 pub const CRF_SWEEP: &[u32] = &[9, 13, 17, 21, 25, 30, 35, 40];
-pub const CRF_SWEEP_QUICK: &[u32] = &[17, 25, 35];
+pub const CRF_SWEEP_QUICK: &[u32] = &[17, 25, 33, 40];
 /// JPEG 2000 target bits per pixel (converted to compression ratios of the container).
 pub const J2K_BPP: &[f64] = &[0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2];
-pub const J2K_BPP_QUICK: &[f64] = &[0.1, 0.4, 1.6];
+pub const J2K_BPP_QUICK: &[f64] = &[0.05, 0.2, 0.8];
 
 /// All codec names known to the tool, in run order.
 pub const ALL_CODECS: &[&str] = &["png", "j2k-lossless", "helio", "x264", "x264-intra", "x265", "x265-intra", "j2k"];

@@ -254,7 +254,7 @@ impl std::fmt::Display for BdError {
             BdError::TooFewPoints => write!(f, "fewer than 2 usable points"),
             BdError::NoOverlap { anchor, test } => write!(
                 f,
-                "no PSNR overlap (anchor {:.2}..{:.2} dB, test {:.2}..{:.2} dB)",
+                "no overlap (anchor {:.2}..{:.2} dB, test {:.2}..{:.2} dB)",
                 anchor.0, anchor.1, test.0, test.1
             ),
         }
@@ -272,6 +272,18 @@ fn prepare(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
     v.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
     v.dedup_by(|a, b| (a.0 - b.0).abs() < 1e-9);
     v
+}
+
+/// The PSNR interval on which [`bd_rate`] integrates (None if no overlap or too few points).
+pub fn bd_overlap(anchor: &[(f64, f64)], test: &[(f64, f64)]) -> Option<(f64, f64)> {
+    let a = prepare(anchor);
+    let t = prepare(test);
+    if a.len() < 2 || t.len() < 2 {
+        return None;
+    }
+    let lo = a[0].0.max(t[0].0);
+    let hi = a[a.len() - 1].0.min(t[t.len() - 1].0);
+    (hi > lo).then_some((lo, hi))
 }
 
 /// Bjontegaard delta rate of `test` against `anchor`, in percent (negative: `test`

@@ -78,15 +78,19 @@ pub fn bd_table(points: &[Point], mode: Mode, test: &str, anchors: &[&str]) -> S
         }
         any = true;
         let a_ms = curve(points, mode, a, true);
-        let show = |r: Result<f64, metrics::BdError>| match r {
-            Ok(v) => format!("{v:+.1} %"),
+        // The overlap is shown: a BD-rate over a narrow interval says little.
+        let show = |r: Result<f64, metrics::BdError>, a: &[(f64, f64)], t: &[(f64, f64)]| match r {
+            Ok(v) => {
+                let (lo, hi) = metrics::bd_overlap(a, t).unwrap_or((0.0, 0.0));
+                format!("{v:+.1} % (over {lo:.2}..{hi:.2} dB)")
+            }
             Err(e) => e.to_string(),
         };
         let _ = writeln!(
             s,
             "| {a} | {} | {} |",
-            show(metrics::bd_rate(&a_ps, &t_ps)),
-            show(metrics::bd_rate(&a_ms, &t_ms))
+            show(metrics::bd_rate(&a_ps, &t_ps), &a_ps, &t_ps),
+            show(metrics::bd_rate(&a_ms, &t_ms), &a_ms, &t_ms)
         );
     }
     if !any || t_ps.is_empty() {

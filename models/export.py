@@ -448,12 +448,13 @@ def write_card(a, cmd, ck, cfg, mj, diffs, rows, macs, params, total_params, siz
     w(f"- Crops {cfg['crop']}x{cfg['crop']}, batch {cfg['batch']}, biased toward crops with "
       "structure, random flips/rot90, random exposure gain x0.2..x3 on DN data (saturating at 16383).")
     w(f"- Loss `lambda[q]*255^2*MSE(t) + bpp`, one random q per batch; lambdas {cfg['lambdas']}.")
-    w(f"- Adam lr {cfg['lr']} (gains {cfg['gain_lr']}), aux lr {cfg['aux_lr']}, grad clip {cfg['clip']}.")
+    w(f"- Adam, lr {cfg['lr']} at this checkpoint (gains {cfg['gain_lr']}), aux lr {cfg['aux_lr']}, "
+      f"grad clip {cfg['clip']}; the lr schedule is in the notes below.")
     w(f"- Command: `cd /work/main && nohup nice -n 10 .venv/bin/python -m models.train --config "
       f"models/configs/{cfg['name']}.json > models/runs/{cfg['name']}/stdout.log 2>&1 &`")
     w(f"- This checkpoint: iteration {ck['iter']:,}, {ck['wall_s'] / 3600:.2f} h wall time, device "
       f"{ck['device']} ({platform.processor() or platform.machine()}, 2 threads, shared with other "
-      "jobs at nice 10). Log: `models/runs/<name>/log.csv` (not committed).")
+      "jobs at nice 10; some stretches 1 thread, see notes). Log: `models/runs/<name>/log.csv` (not committed).")
     notes = cfg.get("notes") or []
     cpath = os.path.join("models/configs", cfg["name"] + ".json")
     if not notes and os.path.exists(cpath):  # notes added after the run started

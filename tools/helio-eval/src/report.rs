@@ -63,6 +63,10 @@ fn curve(points: &[Point], mode: Mode, codec: &str, ms_ssim: bool) -> Vec<(f64, 
         .collect()
 }
 
+/// Narrowest quality overlap (dB) for which a BD-rate is printed: over a sliver the
+/// number is an extrapolation artefact.
+pub const MIN_BD_OVERLAP_DB: f64 = 0.5;
+
 /// BD-rate of `test` against every other lossy codec of the mode.
 pub fn bd_table(points: &[Point], mode: Mode, test: &str, anchors: &[&str]) -> String {
     let mut s = format!(
@@ -82,7 +86,11 @@ pub fn bd_table(points: &[Point], mode: Mode, test: &str, anchors: &[&str]) -> S
         let show = |r: Result<f64, metrics::BdError>, a: &[(f64, f64)], t: &[(f64, f64)]| match r {
             Ok(v) => {
                 let (lo, hi) = metrics::bd_overlap(a, t).unwrap_or((0.0, 0.0));
-                format!("{v:+.1} % (over {lo:.2}..{hi:.2} dB)")
+                if hi - lo < MIN_BD_OVERLAP_DB {
+                    format!("overlap only {lo:.2}..{hi:.2} dB (< {MIN_BD_OVERLAP_DB} dB): not reported")
+                } else {
+                    format!("{v:+.1} % (over {lo:.2}..{hi:.2} dB)")
+                }
             }
             Err(e) => e.to_string(),
         };

@@ -2,11 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum Samples {
-    U8(Vec<u8>),
-    U16(Vec<u16>),
-}
+/// A frame's samples: codec-core's own buffer type, so decoded helio frames and
+/// PNG frames share one representation.
+pub use helio_core::codec::PixelBuf as Samples;
 
 #[derive(Debug, Clone)]
 pub struct Frame {

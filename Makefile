@@ -1,7 +1,7 @@
 # helio: two commands do everything on a fresh Debian 12 machine.
 #   make demo   installs what is missing, builds, codes the bundled real AIA frames
 #   make test   installs what is missing, builds, runs every test
-.PHONY: all setup build demo test fuzz-check train-deps pack train export clean
+.PHONY: all setup build demo test fuzz-check train-deps pack train export synth-clips train-ssf export-ssf clean
 
 CARGO ?= cargo
 PY := .venv/bin/python
@@ -35,7 +35,19 @@ train: train-deps
 	$(PY) -m models.train --config models/configs/hyperprior.json
 
 export:
-	$(PY) -m models.export --config models/configs/hyperprior.json
+	$(PY) -m models.export --ckpt models/checkpoints/hyperprior/last.pt --out models/hyperprior
+
+# P-frame (scale-space flow) model: synthetic clips from helio-synth, then resumable training.
+synth-clips: build
+	target/release/helio-synth dataset --out models/pack/synth-clips --crops 0 \
+		--clips 600 --clip-len 3 --crop 128 --wavelengths all --seed 7
+
+train-ssf: train-deps
+	test -f models/pack/synth-clips/clips.npy || $(MAKE) synth-clips
+	$(PY) -m models.train_ssf --config models/configs/ssf.json
+
+export-ssf:
+	$(PY) -m models.export_ssf --ckpt models/checkpoints/ssf/last.pt --out models/ssf
 
 clean:
 	$(CARGO) clean

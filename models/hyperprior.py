@@ -33,14 +33,15 @@ def get_scale_table(min=SCALES_MIN, max=SCALES_MAX, levels=SCALES_LEVELS):
 
 
 class GainedMeanScaleHyperprior(CompressionModel):
-    def __init__(self, N=64, M=96, lambdas=(0.0018, 0.0067, 0.025, 0.0932, 0.18, 0.36)):
+    def __init__(self, N=64, M=96, lambdas=(0.0018, 0.0067, 0.025, 0.0932, 0.18, 0.36),
+                 in_ch=1, out_ch=1):
         super().__init__()
         self.N, self.M = N, M
         self.lambdas = list(lambdas)
         Q = len(self.lambdas)
 
         self.g_a = nn.Sequential(
-            conv(1, N), GDN(N),
+            conv(in_ch, N), GDN(N),
             conv(N, N), GDN(N),
             conv(N, N), GDN(N),
             conv(N, M),
@@ -49,7 +50,7 @@ class GainedMeanScaleHyperprior(CompressionModel):
             deconv(M, N), GDN(N, inverse=True),
             deconv(N, N), GDN(N, inverse=True),
             deconv(N, N), GDN(N, inverse=True),
-            deconv(N, 1),
+            deconv(N, out_ch),
         )
         self.h_a = nn.Sequential(
             conv(M, N, stride=1, kernel_size=3), nn.LeakyReLU(inplace=True),
@@ -87,6 +88,9 @@ class GainedMeanScaleHyperprior(CompressionModel):
 
     def forward(self, x, q):
         """Training/eval pass at quality index q (0-based, int).
+
+        The same class codes the SSF motion (in_ch=2, out_ch=3) and residual
+        latents (models/ssf.py): only the channel counts differ.
 
         The Gaussian likelihood uses additive uniform noise in training (the
         usual rate proxy), but g_s sees straight-through rounded latents

@@ -1,0 +1,218 @@
+"""Train the scale-space-flow P-frame model against the frozen intra model.
+
+    python -m models.train_ssf --config models/configs/ssf.json
+
+Runs unchanged on CPU or CUDA; re-running resumes from
+models/checkpoints/<name>/last.pt. On a fresh start the intra model is
+copied from `intra_ckpt` into the checkpoint (so later intra training does not
+move the P model's target under it), and the residual autoencoder starts from
+the intra weights: coding x - pred is still transform coding of a solar-like
+image, and it saves thousands of CPU iterations.
+
+One step: draw a quality q and a batch of T-frame clips; frame 0 is coded by
+the intra model (no gradient), frames 1..T-1 by the P model, each predicted
+from the previous reconstruction (detached), as in a GoP. Loss per P-frame as
+the paper's eq. 10: lambda[q] * 255^2 * MSE + bpp(motion) + bpp(residual),
+averaged over the P-frames.
+
+Validation: held-out AIA 171 frames 0..3 (raw DN, alternating exposures):
+I-frame 0 then P-frames 1..3 with hard rounding, per quality: mean P-frame bpp
+(ideal code length) and PSNR, beside the I-frame's.
+"""
+
+import argparse
+import csv
+import json
+import math
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from models.clips import ClipSampler, load_val_clip
+from models.hyperprior import GainedMeanScaleHyperprior
+from models.ssf import ScaleSpaceFlow
+from models.train import bpp_of, pad_to, save_atomic
+
+DEFAULTS = dict(
+    name="ssf", N=64, M_motion=64, M_residual=96, levels=5, sigma0=1.5,
+    intra_ckpt="models/checkpoints/hyperprior/last.pt",
+    synth_dir="models/pack/synth-clips", T=3, crop=128, batch=8, p_synth=0.5,
+    lr=1e-4, gain_lr=1e-3, aux_lr=1e-3, clip=1.0, max_iters=2_000_000,
+    ckpt_every_s=180, val_every_s=600, val_start=0, val_len=4,
+    data="/work/shared/data", seed=0, threads=2, notes=[],
+)
+
+
+def load_intra(state, cfg_intra, device):
+    m = GainedMeanScaleHyperprior(cfg_intra["N"], cfg_intra["M"], cfg_intra["lambdas"]).to(device)
+    m.load_state_dict(state)
+    m.eval()
+    for p in m.parameters():
+        p.requires_grad_(False)
+    return m
+
+
+def p_step(model, x, ref, q):
+    r = model(x, ref, q)
+    npix = x.shape[0] * x.shape[2] * x.shape[3]
+    return r, bpp_of(r["likelihoods"], npix), F.mse_loss(r["x_hat"], x)
+
+
+@torch.no_grad()
+def validate(model, intra, clip, device):
+    model.eval()
+    out = []
+    for q in range(model.num_qualities):
+        xs = [pad_to(torch.from_numpy(t)[None, None].to(device)) for t in clip]
+        H, W = clip[0].shape
+        npix = H * W
+        ri = intra(xs[0], q)
+        ref = ri["x_hat"].clamp(0, 1)
+        i_bpp = bpp_of(ri["likelihoods"], npix).item()
+        i_psnr = 10 * math.log10(1 / F.mse_loss(ref[..., :H, :W], xs[0][..., :H, :W]).item())
+        bpps, psnrs = [], []
+        for x in xs[1:]:
+            r = model(x, ref, q)
+            ref = r["x_hat"].clamp(0, 1)
+            # Like the codec: the next reference is what the decoder outputs
+            # (cropped to the frame, then padded again by replication).
+            ref = pad_to(ref[..., :H, :W])
+            bpps.append(bpp_of(r["likelihoods"], npix).item())
+            psnrs.append(10 * math.log10(1 / F.mse_loss(ref[..., :H, :W], x[..., :H, :W]).item()))
+        out.append((i_bpp, i_psnr, float(np.mean(bpps)), float(np.mean(psnrs))))
+    model.train()
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--config", required=True)
+    args = ap.parse_args()
+    cfg = dict(DEFAULTS, **json.load(open(args.config)))
+    torch.set_num_threads(cfg["threads"])
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    torch.manual_seed(cfg["seed"])
+
+    ckdir = os.path.join("models/checkpoints", cfg["name"])
+    rundir = os.path.join("models/runs", cfg["name"])
+    os.makedirs(ckdir, exist_ok=True)
+    os.makedirs(rundir, exist_ok=True)
+    ckpath = os.path.join(ckdir, "last.pt")
+
+    it, wall, seed = 0, 0.0, cfg["seed"]
+    if os.path.exists(ckpath):
+        ck = torch.load(ckpath, map_location=device, weights_only=False)
+        intra_state, intra_cfg = ck["intra"], ck["intra_config"]
+    else:
+        ik = torch.load(cfg["intra_ckpt"], map_location=device, weights_only=False)
+        intra_state, intra_cfg = ik["model"], ik["config"]
+        ck = None
+    intra = load_intra(intra_state, intra_cfg, device)
+    lambdas = intra_cfg["lambdas"]
+    model = ScaleSpaceFlow(lambdas, cfg["N"], cfg["M_motion"], cfg["M_residual"],
+                           cfg["levels"], cfg["sigma0"]).to(device)
+    if ck is None:
+        model.residual.load_state_dict(intra_state)
+        print(f"new run: intra model and residual init from {cfg['intra_ckpt']}", flush=True)
+
+    opt = torch.optim.Adam([
+        {"params": model.main_parameters(), "lr": cfg["lr"]},
+        {"params": model.gain_parameters(), "lr": cfg["gain_lr"]},
+    ])
+    aux_opt = torch.optim.Adam(model.aux_parameters(), lr=cfg["aux_lr"])
+    if ck is not None:
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["opt"])
+        aux_opt.load_state_dict(ck["aux_opt"])
+        it, wall = ck["iter"], ck["wall_s"]
+        opt.param_groups[0]["lr"], opt.param_groups[1]["lr"] = cfg["lr"], cfg["gain_lr"]
+        aux_opt.param_groups[0]["lr"] = cfg["aux_lr"]
+        seed = cfg["seed"] + it
+        print(f"resumed from {ckpath} at iter {it} ({wall:.0f} s)", flush=True)
+    json.dump(cfg, open(os.path.join(rundir, "config.json"), "w"), indent=1)
+
+    sampler = ClipSampler(cfg["synth_dir"], cfg["T"], cfg["crop"], seed=seed,
+                          p_synth=cfg["p_synth"], data_dir=cfg["data"])
+    val = load_val_clip(cfg["data"], cfg["val_start"], cfg["val_len"])
+    Q = model.num_qualities
+    rng = np.random.default_rng(seed + 1)
+
+    logpath = os.path.join(rundir, "log.csv")
+    new_log = not os.path.exists(logpath)
+    logf = open(logpath, "a", newline="")
+    log = csv.writer(logf)
+    if new_log:
+        log.writerow(["iter", "wall_s", "it_per_s", "loss", "bpp", "psnr", "pred_psnr", "aux"]
+                     + [f"val_{k}_q{q + 1}" for q in range(Q)
+                        for k in ("i_bpp", "i_psnr", "p_bpp", "p_psnr")])
+
+    def save():
+        save_atomic({"model": model.state_dict(), "opt": opt.state_dict(),
+                     "aux_opt": aux_opt.state_dict(), "iter": it, "wall_s": wall,
+                     "config": cfg, "device": device, "intra": intra_state,
+                     "intra_config": intra_cfg}, ckpath)
+
+    acc = dict(n=0, loss=0.0, bpp=0.0, psnr=0.0, pred=0.0, aux=0.0)
+    wall0, t_start, t_ck, it_ck, t_val = wall, time.time(), time.time(), it, time.time()
+    model.train()
+    while it < cfg["max_iters"]:
+        q = int(rng.integers(Q))
+        clip = torch.from_numpy(sampler.batch(cfg["batch"])).to(device)
+        with torch.no_grad():
+            ref = intra(clip[0], q)["x_hat"].clamp(0, 1)
+        loss, bpp_sum, psnr_sum, pred_sum = 0.0, 0.0, 0.0, 0.0
+        for k in range(1, clip.shape[0]):
+            r, bpp, mse = p_step(model, clip[k], ref, q)
+            loss = loss + lambdas[q] * 255 ** 2 * mse + bpp
+            ref = r["x_hat"].detach().clamp(0, 1)
+            bpp_sum += bpp.item()
+            psnr_sum += 10 * math.log10(1 / max(mse.item(), 1e-10))
+            pred_sum += 10 * math.log10(1 / max(F.mse_loss(r["pred"], clip[k]).item(), 1e-10))
+        nP = clip.shape[0] - 1
+        loss = loss / nP
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["clip"])
+        opt.step()
+        aux = model.aux_loss()
+        aux_opt.zero_grad()
+        aux.backward()
+        aux_opt.step()
+        it += 1
+
+        acc["n"] += 1
+        acc["loss"] += loss.item()
+        acc["bpp"] += bpp_sum / nP
+        acc["psnr"] += psnr_sum / nP
+        acc["pred"] += pred_sum / nP
+        acc["aux"] += aux.item()
+
+        now = time.time()
+        if now - t_ck >= cfg["ckpt_every_s"] or it == cfg["max_iters"]:
+            ips = (it - it_ck) / (now - t_ck)
+            wall = wall0 + (now - t_start)
+            save()
+            n = acc["n"]
+            msg = (f"iter {it} wall {wall:.0f}s {ips:.2f} it/s loss {acc['loss'] / n:.4f} "
+                   f"bpp {acc['bpp'] / n:.4f} psnr {acc['psnr'] / n:.2f} pred {acc['pred'] / n:.2f} "
+                   f"aux {acc['aux'] / n:.1f}")
+            row = [it, round(wall, 1), round(ips, 3), acc["loss"] / n, acc["bpp"] / n,
+                   acc["psnr"] / n, acc["pred"] / n, acc["aux"] / n]
+            if now - t_val >= cfg["val_every_s"] or it == cfg["max_iters"]:
+                t_val = now
+                v = validate(model, intra, val, device)
+                row += [c for quad in v for c in quad]
+                msg += " | val I/P " + " ".join(
+                    f"q{q + 1} {ib:.3f}/{ip:.2f} {pb:.3f}/{pp:.2f}" for q, (ib, ip, pb, pp) in enumerate(v))
+            log.writerow([f"{c:.5g}" if isinstance(c, float) else c for c in row])
+            logf.flush()
+            print(msg, flush=True)
+            acc = dict(n=0, loss=0.0, bpp=0.0, psnr=0.0, pred=0.0, aux=0.0)
+            t_ck, it_ck = time.time(), it
+
+
+if __name__ == "__main__":
+    main()

@@ -5,13 +5,28 @@
 //!   when the `embedded-models` feature is on and `models/hyperprior` is complete.
 //!   A build without a package still succeeds (with a warning); asking for the
 //!   embedded model then fails at run time with a message saying why.
+//! - the inter (P-frame) package to embed (`cfg(helio_embedded_inter)` +
+//!   `HELIO_EMBEDDED_INTER_DIR`) when `models/ssf` is complete too. Without it
+//!   the embedded models code I-frames only.
 
 use std::path::{Path, PathBuf};
 
 const PACKAGE_FILES: [&str; 5] = ["model.json", "g_a.onnx", "h_a.onnx", "h_s.onnx", "g_s.onnx"];
+const INTER_PACKAGE_FILES: [&str; 9] = [
+    "model.json",
+    "m_g_a.onnx",
+    "m_h_a.onnx",
+    "m_h_s.onnx",
+    "predict.onnx",
+    "r_g_a.onnx",
+    "r_h_a.onnx",
+    "r_h_s.onnx",
+    "r_g_s.onnx",
+];
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(helio_embedded)");
+    println!("cargo::rustc-check-cfg=cfg(helio_embedded_inter)");
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let workspace = manifest.parent().expect("codec-core lives in the workspace");
 
@@ -20,13 +35,24 @@ fn main() {
 
     if std::env::var_os("CARGO_FEATURE_EMBEDDED_MODELS").is_some() {
         let dir = workspace.join("models/hyperprior");
-        for f in PACKAGE_FILES {
-            println!("cargo::rerun-if-changed={}", dir.join(f).display());
-        }
-        let missing: Vec<&str> = PACKAGE_FILES.iter().copied().filter(|f| !dir.join(f).is_file()).collect();
+        let missing = watch_package(&dir, &PACKAGE_FILES);
         if missing.is_empty() {
             println!("cargo::rustc-cfg=helio_embedded");
             println!("cargo::rustc-env=HELIO_EMBEDDED_DIR={}", dir.display());
+            let inter = workspace.join("models/ssf");
+            // Watch the folder too: the package may appear after this build.
+            println!("cargo::rerun-if-changed={}", inter.display());
+            let missing = watch_package(&inter, &INTER_PACKAGE_FILES);
+            if missing.is_empty() {
+                println!("cargo::rustc-cfg=helio_embedded_inter");
+                println!("cargo::rustc-env=HELIO_EMBEDDED_INTER_DIR={}", inter.display());
+            } else if inter.is_dir() {
+                println!(
+                    "cargo::warning=embedded-models: {} lacks {}; the embedded models code I-frames only",
+                    inter.display(),
+                    missing.join(", ")
+                );
+            }
         } else {
             println!(
                 "cargo::warning=embedded-models: {} lacks {}; ModelSource::Embedded will fail at run time (use a model directory)",
@@ -35,6 +61,14 @@ fn main() {
             );
         }
     }
+}
+
+/// Asks cargo to rerun when a package file changes; returns the files missing.
+fn watch_package<'a>(dir: &Path, files: &[&'a str]) -> Vec<&'a str> {
+    for f in files {
+        println!("cargo::rerun-if-changed={}", dir.join(f).display());
+    }
+    files.iter().copied().filter(|f| !dir.join(f).is_file()).collect()
 }
 
 /// `<workspace>/.venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.1*`, newest name last.

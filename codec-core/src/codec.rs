@@ -1,11 +1,22 @@
 //! Frame-level encoder and decoder: the API the GStreamer elements use.
 //!
-//! CONTRACT (agreed between codec-core and gst-plugin; keep signatures stable):
+//! CONTRACT (agreed between codec-core and gst-plugin; keep signatures stable).
+//!
+//! GoP structure: the encoder codes an I-frame (with the sequence header) on the
+//! first frame, every `keyframe_interval` frames, when forced and after
+//! [`Encoder::reset`]; the frames between are P-frames when an inter package is
+//! loaded. Both sides predict a P-frame from the previous frame's decoded output
+//! samples, so the decoder's output equals the encoder's reconstruction bit for bit.
+//!
+//! Model id: an encoder that can code P-frames writes
+//! [`combined_id`]`(intra id, inter id)` into the sequence header, otherwise the
+//! intra package's id; a decoder accepts both given the packages (BITSTREAM.md).
 
 use crate::bitstream::{self, FrameType, ModelId, PACKET_HEADER_LEN, PacketHeader, SEQUENCE_HEADER_LEN, SequenceHeader};
 use crate::intensity::{ForwardLut, IntensityTransform};
+use crate::inter::{InterCodec, InterNetworks};
 use crate::intra::{IntraCodec, Networks};
-use crate::model::{ModelPackage, ModelSource};
+use crate::model::{InterPackage, ModelPackage, ModelSource, combined_id};
 use crate::runtime::{ExecutionProvider, SessionSettings};
 use crate::{Error, Result};
 
@@ -34,7 +45,8 @@ pub struct EncoderConfig {
     pub execution_provider: ExecutionProvider,
     /// ONNX Runtime intra-op threads (0 = one per core).
     pub threads: usize,
-    /// Distance between I-frames (every frame is an I-frame until inter coding lands).
+    /// Distance between I-frames (1 or 0 = every frame). P-frames in between need
+    /// an inter package (see [`ModelSource`]); without one every frame is an I-frame.
     pub keyframe_interval: u32,
 }
 
@@ -74,19 +86,45 @@ pub struct Encoder {
     cfg: EncoderConfig,
     header: SequenceHeader,
     intra: IntraCodec,
+    /// P-frame codec; `None` = I-frames only (no inter package, or keyframe interval 1).
+    inter: Option<InterCodec>,
     lut: ForwardLut,
     frame_number: u32,
+    /// Frames coded since the last I-frame; `None` = the next frame must be an I-frame.
+    gop_position: Option<u32>,
+    /// The last frame's decoded output samples: what a decoder outputs, and the
+    /// reference of the next P-frame.
     last_reconstruction: Option<PixelBuf>,
+}
+
+/// Loads the intra package and, when `source` has one, the inter package checked against it.
+fn load_packages(source: &ModelSource) -> Result<(ModelPackage, Option<InterPackage>)> {
+    let intra = ModelPackage::load(source)?;
+    let inter = InterPackage::load(source)?;
+    if let Some(inter) = &inter {
+        inter.check_pairs_with(&intra)?;
+    }
+    Ok((intra, inter))
 }
 
 impl Encoder {
     /// Loads ONNX Runtime and the models; errors name the paths tried.
     pub fn new(cfg: EncoderConfig) -> Result<Self> {
         check_frame_geometry(cfg.width, cfg.height, cfg.bit_depth)?;
-        let model = ModelPackage::load(&cfg.model)?;
+        let (model, inter_model) = load_packages(&cfg.model)?;
         model.spec.quality(cfg.quality)?;
         let settings = SessionSettings { execution_provider: cfg.execution_provider, threads: cfg.threads };
         let nets = Networks::for_encoder(&model, settings)?;
+        // With a keyframe interval of 1 no P-frame can occur: skip the inter
+        // sessions and keep the intra package's id, so intra-only streams stay
+        // decodable without the inter package.
+        let inter = match inter_model.filter(|_| cfg.keyframe_interval > 1) {
+            Some(m) => {
+                let nets = InterNetworks::for_encoder(&m, nets.execution_provider_in_use(), cfg.threads)?;
+                Some(InterCodec::new(m, nets))
+            }
+            None => None,
+        };
         let transform = IntensityTransform::default_for_bit_depth(cfg.bit_depth);
         let header = SequenceHeader {
             width: cfg.width,
@@ -96,15 +134,17 @@ impl Encoder {
             transform,
             entropy_model: model.kind,
             quality_levels: model.spec.quality_levels(),
-            model_id: model.id,
+            model_id: inter.as_ref().map_or(model.id, |i| combined_id(model.id, i.model().id)),
         };
         header.validate().map_err(|e| Error::Config(e.to_string()))?;
         Ok(Self {
             lut: ForwardLut::new(transform, cfg.bit_depth),
             intra: IntraCodec::new(model, nets),
+            inter,
             header,
             cfg,
             frame_number: 0,
+            gop_position: None,
             last_reconstruction: None,
         })
     }
@@ -119,9 +159,29 @@ impl Encoder {
         self.intra.execution_provider_in_use()
     }
 
-    pub fn encode(&mut self, pixels: Pixels<'_>, _force_keyframe: bool) -> Result<EncodedFrame> {
-        // Every frame is an I-frame with its sequence header until inter coding
-        // exists, so every frame is a keyframe and `force_keyframe` holds trivially.
+    /// Whether P-frames can be coded (an inter package is loaded and the keyframe
+    /// interval is above 1); otherwise every frame is an I-frame.
+    pub fn inter_coding(&self) -> bool {
+        self.inter.is_some()
+    }
+
+    /// The frame type the next [`Encoder::encode`] call codes when not forced.
+    pub fn next_frame_type(&self) -> FrameType {
+        match (&self.inter, self.gop_position, &self.last_reconstruction) {
+            (Some(_), Some(pos), Some(_)) if pos + 1 < self.cfg.keyframe_interval => FrameType::P,
+            _ => FrameType::I,
+        }
+    }
+
+    /// Makes the next frame an I-frame that starts a new GoP (after a flush or seek).
+    pub fn reset(&mut self) {
+        self.gop_position = None;
+    }
+
+    /// Codes one frame: an I-frame with its sequence header on the first frame,
+    /// every `keyframe_interval` frames, after [`Encoder::reset`] and when
+    /// `force_keyframe` is set; otherwise a P-frame if inter coding is available.
+    pub fn encode(&mut self, pixels: Pixels<'_>, force_keyframe: bool) -> Result<EncodedFrame> {
         let (w, h, bd) = (self.cfg.width as usize, self.cfg.height as usize, self.cfg.bit_depth);
         let mut plane = vec![0f32; w * h];
         let clamped_samples = match (pixels, bd) {
@@ -139,25 +199,42 @@ impl Encoder {
                 )));
             }
         };
-        let coded = self.intra.encode(&plane, w, h, self.cfg.quality)?;
+        let frame_type = if force_keyframe { FrameType::I } else { self.next_frame_type() };
+        let (payload, reconstruction) = match (frame_type, &mut self.inter, &self.last_reconstruction) {
+            (FrameType::P, Some(inter), Some(previous)) => {
+                let reference = reference_plane(&self.lut, previous);
+                let coded = inter.encode(&plane, &reference, w, h, self.cfg.quality)?;
+                (coded.payload, coded.reconstruction)
+            }
+            _ => {
+                let coded = self.intra.encode(&plane, w, h, self.cfg.quality)?;
+                (coded.payload, coded.reconstruction)
+            }
+        };
         let packet = PacketHeader {
-            frame_type: FrameType::I,
+            frame_type,
             quality: self.cfg.quality,
             channel: 0,
             frame_number: self.frame_number,
             payload_len: 0, // set by write_packet
         };
-        if coded.payload.len() > self.header.max_payload_len() {
+        if payload.len() > self.header.max_payload_len() {
             // Decoders would reject it; only a badly broken model gets here.
-            return Err(Error::Model(format!("payload of {} bytes exceeds the bitstream bound", coded.payload.len())));
+            return Err(Error::Model(format!("payload of {} bytes exceeds the bitstream bound", payload.len())));
         }
-        let mut data = Vec::with_capacity(SEQUENCE_HEADER_LEN + PACKET_HEADER_LEN + coded.payload.len());
-        self.header.write(&mut data);
-        bitstream::write_packet(&packet, &coded.payload, &mut data);
-        self.last_reconstruction = Some(to_pixels(&coded.reconstruction, self.header.transform, bd));
+        let mut data = Vec::with_capacity(SEQUENCE_HEADER_LEN + PACKET_HEADER_LEN + payload.len());
+        if frame_type == FrameType::I {
+            self.header.write(&mut data);
+        }
+        bitstream::write_packet(&packet, &payload, &mut data);
+        self.last_reconstruction = Some(to_pixels(&reconstruction, self.header.transform, bd));
+        self.gop_position = match frame_type {
+            FrameType::I => Some(0),
+            FrameType::P => self.gop_position.map(|p| p + 1),
+        };
         let frame_number = self.frame_number;
         self.frame_number = self.frame_number.wrapping_add(1);
-        Ok(EncodedFrame { data, frame_type: FrameType::I, frame_number, clamped_samples })
+        Ok(EncodedFrame { data, frame_type, frame_number, clamped_samples })
     }
 
     /// Decoder-side reconstruction of the last encoded frame (for tests / PSNR overlays).
@@ -177,53 +254,134 @@ impl Encoder {
         self.header.quality_levels
     }
 
-    /// Identity of the loaded model package (written into every sequence header).
+    /// The model id written into every sequence header: the intra package's id
+    /// for I-frame-only streams, else the combined id (see [`combined_id`]).
     pub fn model_id(&self) -> ModelId {
         self.header.model_id
     }
 }
 
+/// The previous decoded frame on one side of the codec.
+struct Reference {
+    width: u32,
+    height: u32,
+    bit_depth: u8,
+    transform: IntensityTransform,
+    frame_number: u32,
+    pixels: PixelBuf,
+}
+
 pub struct Decoder {
     intra: IntraCodec,
+    inter: Option<InterCodec>,
     header: Option<SequenceHeader>,
+    reference: Option<Reference>,
+    /// Forward transform of the current header's depth, for references.
+    lut: Option<(IntensityTransform, u8, ForwardLut)>,
 }
 
 impl Decoder {
     pub fn new(cfg: DecoderConfig) -> Result<Self> {
-        let model = ModelPackage::load(&cfg.model)?;
+        let (model, inter_model) = load_packages(&cfg.model)?;
         let settings = SessionSettings { execution_provider: cfg.execution_provider, threads: cfg.threads };
         let nets = Networks::for_decoder(&model, settings)?;
-        Ok(Self { intra: IntraCodec::new(model, nets), header: None })
+        let inter = match inter_model {
+            Some(m) => {
+                let nets = InterNetworks::for_decoder(&m, nets.execution_provider_in_use(), cfg.threads)?;
+                Some(InterCodec::new(m, nets))
+            }
+            None => None,
+        };
+        Ok(Self { intra: IntraCodec::new(model, nets), inter, header: None, reference: None, lut: None })
     }
 
     pub fn execution_provider_in_use(&self) -> ExecutionProvider {
         self.intra.execution_provider_in_use()
     }
 
+    /// Whether an inter package is loaded (streams with P-frames are decodable).
+    pub fn inter_coding(&self) -> bool {
+        self.inter.is_some()
+    }
+
     /// Decodes one access unit (optional sequence header + one frame packet).
-    /// Corrupt data -> Err (the caller skips the frame); a P-frame without a
-    /// reference -> Err(Error::NeedKeyframe).
+    /// Corrupt data -> Err (the caller skips the frame). A P-frame without its
+    /// reference (the previous frame, decoded) -> Err(Error::NoReference); a
+    /// packet before any sequence header -> Err(Error::NeedKeyframe). After any
+    /// error the reference is gone, so P-frames fail until the next keyframe.
     pub fn decode(&mut self, data: &[u8]) -> Result<DecodedFrame> {
+        let result = self.decode_unit(data);
+        if result.is_err() {
+            // The frame this unit should have produced is lost: a later P-frame
+            // predicted from an older one would decode to drifting garbage.
+            self.reference = None;
+        }
+        result
+    }
+
+    fn decode_unit(&mut self, data: &[u8]) -> Result<DecodedFrame> {
         let unit = bitstream::parse_access_unit(data, self.header.as_ref())?;
         if let Some(h) = unit.header {
             self.accept_header(h)?;
         }
         let p = unit.packet.header;
-        if p.frame_type == FrameType::P {
-            return Err(Error::NeedKeyframe);
-        }
         let header = self.header.as_ref().ok_or(Error::NeedKeyframe)?;
         if p.channel != 0 || header.channels != 1 {
             return Err(Error::Unsupported("multispectral streams (more than one channel) are not decodable yet".into()));
         }
-        let (w, h, bd, transform) = (header.width as usize, header.height as usize, header.bit_depth, header.transform);
-        let plane = self.intra.decode(unit.packet.payload, w, h, p.quality)?;
-        Ok(DecodedFrame {
-            width: w as u32,
-            height: h as u32,
+        let (w, h, bd, transform) = (header.width, header.height, header.bit_depth, header.transform);
+        let plane = match p.frame_type {
+            FrameType::I => self.intra.decode(unit.packet.payload, w as usize, h as usize, p.quality)?,
+            FrameType::P => {
+                let inter = match &mut self.inter {
+                    Some(inter) if header.model_id != self.intra.model().id => inter,
+                    _ => {
+                        return Err(Error::Corrupt(format!(
+                            "P-frame {} in a stream whose sequence header (model id {}) announces I-frames only",
+                            p.frame_number, header.model_id
+                        )));
+                    }
+                };
+                let no_reference = |reason: String| Error::NoReference { frame_number: p.frame_number, reason };
+                let r = self
+                    .reference
+                    .as_ref()
+                    .ok_or_else(|| no_reference("no reference frame (stream joined mid-GoP, or after a reset)".into()))?;
+                if (r.width, r.height, r.bit_depth, r.transform) != (w, h, bd, transform) {
+                    return Err(no_reference(format!(
+                        "the reference is {}x{} at {} bits, the stream is now {w}x{h} at {bd} bits",
+                        r.width, r.height, r.bit_depth
+                    )));
+                }
+                if p.frame_number != r.frame_number.wrapping_add(1) {
+                    return Err(no_reference(format!(
+                        "frame number jumps from {} to {}: frames were lost",
+                        r.frame_number, p.frame_number
+                    )));
+                }
+                let lut = match &self.lut {
+                    Some((t, d, lut)) if (*t, *d) == (transform, bd) => lut,
+                    _ => &self.lut.insert((transform, bd, ForwardLut::new(transform, bd))).2,
+                };
+                let reference = reference_plane(lut, &r.pixels);
+                inter.decode(unit.packet.payload, &reference, w as usize, h as usize, p.quality)?
+            }
+        };
+        let pixels = to_pixels(&plane, transform, bd);
+        self.reference = Some(Reference {
+            width: w,
+            height: h,
             bit_depth: bd,
-            frame_type: FrameType::I,
-            pixels: to_pixels(&plane, transform, bd),
+            transform,
+            frame_number: p.frame_number,
+            pixels: pixels.clone(),
+        });
+        Ok(DecodedFrame {
+            width: w,
+            height: h,
+            bit_depth: bd,
+            frame_type: p.frame_type,
+            pixels,
             frame_number: p.frame_number,
             quality: p.quality,
         })
@@ -241,15 +399,38 @@ impl Decoder {
         self.header.as_ref()
     }
 
-    /// Identity of the loaded model package.
+    /// Identity of the loaded intra model package.
     pub fn model_id(&self) -> ModelId {
         self.intra.model().id
     }
 
+    /// The sequence header model ids this decoder accepts: the intra package's
+    /// id, and the combined id when an inter package is loaded.
+    pub fn accepted_model_ids(&self) -> Vec<ModelId> {
+        let intra = self.intra.model().id;
+        let mut ids = vec![intra];
+        ids.extend(self.inter.as_ref().map(|i| combined_id(intra, i.model().id)));
+        ids
+    }
+
     fn accept_header(&mut self, h: SequenceHeader) -> Result<()> {
         let model = self.intra.model();
-        if h.model_id != model.id {
-            return Err(Error::ModelMismatch { stream: h.model_id.to_string(), loaded: model.id.to_string() });
+        if !self.accepted_model_ids().contains(&h.model_id) {
+            let loaded = match &self.inter {
+                Some(inter) => format!(
+                    "{} (intra package {}, I-frames only) or {} (with inter package {} {})",
+                    model.id,
+                    model.origin,
+                    combined_id(model.id, inter.model().id),
+                    inter.model().origin,
+                    inter.model().id
+                ),
+                None => format!(
+                    "{} (intra package {}; no inter package loaded, so streams with P-frames are refused)",
+                    model.id, model.origin
+                ),
+            };
+            return Err(Error::ModelMismatch { stream: h.model_id.to_string(), loaded });
         }
         if h.entropy_model != model.kind {
             return Err(Error::Unsupported(format!(
@@ -264,6 +445,23 @@ impl Decoder {
     /// Forget the reference and the sequence header (flush / seek).
     pub fn reset(&mut self) {
         self.header = None;
+        self.reference = None;
+    }
+}
+
+/// Transform-space plane of decoded samples (the next P-frame's reference).
+fn reference_plane(lut: &ForwardLut, pixels: &PixelBuf) -> Vec<f32> {
+    match pixels {
+        PixelBuf::U8(p) => {
+            let mut out = vec![0f32; p.len()];
+            lut.apply_u8(p, &mut out);
+            out
+        }
+        PixelBuf::U16(p) => {
+            let mut out = vec![0f32; p.len()];
+            lut.apply_u16(p, &mut out);
+            out
+        }
     }
 }
 

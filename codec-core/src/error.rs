@@ -28,14 +28,19 @@ pub enum Error {
     Unsupported(String),
     /// The stream was coded with a different model package than the one loaded.
     #[error(
-        "model mismatch: the stream was coded with model id {stream}, but the decoder loaded model id {loaded}; \
-         decode with the same model package the encoder used"
+        "model mismatch: the stream was coded with model id {stream}, but the decoder's packages give model id {loaded}; \
+         decode with the same model packages the encoder used"
     )]
     ModelMismatch { stream: String, loaded: String },
     /// A frame needs a reference or a sequence header that the decoder does not have;
     /// skip input until the next keyframe (sequence header + I packet).
     #[error("need a keyframe (sequence header + I-frame) before this frame can be decoded")]
     NeedKeyframe,
+    /// A P-frame whose reference is missing or is not the previous frame (stream
+    /// joined mid-GoP, frames lost, decoder reset, or a frame size change); the
+    /// decoder holds no reference afterwards: skip input until the next keyframe.
+    #[error("P-frame {frame_number} cannot be decoded: {reason}; waiting for the next keyframe")]
+    NoReference { frame_number: u32, reason: String },
 }
 
 impl From<ParseError> for Error {

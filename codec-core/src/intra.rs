@@ -8,7 +8,9 @@
 //! I packet payload: two length-prefixed range-coded sections,
 //! `u32 BE z_len | z words | u32 BE y_len | y words`, filling the payload exactly.
 
-use crate::latent_codecs::{HyperNets, HyperpriorBits, Latent};
+use crate::frame_coding::{self, OnnxHyper, decode_latent, encode_latent, image_output, read_sections, to_latent, write_sections};
+pub use crate::frame_coding::{crop, pad_replicate, padded};
+use crate::latent_codecs::{HyperpriorBits, Latent};
 use crate::model::{LATENT_STRIDE, ModelPackage};
 use crate::runtime::{self, ExecutionProvider, Network, SessionSettings};
 use crate::{Error, Result};
@@ -59,54 +61,6 @@ impl Networks {
     }
 }
 
-fn to_latent(what: &str, (shape, data): (Vec<usize>, Vec<f32>)) -> Result<Latent> {
-    match shape[..] {
-        [1, c, h, w] => Latent::new(c, h, w, data),
-        _ => Err(Error::Model(format!("{what} has shape {shape:?}, expected [1, C, H, W]"))),
-    }
-}
-
-struct Hyper<'a> {
-    h_a: Option<&'a mut Network>,
-    h_s: &'a mut Network,
-}
-
-impl HyperNets for Hyper<'_> {
-    fn h_a(&mut self, y: &Latent) -> Result<Latent> {
-        let net = self.h_a.as_deref_mut().expect("h_a is only called by the encoder");
-        let out = net.run(&y.data, [1, y.channels, y.height, y.width], &["z"])?;
-        to_latent("h_a output z", out.into_iter().next().expect("one output"))
-    }
-
-    fn h_s(&mut self, z: &Latent) -> Result<(Latent, Latent)> {
-        let mut out = self.h_s.run(&z.data, [1, z.channels, z.height, z.width], &["scales", "means"])?.into_iter();
-        let scales = to_latent("h_s output scales", out.next().expect("two outputs"))?;
-        let means = to_latent("h_s output means", out.next().expect("two outputs"))?;
-        Ok((scales, means))
-    }
-}
-
-/// Size after padding `n` up to a multiple of `m`.
-pub fn padded(n: usize, m: usize) -> usize {
-    n.div_ceil(m) * m
-}
-
-/// Edge-replicates a `w` x `h` plane into `pw` x `ph`.
-pub fn pad_replicate(src: &[f32], w: usize, h: usize, pw: usize, ph: usize) -> Vec<f32> {
-    let mut out = Vec::with_capacity(pw * ph);
-    for r in 0..ph {
-        let row = &src[r.min(h - 1) * w..][..w];
-        out.extend_from_slice(row);
-        out.extend(std::iter::repeat_n(row[w - 1], pw - w));
-    }
-    out
-}
-
-/// The top-left `w` x `h` of a `pw`-wide plane.
-pub fn crop(src: &[f32], pw: usize, w: usize, h: usize) -> Vec<f32> {
-    (0..h).flat_map(|r| src[r * pw..r * pw + w].iter().copied()).collect()
-}
-
 /// I-frame encoder/decoder for one model package.
 pub struct IntraCodec {
     model: ModelPackage,
@@ -138,6 +92,11 @@ impl IntraCodec {
         (padded(width, m), padded(height, m))
     }
 
+    fn latent_shape(&self, width: usize, height: usize) -> [usize; 3] {
+        let (pw, ph) = self.padded_dims(width, height);
+        [self.model.spec.latent.m, ph / LATENT_STRIDE, pw / LATENT_STRIDE]
+    }
+
     /// Codes a `width` x `height` plane of values in [0, 1] at a 1-based quality.
     pub fn encode(&mut self, plane: &[f32], width: usize, height: usize, quality: u8) -> Result<IntraEncoded> {
         assert_eq!(plane.len(), width * height);
@@ -145,14 +104,10 @@ impl IntraCodec {
         let (pw, ph) = self.padded_dims(width, height);
         let x = pad_replicate(plane, width, height, pw, ph);
         let g_a = self.nets.g_a.as_mut().expect("encoder networks");
-        let out = g_a.run(&x, [1, 1, ph, pw], &["y"])?.into_iter().next().expect("one output");
-        let mut y = to_latent("g_a output y", out)?;
-        y.expect_shape([self.model.spec.m, ph / LATENT_STRIDE, pw / LATENT_STRIDE], "g_a output y")?;
-        apply_gain(&mut y, &q.gain);
-
-        let mut nets = Hyper { h_a: self.nets.h_a.as_mut(), h_s: &mut self.nets.h_s };
-        let (bits, mut y_hat) = self.model.hyperprior.compress(&y, &mut nets)?;
-        apply_gain(&mut y_hat, &q.inv_gain);
+        let y = to_latent("g_a output y", g_a.run(&x, [1, 1, ph, pw], &["y"])?.into_iter().next().expect("one output"))?;
+        let shape = self.latent_shape(width, height);
+        let mut nets = OnnxHyper { h_a: self.nets.h_a.as_mut(), h_s: &mut self.nets.h_s };
+        let (bits, y_hat) = encode_latent(&self.model.hyperprior, q, y, shape, "g_a output y", &mut nets)?;
         let reconstruction = self.synthesize(&y_hat, width, height)?;
         Ok(IntraEncoded { payload: write_payload(&bits), reconstruction })
     }
@@ -163,80 +118,30 @@ impl IntraCodec {
             Error::Corrupt(format!("quality {quality} is out of range 1..={}", self.model.spec.quality_levels()))
         })?;
         let bits = read_payload(payload)?;
-        let (pw, ph) = self.padded_dims(width, height);
-        let shape = [self.model.spec.m, ph / LATENT_STRIDE, pw / LATENT_STRIDE];
-        let mut nets = Hyper { h_a: None, h_s: &mut self.nets.h_s };
-        let mut y_hat = self.model.hyperprior.decompress(&bits, shape, &mut nets)?;
-        apply_gain(&mut y_hat, &q.inv_gain);
+        let shape = self.latent_shape(width, height);
+        let y_hat = decode_latent(&self.model.hyperprior, q, &bits, shape, &mut self.nets.h_s)?;
         self.synthesize(&y_hat, width, height)
     }
 
     fn synthesize(&mut self, y_hat: &Latent, width: usize, height: usize) -> Result<Vec<f32>> {
         let (pw, ph) = self.padded_dims(width, height);
         let out = self.nets.g_s.run(&y_hat.data, [1, y_hat.channels, y_hat.height, y_hat.width], &["x_hat"])?;
-        let (shape, x_hat) = out.into_iter().next().expect("one output");
-        if shape != [1, 1, ph, pw] {
-            return Err(Error::Model(format!("g_s output x_hat has shape {shape:?}, expected [1, 1, {ph}, {pw}]")));
-        }
-        Ok(crop(&x_hat, pw, width, height))
-    }
-}
-
-/// Multiplies channel `c` by `gain[c]` (f32, as both sides do).
-fn apply_gain(y: &mut Latent, gain: &[f32]) {
-    let n = y.plane_len();
-    for (c, plane) in y.data.chunks_exact_mut(n).enumerate() {
-        plane.iter_mut().for_each(|v| *v *= gain[c]);
+        Ok(frame_coding::crop(&image_output("g_s output x_hat", out, pw, ph)?, pw, width, height))
     }
 }
 
 pub fn write_payload(bits: &HyperpriorBits) -> Vec<u8> {
-    let mut out = Vec::with_capacity(8 + bits.z.len() + bits.y.len());
-    for section in [&bits.z, &bits.y] {
-        out.extend_from_slice(&(section.len() as u32).to_be_bytes());
-        out.extend_from_slice(section);
-    }
-    out
+    write_sections(&[&bits.z, &bits.y])
 }
 
 pub fn read_payload(payload: &[u8]) -> Result<HyperpriorBits> {
-    let mut rest = payload;
-    let mut section = |name: &str| -> Result<Vec<u8>> {
-        let corrupt = |m: String| Error::Corrupt(format!("I payload {name} section: {m}"));
-        let len_bytes: [u8; 4] = rest.get(..4).ok_or_else(|| corrupt("missing length".into()))?.try_into().unwrap();
-        let len = u32::from_be_bytes(len_bytes) as usize;
-        let body = rest.get(4..4 + len).ok_or_else(|| corrupt(format!("length {len} exceeds the payload")))?;
-        rest = &rest[4 + len..];
-        Ok(body.to_vec())
-    };
-    let z = section("z")?;
-    let y = section("y")?;
-    if !rest.is_empty() {
-        return Err(Error::Corrupt(format!("I payload has {} bytes after the y section", rest.len())));
-    }
+    let [z, y] = read_sections(payload, "I", ["z", "y"])?;
     Ok(HyperpriorBits { z, y })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn padding_replicates_edges_and_crop_inverts_it() {
-        let (w, h) = (3, 2);
-        let src = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
-        let p = pad_replicate(&src, w, h, 5, 4);
-        assert_eq!(p, [
-            1.0, 2.0, 3.0, 3.0, 3.0, //
-            4.0, 5.0, 6.0, 6.0, 6.0, //
-            4.0, 5.0, 6.0, 6.0, 6.0, //
-            4.0, 5.0, 6.0, 6.0, 6.0,
-        ]);
-        assert_eq!(crop(&p, 5, w, h), src);
-        assert_eq!(padded(101, 64), 128);
-        assert_eq!(padded(128, 64), 128);
-        assert_eq!(padded(4096, 64), 4096);
-    }
 
     #[test]
     fn payload_sections_round_trip_and_reject_bad_lengths() {

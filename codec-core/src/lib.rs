@@ -6,14 +6,19 @@
 //! - [`entropy`]: range coding of integer symbols with integer CDF tables (constriction).
 //! - [`latent_codecs`]: entropy models composed from small latent codecs (hyperprior, ...).
 //! - [`runtime`] / [`model`]: ONNX Runtime loading and the trained model package.
-//! - [`intra`]: the I-frame codec (analysis, hyperprior, synthesis).
-//! - [`codec`]: the frame-level [`Encoder`] / [`Decoder`] used by the GStreamer elements.
+//! - [`frame_coding`]: padding, gained latent coding and payload sections shared by:
+//! - [`intra`]: the I-frame codec (analysis, hyperprior, synthesis);
+//! - [`inter`]: the P-frame codec (scale-space flow: motion, warp, residual).
+//! - [`codec`]: the frame-level [`Encoder`] / [`Decoder`] (GoP structure, references)
+//!   used by the GStreamer elements.
 
 pub mod bitstream;
 pub mod codec;
 pub mod entropy;
 pub mod error;
+pub mod frame_coding;
 pub mod intensity;
+pub mod inter;
 pub mod intra;
 pub mod latent_codecs;
 pub mod model;

@@ -12,14 +12,20 @@ use crate::entropy::{CdfTable, PRECISION};
 use crate::latent_codecs::{EntropyBottleneck, GaussianConditional, Hyperprior};
 use crate::{Error, Result};
 
-/// Where the model package comes from.
+/// Where the model packages come from: the intra package (I-frames) always,
+/// the inter package (P-frames) when there is one. Without an inter package
+/// the codec codes and decodes I-frames only.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum ModelSource {
-    /// The package compiled into the library (feature `embedded-models`).
+    /// The packages compiled into the library (feature `embedded-models`):
+    /// models/hyperprior, and models/ssf if it was complete at build time.
     #[default]
     Embedded,
-    /// A package directory holding model.json and g_a/h_a/h_s/g_s.onnx.
+    /// An intra package directory holding model.json and g_a/h_a/h_s/g_s.onnx;
+    /// its subdirectory `ssf/` is the inter package when it has a model.json.
     Dir(PathBuf),
+    /// Both directories given separately (`inter: None` = intra only).
+    Dirs { intra: PathBuf, inter: Option<PathBuf> },
 }
 
 /// The graph files, in the order they enter the model id.
@@ -33,12 +39,21 @@ pub struct ModelSpec {
     pub format: u32,
     pub name: String,
     pub entropy_model: String,
+    pub pad_multiple: usize,
+    pub precision: u32,
+    /// `M`, `N`, `qualities`, `z`, `y` at the top level of an intra model.json.
+    #[serde(flatten)]
+    pub latent: LatentSpec,
+}
+
+/// The fields describing one hyperprior-coded latent: the whole intra package,
+/// and each of the inter package's `motion` and `residual`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LatentSpec {
     #[serde(rename = "M")]
     pub m: usize,
     #[serde(rename = "N")]
     pub n: usize,
-    pub pad_multiple: usize,
-    pub precision: u32,
     pub qualities: Vec<QualitySpec>,
     pub z: BottleneckSpec,
     pub y: GaussianSpec,
@@ -70,41 +85,43 @@ pub struct GaussianSpec {
 pub const LATENT_STRIDE: usize = 16;
 const HYPER_STRIDE: usize = 64;
 
-impl ModelSpec {
-    fn validate(&self, origin: &str) -> Result<()> {
-        let bad = |msg: String| Err(Error::Model(format!("{origin}/model.json: {msg}")));
-        if self.format != 1 {
-            return bad(format!("format {} is not supported (this build reads format 1)", self.format));
-        }
-        if EntropyModelKind::from_model_json(&self.entropy_model).is_none() {
-            return bad(format!("entropy_model {:?} is not supported (this build has \"hyperprior\")", self.entropy_model));
-        }
+/// Checks the fields every package's model.json shares.
+fn validate_common(format: u32, pad_multiple: usize, precision: u32) -> std::result::Result<(), String> {
+    if format != 1 {
+        return Err(format!("format {format} is not supported (this build reads format 1)"));
+    }
+    if pad_multiple == 0 || pad_multiple % HYPER_STRIDE != 0 || pad_multiple > 1024 {
+        return Err(format!("pad_multiple {pad_multiple} must be a multiple of {HYPER_STRIDE} (at most 1024)"));
+    }
+    if precision != PRECISION as u32 {
+        return Err(format!("precision {precision} is not supported (tables must be {PRECISION}-bit)"));
+    }
+    Ok(())
+}
+
+impl LatentSpec {
+    /// `prefix` names the latent in messages ("" for the intra package, "motion." ...).
+    fn validate(&self, prefix: &str) -> std::result::Result<(), String> {
         if self.m == 0 || self.n == 0 || self.m > 4096 || self.n > 4096 {
-            return bad(format!("M={} and N={} must be in 1..=4096", self.m, self.n));
-        }
-        if self.pad_multiple == 0 || self.pad_multiple % HYPER_STRIDE != 0 || self.pad_multiple > 1024 {
-            return bad(format!("pad_multiple {} must be a multiple of {HYPER_STRIDE} (at most 1024)", self.pad_multiple));
-        }
-        if self.precision != PRECISION as u32 {
-            return bad(format!("precision {} is not supported (tables must be {PRECISION}-bit)", self.precision));
+            return Err(format!("{prefix}M={} and {prefix}N={} must be in 1..=4096", self.m, self.n));
         }
         if self.qualities.is_empty() || self.qualities.len() > 255 {
-            return bad(format!("{} quality levels; need 1..=255", self.qualities.len()));
+            return Err(format!("{} {prefix}quality levels; need 1..=255", self.qualities.len()));
         }
         for (i, q) in self.qualities.iter().enumerate() {
             for (what, v) in [("gain", &q.gain), ("inv_gain", &q.inv_gain)] {
                 if v.len() != self.m {
-                    return bad(format!("qualities[{i}].{what} has {} values, expected M={}", v.len(), self.m));
+                    return Err(format!("{prefix}qualities[{i}].{what} has {} values, expected M={}", v.len(), self.m));
                 }
                 if let Some(j) = v.iter().position(|g| !(g.is_finite() && *g > 0.0)) {
-                    return bad(format!("qualities[{i}].{what}[{j}] = {} must be positive and finite", v[j]));
+                    return Err(format!("{prefix}qualities[{i}].{what}[{j}] = {} must be positive and finite", v[j]));
                 }
             }
         }
         let z = &self.z;
         if z.medians.len() != self.n || z.offsets.len() != self.n || z.cdfs.len() != self.n {
-            return bad(format!(
-                "z has {} medians, {} offsets and {} cdfs; expected N={} of each",
+            return Err(format!(
+                "{prefix}z has {} medians, {} offsets and {} cdfs; expected N={} of each",
                 z.medians.len(),
                 z.offsets.len(),
                 z.cdfs.len(),
@@ -112,12 +129,12 @@ impl ModelSpec {
             ));
         }
         if let Some(i) = z.medians.iter().position(|m| !m.is_finite()) {
-            return bad(format!("z.medians[{i}] is not finite"));
+            return Err(format!("{prefix}z.medians[{i}] is not finite"));
         }
         let y = &self.y;
         if y.scale_table.is_empty() || y.offsets.len() != y.scale_table.len() || y.cdfs.len() != y.scale_table.len() {
-            return bad(format!(
-                "y has {} scales, {} offsets and {} cdfs; expected the same nonzero number of each",
+            return Err(format!(
+                "{prefix}y has {} scales, {} offsets and {} cdfs; expected the same nonzero number of each",
                 y.scale_table.len(),
                 y.offsets.len(),
                 y.cdfs.len()
@@ -126,30 +143,22 @@ impl ModelSpec {
         Ok(())
     }
 
-    /// Builds the entropy tables (validating every CDF).
-    pub fn hyperprior(&self, origin: &str) -> Result<Hyperprior> {
+    /// Builds the entropy tables (validating every CDF); `origin` and `prefix` name them in errors.
+    pub fn hyperprior(&self, origin: &str, prefix: &str) -> Result<Hyperprior> {
         let ctx = |e: Error| match e {
             Error::Model(m) => Error::Model(format!("{origin}/model.json: {m}")),
             e => e,
         };
-        let z_tables = self
-            .z
-            .cdfs
-            .iter()
-            .zip(&self.z.offsets)
-            .enumerate()
-            .map(|(i, (cdf, &off))| CdfTable::from_cdf(cdf, off, &format!("z.cdfs[{i}]")))
-            .collect::<Result<Vec<_>>>()
-            .map_err(ctx)?;
-        let y_tables = self
-            .y
-            .cdfs
-            .iter()
-            .zip(&self.y.offsets)
-            .enumerate()
-            .map(|(i, (cdf, &off))| CdfTable::from_cdf(cdf, off, &format!("y.cdfs[{i}]")))
-            .collect::<Result<Vec<_>>>()
-            .map_err(ctx)?;
+        let tables = |what: &str, cdfs: &[Vec<u32>], offsets: &[i32]| {
+            cdfs.iter()
+                .zip(offsets)
+                .enumerate()
+                .map(|(i, (cdf, &off))| CdfTable::from_cdf(cdf, off, &format!("{prefix}{what}.cdfs[{i}]")))
+                .collect::<Result<Vec<_>>>()
+                .map_err(ctx)
+        };
+        let z_tables = tables("z", &self.z.cdfs, &self.z.offsets)?;
+        let y_tables = tables("y", &self.y.cdfs, &self.y.offsets)?;
         Ok(Hyperprior {
             z: EntropyBottleneck::new(self.z.medians.clone(), z_tables).map_err(ctx)?,
             y: GaussianConditional::new(self.y.scale_table.clone(), self.y.scale_bound, y_tables).map_err(ctx)?,
@@ -169,6 +178,32 @@ impl ModelSpec {
     }
 }
 
+impl ModelSpec {
+    fn validate(&self, origin: &str) -> Result<()> {
+        let bad = |msg: String| Err(Error::Model(format!("{origin}/model.json: {msg}")));
+        if EntropyModelKind::from_model_json(&self.entropy_model).is_none() {
+            return bad(format!("entropy_model {:?} is not supported (this build has \"hyperprior\")", self.entropy_model));
+        }
+        validate_common(self.format, self.pad_multiple, self.precision)
+            .and_then(|()| self.latent.validate(""))
+            .or_else(bad)
+    }
+
+    /// Builds the entropy tables (validating every CDF).
+    pub fn hyperprior(&self, origin: &str) -> Result<Hyperprior> {
+        self.latent.hyperprior(origin, "")
+    }
+
+    pub fn quality_levels(&self) -> u8 {
+        self.latent.quality_levels()
+    }
+
+    /// The quality entry for a 1-based level, or an error naming the valid range.
+    pub fn quality(&self, level: u8) -> Result<&QualitySpec> {
+        self.latent.quality(level)
+    }
+}
+
 /// A loaded, validated package: spec, tables, graph bytes and id.
 #[derive(Debug, Clone)]
 pub struct ModelPackage {
@@ -183,10 +218,11 @@ pub struct ModelPackage {
 }
 
 impl ModelPackage {
+    /// Loads the intra package of `source` (see [`InterPackage::load`] for the P-frame one).
     pub fn load(source: &ModelSource) -> Result<Self> {
         let (origin, json, graphs) = match source {
             ModelSource::Embedded => embedded()?,
-            ModelSource::Dir(dir) => read_dir(dir)?,
+            ModelSource::Dir(dir) | ModelSource::Dirs { intra: dir, .. } => read_dir(dir, GRAPHS, FILES_HINT)?,
         };
         Self::from_parts(origin, &json, graphs)
     }
@@ -202,13 +238,127 @@ impl ModelPackage {
     }
 
     pub fn graph(&self, name: &str) -> &[u8] {
-        let i = GRAPHS.iter().position(|g| *g == name).expect("known graph name");
-        &self.graphs[i]
+        graph(&GRAPHS, &self.graphs, name)
     }
 }
 
-/// First 8 bytes of SHA-256 over model.json then g_a, h_a, h_s, g_s.
-pub fn model_id(json: &[u8], graphs: &[Cow<'static, [u8]>; 4]) -> ModelId {
+fn graph<'a, const N: usize>(names: &[&str; N], graphs: &'a [Cow<'static, [u8]>; N], name: &str) -> &'a [u8] {
+    let i = names.iter().position(|g| *g == name).expect("known graph name");
+    &graphs[i]
+}
+
+/// The inter package's graph files, in the order they enter its id (models/PACKAGE.md).
+pub const INTER_GRAPHS: [&str; 8] = ["m_g_a", "m_h_a", "m_h_s", "predict", "r_g_a", "r_h_a", "r_h_s", "r_g_s"];
+/// Folder of the inter package inside a model directory ([`ModelSource::Dir`]).
+pub const INTER_SUBDIR: &str = "ssf";
+const INTER_FILES_HINT: &str = "an inter package directory must contain model.json and m_g_a, m_h_a, m_h_s, predict, \
+     r_g_a, r_h_a, r_h_s, r_g_s (.onnx) (see models/PACKAGE.md, \"Inter package\")";
+
+/// The inter (P-frame) package's `model.json`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct InterSpec {
+    pub format: u32,
+    pub kind: String,
+    pub name: String,
+    pub pad_multiple: usize,
+    pub precision: u32,
+    /// Hex id of the intra package the P model was trained against (informational).
+    #[serde(default)]
+    pub intra_model: Option<String>,
+    pub motion: LatentSpec,
+    pub residual: LatentSpec,
+}
+
+/// A loaded, validated inter package: scale-space-flow P-frame model.
+#[derive(Debug, Clone)]
+pub struct InterPackage {
+    pub spec: InterSpec,
+    pub motion: Hyperprior,
+    pub residual: Hyperprior,
+    /// See [`INTER_GRAPHS`].
+    pub graphs: [Cow<'static, [u8]>; 8],
+    /// First 8 bytes of SHA-256 over model.json then the graphs in [`INTER_GRAPHS`] order.
+    pub id: ModelId,
+    pub origin: String,
+}
+
+impl InterPackage {
+    /// The inter package belonging to `source`, if it has one:
+    /// - `Embedded`: the one compiled in (models/ssf at build time), if any;
+    /// - `Dir(d)`: `d/ssf` when `d/ssf/model.json` exists;
+    /// - `Dirs { inter, .. }`: that directory, which must be complete.
+    pub fn load(source: &ModelSource) -> Result<Option<Self>> {
+        let parts = match source {
+            ModelSource::Embedded => embedded_inter(),
+            ModelSource::Dir(dir) => {
+                let sub = dir.join(INTER_SUBDIR);
+                if sub.join("model.json").is_file() { Some(read_dir(&sub, INTER_GRAPHS, INTER_FILES_HINT)?) } else { None }
+            }
+            ModelSource::Dirs { inter: Some(dir), .. } => Some(read_dir(dir, INTER_GRAPHS, INTER_FILES_HINT)?),
+            ModelSource::Dirs { inter: None, .. } => None,
+        };
+        parts.map(|(origin, json, graphs)| Self::from_parts(origin, &json, graphs)).transpose()
+    }
+
+    fn from_parts(origin: String, json: &[u8], graphs: [Cow<'static, [u8]>; 8]) -> Result<Self> {
+        let spec: InterSpec = serde_json::from_slice(json)
+            .map_err(|e| Error::Model(format!("{origin}/model.json is not a valid inter package description: {e}")))?;
+        let bad = |msg: String| Error::Model(format!("{origin}/model.json: {msg}"));
+        if spec.kind != "ssf" {
+            return Err(bad(format!("kind {:?} is not supported (this build has \"ssf\")", spec.kind)));
+        }
+        validate_common(spec.format, spec.pad_multiple, spec.precision)
+            .and_then(|()| spec.motion.validate("motion."))
+            .and_then(|()| spec.residual.validate("residual."))
+            .map_err(bad)?;
+        if spec.motion.qualities.len() != spec.residual.qualities.len() {
+            return Err(bad(format!(
+                "motion has {} quality levels and residual {}; they must match",
+                spec.motion.qualities.len(),
+                spec.residual.qualities.len()
+            )));
+        }
+        let motion = spec.motion.hyperprior(&origin, "motion.")?;
+        let residual = spec.residual.hyperprior(&origin, "residual.")?;
+        let id = model_id(json, &graphs);
+        Ok(Self { spec, motion, residual, graphs, id, origin })
+    }
+
+    pub fn graph(&self, name: &str) -> &[u8] {
+        graph(&INTER_GRAPHS, &self.graphs, name)
+    }
+
+    pub fn quality_levels(&self) -> u8 {
+        self.spec.motion.quality_levels()
+    }
+
+    /// Errors unless this package can code P-frames for `intra` (same number of quality levels).
+    pub fn check_pairs_with(&self, intra: &ModelPackage) -> Result<()> {
+        if self.quality_levels() != intra.spec.quality_levels() {
+            return Err(Error::Model(format!(
+                "inter package {} has {} quality levels but intra package {} has {}; \
+                 use the inter package trained for this intra package",
+                self.origin,
+                self.quality_levels(),
+                intra.origin,
+                intra.spec.quality_levels()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Id written into the sequence header of a stream that may contain P-frames:
+/// the first 8 bytes of SHA-256(intra id || inter id) (see BITSTREAM.md).
+pub fn combined_id(intra: ModelId, inter: ModelId) -> ModelId {
+    let mut h = Sha256::new();
+    h.update(intra.0);
+    h.update(inter.0);
+    ModelId(h.finalize()[..8].try_into().expect("32-byte digest"))
+}
+
+/// First 8 bytes of SHA-256 over model.json then the graphs, in order.
+pub fn model_id<const N: usize>(json: &[u8], graphs: &[Cow<'static, [u8]>; N]) -> ModelId {
     let mut h = Sha256::new();
     h.update(json);
     for g in graphs {
@@ -218,26 +368,32 @@ pub fn model_id(json: &[u8], graphs: &[Cow<'static, [u8]>; 4]) -> ModelId {
     ModelId(digest[..8].try_into().expect("32-byte digest"))
 }
 
-type Parts = (String, Vec<u8>, [Cow<'static, [u8]>; 4]);
+type Parts<const N: usize> = (String, Vec<u8>, [Cow<'static, [u8]>; N]);
 
-fn read_file(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| Error::Model(format!("cannot read {}: {e}; {FILES_HINT}", path.display())))
+fn read_file(path: &Path, hint: &str) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::Model(format!("cannot read {}: {e}; {hint}", path.display())))
 }
 
-fn read_dir(dir: &Path) -> Result<Parts> {
-    let json = read_file(&dir.join("model.json"))?;
-    let mut graphs: [Cow<'static, [u8]>; 4] = Default::default();
-    for (slot, name) in graphs.iter_mut().zip(GRAPHS) {
-        *slot = Cow::Owned(read_file(&dir.join(format!("{name}.onnx")))?);
+fn read_dir<const N: usize>(dir: &Path, names: [&str; N], hint: &str) -> Result<Parts<N>> {
+    let json = read_file(&dir.join("model.json"), hint)?;
+    let mut graphs: [Cow<'static, [u8]>; N] = std::array::from_fn(|_| Cow::Borrowed(&[][..]));
+    for (slot, name) in graphs.iter_mut().zip(names) {
+        *slot = Cow::Owned(read_file(&dir.join(format!("{name}.onnx")), hint)?);
     }
     Ok((dir.display().to_string(), json, graphs))
 }
 
+macro_rules! embedded_file {
+    ($dir:literal, $f:literal) => {
+        include_bytes!(concat!(env!($dir), "/", $f)).as_slice()
+    };
+}
+
 #[cfg(helio_embedded)]
-fn embedded() -> Result<Parts> {
+fn embedded() -> Result<Parts<4>> {
     macro_rules! file {
         ($f:literal) => {
-            include_bytes!(concat!(env!("HELIO_EMBEDDED_DIR"), "/", $f)).as_slice()
+            embedded_file!("HELIO_EMBEDDED_DIR", $f)
         };
     }
     let graphs = [file!("g_a.onnx"), file!("h_a.onnx"), file!("h_s.onnx"), file!("g_s.onnx")].map(Cow::Borrowed);
@@ -245,12 +401,39 @@ fn embedded() -> Result<Parts> {
 }
 
 #[cfg(not(helio_embedded))]
-fn embedded() -> Result<Parts> {
+fn embedded() -> Result<Parts<4>> {
     Err(Error::Model(format!(
         "this build has no embedded model: {}/../models/hyperprior was incomplete when codec-core was built \
          (or the embedded-models feature is off). Use a model directory instead, or rebuild once the package exists",
         env!("CARGO_MANIFEST_DIR")
     )))
+}
+
+/// The inter package compiled in (models/ssf when codec-core was built), if any.
+#[cfg(helio_embedded_inter)]
+fn embedded_inter() -> Option<Parts<8>> {
+    macro_rules! file {
+        ($f:literal) => {
+            embedded_file!("HELIO_EMBEDDED_INTER_DIR", $f)
+        };
+    }
+    let graphs = [
+        file!("m_g_a.onnx"),
+        file!("m_h_a.onnx"),
+        file!("m_h_s.onnx"),
+        file!("predict.onnx"),
+        file!("r_g_a.onnx"),
+        file!("r_h_a.onnx"),
+        file!("r_h_s.onnx"),
+        file!("r_g_s.onnx"),
+    ]
+    .map(Cow::Borrowed);
+    Some(("embedded ssf".to_string(), file!("model.json").to_vec(), graphs))
+}
+
+#[cfg(not(helio_embedded_inter))]
+fn embedded_inter() -> Option<Parts<8>> {
+    None
 }
 
 #[cfg(test)]
@@ -309,6 +492,79 @@ pub(crate) mod tests {
             let err = parts(&j).unwrap_err().to_string();
             assert!(err.contains(expect) && err.contains("test/model.json"), "{ptr}: {err}");
         }
+    }
+
+    /// An inter model.json whose latents are both the tiny intra latent.
+    fn inter_json() -> serde_json::Value {
+        let intra = spec_json();
+        let latent: serde_json::Map<String, serde_json::Value> = ["M", "N", "qualities", "z", "y"]
+            .iter()
+            .map(|k| (k.to_string(), intra[*k].clone()))
+            .collect();
+        serde_json::json!({
+            "format": 1, "kind": "ssf", "name": "t-ssf", "pad_multiple": 64, "precision": 16,
+            "intra_model": "0011223344556677", "motion": latent, "residual": latent
+        })
+    }
+
+    fn inter_parts(json: &serde_json::Value) -> Result<InterPackage> {
+        let graphs: [Cow<'static, [u8]>; 8] = std::array::from_fn(|i| Cow::Owned(vec![i as u8]));
+        InterPackage::from_parts("inter".into(), &serde_json::to_vec(json).unwrap(), graphs)
+    }
+
+    #[test]
+    fn inter_package_loads_pairs_and_has_its_own_id() {
+        let p = inter_parts(&inter_json()).unwrap();
+        assert_eq!(p.quality_levels(), 2);
+        assert_eq!(p.spec.motion.quality(2).unwrap().gain, [2.0, 2.0]);
+        let intra = parts(&spec_json()).unwrap();
+        p.check_pairs_with(&intra).unwrap();
+        let combined = combined_id(intra.id, p.id);
+        assert!(combined != intra.id && combined != p.id);
+        assert_ne!(combined_id(p.id, intra.id), combined, "order matters");
+        // A package with another number of quality levels does not pair.
+        let mut j = inter_json();
+        for latent in ["motion", "residual"] {
+            j[latent]["qualities"].as_array_mut().unwrap().pop();
+        }
+        let err = inter_parts(&j).unwrap().check_pairs_with(&intra).unwrap_err().to_string();
+        assert!(err.contains("1 quality levels") && err.contains("has 2"), "{err}");
+    }
+
+    #[test]
+    fn invalid_inter_specs_name_the_latent() {
+        let cases: [(&str, serde_json::Value, &str); 5] = [
+            ("/kind", "dvc".into(), "kind \"dvc\""),
+            ("/motion/M", 3.into(), "motion.qualities[0].gain has 2 values"),
+            ("/residual/z/medians", serde_json::json!([0.0, 1.0]), "residual.z has 2 medians"),
+            ("/residual/y/cdfs/0", serde_json::json!([0, 5, 5, 65536]), "residual.y.cdfs[0]"),
+            ("/motion/qualities", serde_json::json!([]), "0 motion.quality levels"),
+        ];
+        for (ptr, value, expect) in cases {
+            let mut j = inter_json();
+            *j.pointer_mut(ptr).unwrap() = value;
+            let err = inter_parts(&j).unwrap_err().to_string();
+            assert!(err.contains(expect) && err.contains("inter/model.json"), "{ptr}: {err}");
+        }
+    }
+
+    #[test]
+    fn inter_package_is_optional_in_a_model_directory() {
+        let dir = std::env::temp_dir().join(format!("helio-inter-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // No ssf/ subdirectory: intra only.
+        assert!(InterPackage::load(&ModelSource::Dir(dir.clone())).unwrap().is_none());
+        let none = ModelSource::Dirs { intra: dir.clone(), inter: None };
+        assert!(InterPackage::load(&none).unwrap().is_none());
+        // ssf/ with a model.json but no graphs: an error naming the missing file.
+        std::fs::create_dir_all(dir.join(INTER_SUBDIR)).unwrap();
+        std::fs::write(dir.join(INTER_SUBDIR).join("model.json"), b"{}").unwrap();
+        let err = InterPackage::load(&ModelSource::Dir(dir.clone())).unwrap_err().to_string();
+        assert!(err.contains("m_g_a.onnx"), "{err}");
+        let explicit = ModelSource::Dirs { intra: dir.clone(), inter: Some(dir.join("nowhere")) };
+        let err = InterPackage::load(&explicit).unwrap_err().to_string();
+        assert!(err.contains("nowhere/model.json"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

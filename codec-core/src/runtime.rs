@@ -19,7 +19,9 @@
 //! and decoder must compute identical hyperprior outputs, so the level must
 //! never vary between them. Intra-op thread count is NOT always harmless:
 //! Conv results differ in the last bits between 1 and 2 threads at some small
-//! sizes, so the entropy-critical h_s runs single-threaded (see `intra`).
+//! sizes, so the entropy-critical h_s runs single-threaded (see `intra`); the
+//! P-frame graphs whose output reaches the decoded frame (predict, r_g_s) were
+//! measured bit-identical across thread counts (see `inter`).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -256,25 +258,39 @@ pub fn resolve_and_create(bytes: &[u8], graph: &str, settings: SessionSettings) 
     }
 }
 
-/// One network: a session with its input name.
+/// One network: a session with its input names.
 pub struct Network {
     name: &'static str,
     session: Session,
-    input: String,
+    inputs: Vec<String>,
 }
 
 /// A `[1, C, H, W]` f32 tensor returned by a network.
 pub type NchwOutput = (Vec<usize>, Vec<f32>);
 
 impl Network {
+    /// A network with exactly one input, whatever its name (the intra graphs).
     pub fn new(name: &'static str, session: Session) -> Result<Self> {
-        let input = match session.inputs() {
-            [one] => one.name().to_string(),
+        let inputs = match session.inputs() {
+            [one] => vec![one.name().to_string()],
             other => {
                 return Err(Error::Model(format!("{name}.onnx has {} inputs, expected exactly 1", other.len())));
             }
         };
-        Ok(Self { name, session, input })
+        Ok(Self { name, session, inputs })
+    }
+
+    /// A network whose inputs are exactly `expected` (any order in the graph);
+    /// [`Network::run_inputs`] takes them in the order given here.
+    pub fn with_inputs(name: &'static str, session: Session, expected: &[&str]) -> Result<Self> {
+        let mut have: Vec<&str> = session.inputs().iter().map(|i| i.name()).collect();
+        let mut want = expected.to_vec();
+        have.sort_unstable();
+        want.sort_unstable();
+        if have != want {
+            return Err(Error::Model(format!("{name}.onnx has inputs {have:?}, expected {want:?} (see models/PACKAGE.md)")));
+        }
+        Ok(Self { name, session, inputs: expected.iter().map(|s| s.to_string()).collect() })
     }
 
     pub fn name(&self) -> &'static str {
@@ -284,18 +300,26 @@ impl Network {
     /// Runs the network on one `[1, c, h, w]` input and returns the requested
     /// outputs, in order, by name (or all outputs in graph order if `outputs` is empty).
     pub fn run(&mut self, data: &[f32], shape: [usize; 4], outputs: &[&str]) -> Result<Vec<NchwOutput>> {
+        self.run_inputs(&[(data, shape)], outputs)
+    }
+
+    /// [`Network::run`] with one `(data, shape)` per input, in the order of the names
+    /// the network was created with.
+    pub fn run_inputs(&mut self, inputs: &[(&[f32], [usize; 4])], outputs: &[&str]) -> Result<Vec<NchwOutput>> {
         let name = self.name;
+        assert_eq!(inputs.len(), self.inputs.len(), "{name}: one tensor per input");
         let ort_err = |what: &str, e: ort::Error| Error::Runtime(format!("{name}: {what}: {e}"));
-        let input = TensorRef::from_array_view((shape, data)).map_err(|e| ort_err("input tensor", e))?;
+        let mut feed = Vec::with_capacity(inputs.len());
+        for (input_name, &(data, shape)) in self.inputs.iter().zip(inputs) {
+            let tensor = TensorRef::from_array_view((shape, data)).map_err(|e| ort_err(input_name, e))?;
+            feed.push((input_name.as_str(), tensor));
+        }
         let names: Vec<String> = if outputs.is_empty() {
             self.session.outputs().iter().map(|o| o.name().to_string()).collect()
         } else {
             outputs.iter().map(|s| s.to_string()).collect()
         };
-        let result = self
-            .session
-            .run(ort::inputs![self.input.as_str() => input])
-            .map_err(|e| ort_err("run", e))?;
+        let result = self.session.run(feed).map_err(|e| ort_err("run", e))?;
         names
             .iter()
             .map(|n| {

@@ -69,3 +69,29 @@ pub fn skip(reason: String) {
     }
     eprintln!("{reason}");
 }
+
+/// `$HELIO_TEST_INTER_MODEL_DIR`, else `<workspace>/models/ssf`.
+pub fn inter_model_dir() -> PathBuf {
+    std::env::var_os("HELIO_TEST_INTER_MODEL_DIR").map_or_else(|| workspace().join("models/ssf"), PathBuf::from)
+}
+
+/// Intra + inter packages to test P-frames with, or `None` (after printing why).
+pub fn inter_model_or_skip(test: &str) -> Option<ModelSource> {
+    let ModelSource::Dir(intra) = model_or_skip(test)? else { unreachable!("model_or_skip gives a directory") };
+    let inter = inter_model_dir();
+    if !inter.join("model.json").is_file() {
+        skip(format!(
+            "SKIP {test}: no inter package at {} (export one with `make export-ssf`, or set HELIO_TEST_INTER_MODEL_DIR)",
+            inter.display()
+        ));
+        return None;
+    }
+    Some(ModelSource::Dirs { intra, inter: Some(inter) })
+}
+
+/// `n` frames of a `w` x `h` window of the bundled frame moving right by one
+/// pixel per frame (and down by one every other frame): a slowly changing solar sequence.
+pub fn drifting_sequence(n: u32, w: u32, h: u32) -> Vec<Vec<u16>> {
+    let (fw, _, frame) = aia_frame();
+    (0..n).map(|t| crop(&frame, fw, 100 + t, 200 + t / 2, w, h)).collect()
+}

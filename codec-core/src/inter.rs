@@ -1,0 +1,238 @@
+//! The P-frame codec: scale-space flow (the "Inter package" procedure of
+//! `models/PACKAGE.md`), on one plane in transform space, predicted from a
+//! reference plane.
+//!
+//! The reference is the intensity transform of the previous frame's *decoded
+//! output samples* (integers), which encoder and decoder both hold, so every
+//! P-frame starts from identical data on both sides. Both latents (motion and
+//! residual) are coded with the gained hyperprior of [`crate::frame_coding`],
+//! exactly like the I-frame latent.
+//!
+//! P packet payload: four length-prefixed range-coded sections,
+//! `u32 len | motion z | u32 len | motion y | u32 len | residual z | u32 len | residual y`
+//! (big-endian lengths), filling the payload exactly.
+//!
+//! Threads: m_h_s and r_h_s pick symbol CDFs and run on one thread like the
+//! intra h_s. predict and r_g_s produce the decoded frame; their outputs were
+//! measured bit-identical between 1, 2 and 4 intra-op threads (ORT 1.31 CPU,
+//! padded sizes 64x64 .. 1024x1024, see `tests/inter.rs`), so they use the
+//! configured thread count.
+
+use crate::frame_coding::{
+    OnnxHyper, crop, decode_latent, encode_latent, image_output, pad_replicate, padded, read_sections, to_latent,
+    write_sections,
+};
+use crate::intra::HYPER_SYNTHESIS_THREADS;
+use crate::latent_codecs::{HyperpriorBits, Latent};
+use crate::model::{InterPackage, InterSpec, LATENT_STRIDE, QualitySpec};
+use crate::runtime::{self, ExecutionProvider, Network};
+use crate::{Error, Result};
+
+/// Sessions of the inter package (a decoder skips the analysis graphs).
+pub struct InterNetworks {
+    m_g_a: Option<Network>,
+    m_h_a: Option<Network>,
+    m_h_s: Network,
+    predict: Network,
+    r_g_a: Option<Network>,
+    r_h_a: Option<Network>,
+    r_h_s: Network,
+    r_g_s: Network,
+}
+
+impl InterNetworks {
+    /// `ep` must be resolved (the intra networks' provider in use), `threads` as configured.
+    pub fn for_encoder(model: &InterPackage, ep: ExecutionProvider, threads: usize) -> Result<Self> {
+        Self::create(model, ep, threads, true)
+    }
+
+    pub fn for_decoder(model: &InterPackage, ep: ExecutionProvider, threads: usize) -> Result<Self> {
+        Self::create(model, ep, threads, false)
+    }
+
+    fn create(model: &InterPackage, ep: ExecutionProvider, threads: usize, encoder: bool) -> Result<Self> {
+        let make = |name: &'static str, threads: usize, inputs: &[&str]| {
+            runtime::create_session(model.graph(name), name, ep, threads)
+                .and_then(|s| Network::with_inputs(name, s, inputs))
+        };
+        let analysis = |name: &'static str, inputs: &[&str]| encoder.then(|| make(name, threads, inputs)).transpose();
+        Ok(Self {
+            m_g_a: analysis("m_g_a", &["x", "ref"])?,
+            m_h_a: analysis("m_h_a", &["y"])?,
+            m_h_s: make("m_h_s", HYPER_SYNTHESIS_THREADS, &["z_hat"])?,
+            predict: make("predict", threads, &["ref", "y_hat"])?,
+            r_g_a: analysis("r_g_a", &["x", "pred"])?,
+            r_h_a: analysis("r_h_a", &["y"])?,
+            r_h_s: make("r_h_s", HYPER_SYNTHESIS_THREADS, &["z_hat"])?,
+            r_g_s: make("r_g_s", threads, &["pred", "y_hat"])?,
+        })
+    }
+}
+
+/// Code words of one P-frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PBits {
+    pub motion: HyperpriorBits,
+    pub residual: HyperpriorBits,
+}
+
+pub fn write_payload(bits: &PBits) -> Vec<u8> {
+    write_sections(&[&bits.motion.z, &bits.motion.y, &bits.residual.z, &bits.residual.y])
+}
+
+pub fn read_payload(payload: &[u8]) -> Result<PBits> {
+    let [mz, my, rz, ry] = read_sections(payload, "P", ["motion z", "motion y", "residual z", "residual y"])?;
+    Ok(PBits { motion: HyperpriorBits { z: mz, y: my }, residual: HyperpriorBits { z: rz, y: ry } })
+}
+
+/// What the encoder produced for one P plane.
+pub struct InterEncoded {
+    pub payload: Vec<u8>,
+    /// The decoder's output for this payload (transform space, cropped, not clamped).
+    pub reconstruction: Vec<f32>,
+}
+
+/// P-frame encoder/decoder for one inter package.
+pub struct InterCodec {
+    model: InterPackage,
+    nets: InterNetworks,
+}
+
+/// Padded geometry of one frame.
+#[derive(Clone, Copy)]
+struct Dims {
+    w: usize,
+    h: usize,
+    pw: usize,
+    ph: usize,
+}
+
+impl Dims {
+    fn image(&self) -> [usize; 4] {
+        [1, 1, self.ph, self.pw]
+    }
+
+    fn latent(&self, channels: usize) -> [usize; 3] {
+        [channels, self.ph / LATENT_STRIDE, self.pw / LATENT_STRIDE]
+    }
+}
+
+/// The motion and residual quality entries of a 1-based level.
+fn qualities(spec: &InterSpec, quality: u8) -> Result<(&QualitySpec, &QualitySpec)> {
+    Ok((spec.motion.quality(quality)?, spec.residual.quality(quality)?))
+}
+
+fn nchw([c, h, w]: [usize; 3]) -> [usize; 4] {
+    [1, c, h, w]
+}
+
+impl InterCodec {
+    pub fn new(model: InterPackage, nets: InterNetworks) -> Self {
+        Self { model, nets }
+    }
+
+    pub fn model(&self) -> &InterPackage {
+        &self.model
+    }
+
+    fn dims(&self, width: usize, height: usize) -> Dims {
+        let m = self.model.spec.pad_multiple;
+        Dims { w: width, h: height, pw: padded(width, m), ph: padded(height, m) }
+    }
+
+    /// Codes a `width` x `height` plane (values in [0, 1]) predicted from `reference`
+    /// (same size, transform space of the previous decoded output).
+    pub fn encode(
+        &mut self,
+        plane: &[f32],
+        reference: &[f32],
+        width: usize,
+        height: usize,
+        quality: u8,
+    ) -> Result<InterEncoded> {
+        assert_eq!(plane.len(), width * height);
+        assert_eq!(reference.len(), width * height);
+        let (qm, qr) = qualities(&self.model.spec, quality)?;
+        let d = self.dims(width, height);
+        let x = pad_replicate(plane, d.w, d.h, d.pw, d.ph);
+        let refp = pad_replicate(reference, d.w, d.h, d.pw, d.ph);
+        let nets = &mut self.nets;
+        let spec = &self.model.spec;
+
+        let m_g_a = nets.m_g_a.as_mut().expect("encoder networks");
+        let out = m_g_a.run_inputs(&[(&x, d.image()), (&refp, d.image())], &["y"])?;
+        let y = to_latent("m_g_a output y", out.into_iter().next().expect("one output"))?;
+        let mut hyper = OnnxHyper { h_a: nets.m_h_a.as_mut(), h_s: &mut nets.m_h_s };
+        let motion_shape = d.latent(spec.motion.m);
+        let (motion, y_hat) = encode_latent(&self.model.motion, qm, y, motion_shape, "m_g_a output y", &mut hyper)?;
+        let pred = predict(&mut nets.predict, &refp, &y_hat, d)?;
+
+        let r_g_a = nets.r_g_a.as_mut().expect("encoder networks");
+        let out = r_g_a.run_inputs(&[(&x, d.image()), (&pred, d.image())], &["y"])?;
+        let y = to_latent("r_g_a output y", out.into_iter().next().expect("one output"))?;
+        let mut hyper = OnnxHyper { h_a: nets.r_h_a.as_mut(), h_s: &mut nets.r_h_s };
+        let residual_shape = d.latent(spec.residual.m);
+        let (residual, y_hat) =
+            encode_latent(&self.model.residual, qr, y, residual_shape, "r_g_a output y", &mut hyper)?;
+        let reconstruction = synthesize(&mut nets.r_g_s, &pred, &y_hat, d)?;
+        Ok(InterEncoded { payload: write_payload(&PBits { motion, residual }), reconstruction })
+    }
+
+    /// Decodes a P payload into a `width` x `height` plane in transform space.
+    pub fn decode(
+        &mut self,
+        payload: &[u8],
+        reference: &[f32],
+        width: usize,
+        height: usize,
+        quality: u8,
+    ) -> Result<Vec<f32>> {
+        assert_eq!(reference.len(), width * height);
+        let (qm, qr) = qualities(&self.model.spec, quality).map_err(|_| {
+            Error::Corrupt(format!("quality {quality} is out of range 1..={}", self.model.quality_levels()))
+        })?;
+        let bits = read_payload(payload)?;
+        let d = self.dims(width, height);
+        let refp = pad_replicate(reference, d.w, d.h, d.pw, d.ph);
+        let nets = &mut self.nets;
+        let spec = &self.model.spec;
+        let y_hat = decode_latent(&self.model.motion, qm, &bits.motion, d.latent(spec.motion.m), &mut nets.m_h_s)?;
+        let pred = predict(&mut nets.predict, &refp, &y_hat, d)?;
+        let y_hat =
+            decode_latent(&self.model.residual, qr, &bits.residual, d.latent(spec.residual.m), &mut nets.r_h_s)?;
+        synthesize(&mut nets.r_g_s, &pred, &y_hat, d)
+    }
+}
+
+/// Motion synthesis + scale-space warp of the padded reference.
+fn predict(net: &mut Network, refp: &[f32], y_hat: &Latent, d: Dims) -> Result<Vec<f32>> {
+    let out = net.run_inputs(&[(refp, d.image()), (&y_hat.data, nchw(y_hat.shape()))], &["pred"])?;
+    image_output("predict output pred", out, d.pw, d.ph)
+}
+
+/// `pred` + decoded residual, cropped to the frame.
+fn synthesize(net: &mut Network, pred: &[f32], y_hat: &Latent, d: Dims) -> Result<Vec<f32>> {
+    let out = net.run_inputs(&[(pred, d.image()), (&y_hat.data, nchw(y_hat.shape()))], &["x_hat"])?;
+    Ok(crop(&image_output("r_g_s output x_hat", out, d.pw, d.ph)?, d.pw, d.w, d.h))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn p_payload_has_four_sections_in_order() {
+        let bits = PBits {
+            motion: HyperpriorBits { z: vec![1; 4], y: vec![2; 8] },
+            residual: HyperpriorBits { z: vec![3; 4], y: vec![4; 12] },
+        };
+        let p = write_payload(&bits);
+        assert_eq!(p.len(), 4 * 4 + 4 + 8 + 4 + 12);
+        assert_eq!(&p[..8], &[0, 0, 0, 4, 1, 1, 1, 1]);
+        assert_eq!(read_payload(&p).unwrap(), bits);
+        // An I payload (two sections) is not a P payload.
+        let i = crate::intra::write_payload(&bits.motion);
+        let err = read_payload(&i).unwrap_err().to_string();
+        assert!(err.contains("P payload residual z section"), "{err}");
+    }
+}

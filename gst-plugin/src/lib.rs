@@ -18,6 +18,7 @@ use gst::glib;
 
 mod common;
 mod framing;
+mod heliocolormap;
 mod heliodec;
 mod helioenc;
 mod helioparse;
@@ -33,6 +34,7 @@ fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     heliodec::register(plugin)?;
     helioparse::register(plugin)?;
     heliotestsrc::register(plugin)?;
+    heliocolormap::register(plugin)?;
     typefind::register(plugin)?;
     Ok(())
 }

@@ -43,6 +43,11 @@ DEFAULTS = dict(
     lr=1e-4, gain_lr=1e-3, aux_lr=1e-3, clip=1.0, max_iters=2_000_000,
     ckpt_every_s=180, val_every_s=600, val_start=0, val_len=4,
     data="/work/shared/data", seed=0, threads=2, notes=[],
+    # Warm-up: also penalise the prediction error, weighted like the
+    # distortion term, until `pred_until` iterations (DVC-style staging).
+    # Through the residual coder alone the motion path only feels the
+    # residual's rate, a weak signal early on.
+    pred_weight=0.0, pred_until=0,
 )
 
 
@@ -167,6 +172,8 @@ def main():
         for k in range(1, clip.shape[0]):
             r, bpp, mse = p_step(model, clip[k], ref, q)
             loss = loss + lambdas[q] * 255 ** 2 * mse + bpp
+            if it < cfg["pred_until"] and cfg["pred_weight"] > 0:
+                loss = loss + cfg["pred_weight"] * lambdas[q] * 255 ** 2 * F.mse_loss(r["pred"], clip[k])
             ref = r["x_hat"].detach().clamp(0, 1)
             bpp_sum += bpp.item()
             psnr_sum += 10 * math.log10(1 / max(mse.item(), 1e-10))

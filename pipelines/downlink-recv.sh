@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # downlink-recv.sh OUT_DIR: the ground station. Receives downlink-send.sh's stream,
-# decodes it and writes every decoded frame as a 16-bit PNG snapshot (DN)
-# OUT_DIR/snap_0000.png, snap_0001.png, ...
+# decodes it and writes every decoded frame as a PNG snapshot OUT_DIR/snap_0000.png,
+# snap_0001.png, ...: 16-bit grey holding the DN, or with COLORMAP an 8-bit RGB picture
+# in the AIA colour table of that wavelength (heliocolormap), optionally also on screen.
 #   udp  udpsrc ! rtpjitterbuffer ! rtpgstdepay ! helioparse ! heliodec ! ... ! multifilesink
 #   tcp  tcpclientsrc ! gdpdepay ! helioparse ! heliodec ! ... ! multifilesink
 # helioparse is not needed for a clean stream (both depayloaders give whole access units
@@ -12,6 +13,14 @@
 #   FRAMES  keep this many decoded frames and stop when the next one arrives (identity
 #           eos-after acts on the buffer after the last one kept), 0 = until EOS/TIMEOUT [0]
 #   TIMEOUT seconds to wait in all [60]   LATENCY rtpjitterbuffer latency in ms [200]
+#   COLORMAP AIA colour table for the snapshots, by wavelength: 94, 131, 171, 193, 211,
+#           304, 335, 1600, 1700, 4500, or 0 for grey; none = 16-bit DN snapshots [none].
+#           heliocolormap refuses other values, naming the valid ones
+#   SCALING linear|sqrt|log, how DN fill the colour table (heliocolormap scaling) [sqrt;
+#           use linear for an 8-bit stream, already sqrt-scaled display data]
+#   BIT_DEPTH DN range 0..2^BIT_DEPTH-1 mapped onto the table [14]
+#   WINDOW  1 = also show the coloured frames in a window (autovideosink; needs a
+#           display and COLORMAP) [0]
 # Exit status 0 when at least one frame was decoded, 1 otherwise (wrong port, no sender).
 # Known behaviour: see downlink-send.sh (receiver first, sender stopped, loss, wrong port).
 set -euo pipefail
@@ -25,7 +34,11 @@ PORT=${PORT:-5600}
 FRAMES=${FRAMES:-0}
 TIMEOUT=${TIMEOUT:-60}
 is_loopback "$HOST" || die "HOST=$HOST: these recipes only use loopback addresses"
+COLORMAP=${COLORMAP:-none}
+WINDOW=${WINDOW:-0}
 need_elements helioparse heliodec videoconvert pngenc multifilesink identity
+[ "$COLORMAP" != none ] && need_elements heliocolormap
+[ "$WINDOW" = 1 ] && { [ "$COLORMAP" != none ] || die "WINDOW=1 needs COLORMAP"; need_elements tee queue autovideosink; }
 mkdir -p "$OUT_DIR"
 DEADLINE=$((SECONDS + TIMEOUT))
 
@@ -53,16 +66,34 @@ esac
 STOP=()
 [ "$FRAMES" -gt 0 ] && STOP=(identity eos-after=$((FRAMES + 1)) !)
 
+SNAP=(pngenc compression-level=1 ! multifilesink location="$OUT_DIR/snap_%04d.png")
+if [ "$COLORMAP" = none ]; then
+    # pngenc writes 16-bit grey big-endian: videoconvert only swaps the bytes.
+    SINK=(videoconvert ! "video/x-raw,format={GRAY16_BE,GRAY8}" ! "${SNAP[@]}")
+else
+    # heliodec's GRAY16_LE (or GRAY8) goes straight into heliocolormap; its RGB into pngenc.
+    SINK=(heliocolormap wavelength="$COLORMAP" scaling="${SCALING:-sqrt}"
+        bit-depth="${BIT_DEPTH:-14}")
+    if [ "$WINDOW" = 1 ]; then
+        # sync=false: show frames as they arrive, never hold the snapshots back.
+        SINK+=(! tee name=v ! queue ! "${SNAP[@]}" v. ! queue ! videoconvert
+            ! autovideosink sync=false)
+    else
+        SINK+=(! "${SNAP[@]}")
+    fi
+fi
+
 echo "$(basename "$0"): listening on $TRANSPORT $HOST:$PORT for ${TIMEOUT}s" >&2
 rc=0
 launch "$((DEADLINE - SECONDS > 1 ? DEADLINE - SECONDS : 1))" "${SRC[@]}" ! helioparse ! heliodec \
-    ! "${STOP[@]}" videoconvert ! "video/x-raw,format={GRAY16_BE,GRAY8}" \
-    ! pngenc compression-level=1 ! multifilesink location="$OUT_DIR/snap_%04d.png" || rc=$?
+    ! "${STOP[@]}" "${SINK[@]}" || rc=$?
 N=$(find "$OUT_DIR" -maxdepth 1 -name 'snap_*.png' | wc -l)
 case $rc in
     0) why="end of stream" ;;
     124) why="timeout ${TIMEOUT}s" ;;
     *) why="gst-launch exit status $rc" ;;
 esac
-echo "$(basename "$0"): $N snapshots in $OUT_DIR ($why)" >&2
+KIND="16-bit DN"
+[ "$COLORMAP" = none ] || KIND="RGB, AIA $COLORMAP colour table"
+echo "$(basename "$0"): $N snapshots ($KIND) in $OUT_DIR ($why)" >&2
 [ "$N" -gt 0 ] || die "no frame decoded (sender not running, wrong port or transport?)"

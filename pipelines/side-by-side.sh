@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# side-by-side.sh OUT_DIR
+# side-by-side.sh [--zoom X,Y] OUT_DIR
 #
 # One source, teed into helio, x264 and x265; each branch is coded, decoded, labelled
 # with textoverlay, and compositor puts them in a row beside the original:
@@ -8,28 +8,59 @@
 # A visual check only: numbers (bits per pixel, PSNR, BD-rate) come from helio-eval
 # (make demo).
 #
+# --zoom X,Y: every branch shows only the ZOOM_SIZE x ZOOM_SIZE region centred on source
+# pixel (X, Y) (moved inside the frame if it sticks out), cut out with videocrop after
+# decoding (the codecs still code whole frames) and enlarged ZOOM_SCALE times with
+# nearest-neighbour videoscale, so coding artefacts show pixel by pixel; the frames are
+# coloured with heliocolormap (COLORMAP, 171 unless set). E.g. the flare loops of the
+# aia171 frames: SOURCE=aia171 side-by-side.sh --zoom 270,270 out/zoom.
+# COLORMAP (any mode): every branch is converted back to grey (GRAY8 for testsrc,
+# GRAY16_LE DN for aia171, where x264/x265's 8 bits come back in steps of 256 DN: the
+# faint corona shows as bands) and coloured with the AIA colour table of that wavelength,
+# the same way for all four; the aia171 row then needs no gamma.
+#
 # testsrc: every codec sees the same 8-bit frames, heliotestsrc's GRAY8 (its sqrt display
 # scaling of the DN), which helioenc takes as display data. x264/x265 need
 # `videoconvert ! video/x-raw,format=I420` (no grey input; the chroma planes are flat).
 # aia171: the bundled real frames (14-bit DN), cropped to 370x500 (x264/x265 need even
 # sizes in I420). helio codes the DN (GRAY16_LE, bit-depth 14) as in `make demo`; x264/x265
 # get what an 8-bit pipeline gives them, videoconvert's top 8 of 16 bits (DN/256, so only
-# about 6 significant bits): a look at the pictures, not a fair rate comparison. The row
-# goes through `gamma gamma=3` after compositor so the dark 14-bit data can be seen.
+# about 6 significant bits): a look at the pictures, not a fair rate comparison. Without
+# COLORMAP the row goes through `gamma gamma=3` after compositor so the dark 14-bit data
+# can be seen.
 #
 # Environment (defaults in brackets):
 #   SOURCE testsrc|aia171 [testsrc]   NUM_BUFFERS [10; testsrc]
 #   WIDTH, HEIGHT [256; testsrc; aia171: 370x500]   QUALITY helioenc quality [default]
 #   BITRATE x264/x265 target in kbit/s [200]   TIMEOUT seconds [120]
+#   COLORMAP wavelength of the AIA colour table (94, 131, 171, 193, 211, 304, 335, 1600,
+#            1700, 4500; 0 = grey through heliocolormap's scaling), none = grey as
+#            videoconvert gives it [none; 171 with --zoom]
+#   SCALING heliocolormap scaling linear|sqrt|log [testsrc: linear, its GRAY8 is already
+#           sqrt-scaled; aia171: sqrt of the 14-bit DN]
+#   ZOOM_SIZE side of the zoomed region in source pixels [128]   ZOOM_SCALE enlargement [3]
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-[ $# -eq 1 ] || die "usage: $0 OUT_DIR"
-OUT_DIR=$1
+USAGE="usage: $0 [--zoom X,Y] OUT_DIR"
+OUT_DIR= ZOOM=
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --zoom) [ $# -ge 2 ] || die "--zoom needs X,Y; $USAGE"; ZOOM=$2; shift 2 ;;
+        --zoom=*) ZOOM=${1#--zoom=}; shift ;;
+        -h | --help) echo "$USAGE (settings: see the top of $0)"; exit 0 ;;
+        -*) die "unknown option $1; $USAGE" ;;
+        *) [ -z "$OUT_DIR" ] || die "$USAGE"; OUT_DIR=$1; shift ;;
+    esac
+done
+[ -n "$OUT_DIR" ] || die "$USAGE"
 SOURCE=${SOURCE:-testsrc}
 BITRATE=${BITRATE:-200}
+COLORMAP=${COLORMAP:-$([ -n "$ZOOM" ] && echo 171 || echo none)}
 need_elements helioenc heliodec tee queue videoconvert x264enc x265enc h264parse h265parse \
     avdec_h264 avdec_h265 textoverlay compositor gamma videocrop pngenc multifilesink
+[ -z "$ZOOM" ] || need_elements videoscale
+[ "$COLORMAP" = none ] || need_elements heliocolormap
 
 GAMMA=1
 case "$SOURCE" in
@@ -37,6 +68,7 @@ case "$SOURCE" in
         W=${WIDTH:-256} H=${HEIGHT:-256}
         SRC=(heliotestsrc num-buffers="${NUM_BUFFERS:-10}"
             ! "video/x-raw,format=GRAY8,width=$W,height=$H,framerate=5/1")
+        GRAY=GRAY8 SCALING=${SCALING:-linear}
         ;;
     aia171)
         FRAMES=$HELIO_ROOT/data/aia171 W=370 H=500
@@ -44,10 +76,37 @@ case "$SOURCE" in
         SRC=(multifilesrc location="$FRAMES/frame_%02d.png" index=0 stop-index=$((N - 1))
             caps="image/png,framerate=1/1" ! pngdec ! videoconvert ! video/x-raw,format=GRAY16_LE
             ! videocrop right=1 bottom=1)
-        GAMMA=3
+        GRAY=GRAY16_LE SCALING=${SCALING:-sqrt}
+        [ "$COLORMAP" = none ] && GAMMA=3
         ;;
     *) die "SOURCE=$SOURCE: testsrc or aia171" ;;
 esac
+
+# What every branch does to its decoded frames (the original: to the tee's) before the
+# label: back to grey, the zoomed region, the colour table.
+VIEW=(videoconvert)
+if [ -n "$ZOOM" ] || [ "$COLORMAP" != none ]; then
+    VIEW+=(! "video/x-raw,format=$GRAY")
+fi
+PW=$W PH=$H  # size of one panel of the row
+if [ -n "$ZOOM" ]; then
+    [[ $ZOOM =~ ^([0-9]+),([0-9]+)$ ]] ||
+        die "--zoom $ZOOM: X,Y, the centre of the region in source pixels (e.g. --zoom 270,270)"
+    ZX=${BASH_REMATCH[1]} ZY=${BASH_REMATCH[2]} S=${ZOOM_SIZE:-128} K=${ZOOM_SCALE:-3}
+    [ "$ZX" -lt "$W" ] && [ "$ZY" -lt "$H" ] || die "--zoom $ZOOM: outside the ${W}x$H frame"
+    [ "$S" -ge 1 ] && [ "$S" -le "$W" ] && [ "$S" -le "$H" ] ||
+        die "ZOOM_SIZE=$S: must fit in the ${W}x$H frame"
+    [ "$K" -ge 1 ] || die "ZOOM_SCALE=$K: 1 or more"
+    # Top-left corner of the region, moved inside the frame.
+    L=$((ZX - S / 2)) T=$((ZY - S / 2))
+    L=$((L < 0 ? 0 : L > W - S ? W - S : L)) T=$((T < 0 ? 0 : T > H - S ? H - S : T))
+    PW=$((S * K)) PH=$((S * K))
+    VIEW+=(! videocrop left=$L top=$T right=$((W - L - S)) bottom=$((H - T - S))
+        ! videoscale method=nearest-neighbour ! "video/x-raw,width=$PW,height=$PH")
+    echo "$(basename "$0"): zoom on ${S}x$S at ($L,$T)..($((L + S - 1)),$((T + S - 1))) of ${W}x$H, x$K" >&2
+fi
+[ "$COLORMAP" = none ] || VIEW+=(! heliocolormap wavelength="$COLORMAP" scaling="$SCALING" bit-depth=14)
+[ "${#VIEW[@]}" -gt 1 ] && VIEW+=(! videoconvert)
 
 # Unbounded queues after the tee: the x264/x265 branches hold frames back (even with
 # zerolatency, the parsers and decoders add a frame or two) and compositor waits for a
@@ -58,18 +117,18 @@ label() { LABEL=(textoverlay "text=$1" valignment=top halignment=left "font-desc
 mkdir -p "$OUT_DIR"
 P=("${SRC[@]}" ! tee name=t
     compositor name=mix background=black
-        sink_0::xpos=0 sink_1::xpos=$W sink_2::xpos=$((2 * W)) sink_3::xpos=$((3 * W))
+        sink_0::xpos=0 sink_1::xpos=$PW sink_2::xpos=$((2 * PW)) sink_3::xpos=$((3 * PW))
     ! videoconvert ! video/x-raw,format=RGB ! gamma gamma=$GAMMA ! pngenc ! multifilesink location="$OUT_DIR/sbs_%04d.png")
 label original
-P+=(t. ! "${Q[@]}" ! videoconvert ! "${LABEL[@]}" ! mix.sink_0)
+P+=(t. ! "${Q[@]}" ! "${VIEW[@]}" ! "${LABEL[@]}" ! mix.sink_0)
 label "helio${QUALITY:+ q$QUALITY}"
-P+=(t. ! "${Q[@]}" ! helioenc ${QUALITY:+quality=$QUALITY} ! heliodec ! videoconvert
+P+=(t. ! "${Q[@]}" ! helioenc ${QUALITY:+quality=$QUALITY} ! heliodec ! "${VIEW[@]}"
     ! "${LABEL[@]}" ! mix.sink_1)
 for i in 264 265; do
     label "x$i $BITRATE kbit/s"
     P+=(t. ! "${Q[@]}" ! videoconvert ! video/x-raw,format=I420
         ! x${i}enc tune=zerolatency speed-preset=medium bitrate=$BITRATE ! h${i}parse ! avdec_h$i
-        ! videoconvert ! "${LABEL[@]}" ! mix.sink_$((i - 262)))
+        ! "${VIEW[@]}" ! "${LABEL[@]}" ! mix.sink_$((i - 262)))
 done
 launch "${TIMEOUT:-120}" "${P[@]}"
-echo "$(basename "$0"): $(find "$OUT_DIR" -maxdepth 1 -name 'sbs_*.png' | wc -l) snapshots in $OUT_DIR ($((4 * W))x$H)"
+echo "$(basename "$0"): $(find "$OUT_DIR" -maxdepth 1 -name 'sbs_*.png' | wc -l) snapshots in $OUT_DIR ($((4 * PW))x$PH${ZOOM:+, zoom on $ZOOM}, colours: $COLORMAP)"

@@ -44,14 +44,36 @@ impl From<ExecutionProvider> for helio_core::ExecutionProvider {
     }
 }
 
-/// Maps the `model-dir` property to a model source: empty selects the model
-/// package compiled into the library.
-pub fn model_source(model_dir: &str) -> helio_core::ModelSource {
-    if model_dir.is_empty() {
-        helio_core::ModelSource::Embedded
-    } else {
-        helio_core::ModelSource::Dir(PathBuf::from(model_dir))
+/// Blurb of the `inter-model-dir` property (the same on helioenc and heliodec).
+pub const INTER_MODEL_DIR_BLURB: &str = "Folder of a helio inter (P-frame) package (model.json + \
+     m_g_a/m_h_a/m_h_s/predict/r_g_a/r_h_a/r_h_s/r_g_s.onnx). Empty = the default: with model-dir \
+     empty the inter package embedded in the plugin (if it was built with one), else \
+     '<model-dir>/ssf' when it exists. Without an inter package every frame is an I-frame \
+     (encoder) and streams with P-frames are refused (decoder)";
+
+/// Maps the `model-dir` and `inter-model-dir` properties to a model source:
+/// both empty select the packages compiled into the library; `model-dir` alone
+/// looks for the inter package in its `ssf/` subdirectory.
+pub fn model_source(model_dir: &str, inter_model_dir: &str) -> Result<helio_core::ModelSource, String> {
+    match (model_dir.is_empty(), inter_model_dir.is_empty()) {
+        (true, true) => Ok(helio_core::ModelSource::Embedded),
+        (true, false) => Err(format!(
+            "inter-model-dir '{inter_model_dir}' needs model-dir too (the intra package the inter package pairs with)"
+        )),
+        (false, true) => Ok(helio_core::ModelSource::Dir(PathBuf::from(model_dir))),
+        (false, false) => Ok(helio_core::ModelSource::Dirs {
+            intra: PathBuf::from(model_dir),
+            inter: Some(PathBuf::from(inter_model_dir)),
+        }),
     }
+}
+
+/// [`check_model_dir`] for both properties, then [`model_source`]: the
+/// start-time check of helioenc and heliodec.
+pub fn checked_model_source(model_dir: &str, inter_model_dir: &str) -> Result<helio_core::ModelSource, String> {
+    check_model_dir(model_dir)?;
+    check_model_dir(inter_model_dir).map_err(|e| format!("inter-{e}"))?;
+    model_source(model_dir, inter_model_dir)
 }
 
 /// Cheap early check of `model-dir`, so that a wrong path fails the state

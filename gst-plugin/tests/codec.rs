@@ -203,36 +203,85 @@ fn harness_round_trip_gray16_and_gray8() {
 }
 
 #[test]
-fn forced_keyframes_and_latency() {
-    let Some(model) = model_or_skip("forced_keyframes_and_latency") else {
+fn forced_keyframes_flushes_and_latency() {
+    let Some((model, inter)) = inter_model_or_skip("forced_keyframes_flushes_and_latency") else {
         return;
     };
-    let mut h = encoder_harness(&model, &[("keyframe-interval", &30u32)]);
+    let mut h = encoder_harness(
+        &model,
+        &[("keyframe-interval", &30u32), ("inter-model-dir", &inter)],
+    );
     h.set_src_caps(raw_caps("GRAY8", 64, 64));
-    for i in 0..3u64 {
+    let push = |h: &mut gst_check::Harness, i: u64| {
+        h.push(gray8_buffer(64, 64, i as u32, gst::ClockTime::from_seconds(i)))
+            .unwrap();
+    };
+    for i in 0..6u64 {
         if i == 2 {
             let event = gst_video::UpstreamForceKeyUnitEvent::builder()
                 .all_headers(true)
                 .build();
             h.push_upstream_event(event);
         }
-        h.push(gray8_buffer(
-            64,
-            64,
-            i as u32,
-            gst::ClockTime::from_seconds(i),
-        ))
-        .unwrap();
-    }
-    let mut keyframes = 0;
-    while let Some(b) = h.try_pull() {
-        if !b.flags().contains(gst::BufferFlags::DELTA_UNIT) {
-            keyframes += 1;
+        if i == 4 {
+            // A flush: downstream loses its reference, so a new GoP starts.
+            h.push_event(gst::event::FlushStart::new());
+            h.push_event(gst::event::FlushStop::new(false));
+            h.push_event(gst::event::Segment::new(
+                &gst::FormattedSegment::<gst::ClockTime>::new(),
+            ));
         }
+        push(&mut h, i);
     }
-    // Every frame is an I-frame until inter coding lands.
-    assert_eq!(keyframes, 3);
+    let mut keyframes = Vec::new();
+    while let Some(b) = h.try_pull() {
+        let key = !b.flags().contains(gst::BufferFlags::DELTA_UNIT);
+        // Keyframes carry the sequence header, P-frames do not.
+        let data = b.map_readable().unwrap();
+        assert_eq!(key, data.starts_with(b"HLIO"));
+        let frame_type = if key { data[SEQUENCE_HEADER_LEN + 4] } else { data[4] };
+        assert_eq!(frame_type, if key { 0 } else { 1 }, "I packets on keyframes, P otherwise");
+        keyframes.push(key);
+    }
+    // Frame 0 starts the stream, 2 is forced, 4 follows the flush; the rest are P-frames.
+    assert_eq!(keyframes, [true, false, true, false, true, false]);
     assert_eq!(h.query_latency(), Some(gst::ClockTime::ZERO));
+}
+
+#[test]
+fn decoder_refuses_a_gop_stream_without_the_inter_package() {
+    let Some((model, inter)) = inter_model_or_skip("decoder_refuses_a_gop_stream_without_the_inter_package") else {
+        return;
+    };
+    let mut enc = helio_core::Encoder::new(helio_core::EncoderConfig {
+        width: 64,
+        height: 64,
+        bit_depth: 8,
+        quality: 3,
+        model: helio_core::ModelSource::Dirs { intra: model.clone().into(), inter: Some(inter.into()) },
+        execution_provider: helio_core::ExecutionProvider::Cpu,
+        threads: 0,
+        keyframe_interval: 30,
+    })
+    .unwrap();
+    let unit = enc
+        .encode(helio_core::codec::Pixels::U8(&vec![80u8; 64 * 64]), false)
+        .unwrap()
+        .data;
+    // model-dir without an ssf/ subdirectory: the intra package only.
+    let mut h = decoder_harness(&model, 0);
+    let bus = gst::Bus::new();
+    h.element().unwrap().set_bus(Some(&bus));
+    h.set_src_caps_str("video/x-helio, parsed=(boolean)true");
+    assert!(h.push(gst::Buffer::from_slice(unit)).is_err());
+    let msgs = drain_bus(&bus);
+    let id = enc.model_id().to_string();
+    assert!(
+        msgs.errors
+            .iter()
+            .any(|e| e.contains("model mismatch") && e.contains(&id) && e.contains("no inter package")),
+        "{msgs:?}"
+    );
 }
 
 #[test]

@@ -37,40 +37,6 @@ fn encode_file(model: &str, path: &str, width: u32, height: u32) -> Vec<usize> {
     sizes
 }
 
-/// Decodes `path` with `chain` between filesrc and fakesink; returns the
-/// decoded buffers, their caps and the messages.
-fn decode_file(path: &str, chain: &str) -> (Vec<gst::Buffer>, Option<gst::Caps>, RunResult) {
-    let pipeline = gst::parse::launch(&format!(
-        "filesrc location=\"{path}\" ! {chain} ! fakesink name=sink sync=false"
-    ))
-    .unwrap();
-    let sink = pipeline
-        .downcast_ref::<gst::Bin>()
-        .unwrap()
-        .by_name("sink")
-        .unwrap();
-    let buffers = collect_buffers(&sink);
-    let caps = std::sync::Arc::new(std::sync::Mutex::new(None));
-    let c = caps.clone();
-    sink.static_pad("sink").unwrap().add_probe(
-        gst::PadProbeType::EVENT_DOWNSTREAM,
-        move |_, info| {
-            if let Some(gst::EventView::Caps(e)) = info.event().map(|e| e.view()) {
-                *c.lock().unwrap() = Some(e.caps_owned());
-            }
-            gst::PadProbeReturn::Ok
-        },
-    );
-    let res = run_to_eos(&pipeline, TIMEOUT);
-    let out = buffers.lock().unwrap().clone();
-    let caps = caps.lock().unwrap().clone();
-    (out, caps, res)
-}
-
-fn bytes(buffer: &gst::Buffer) -> Vec<u8> {
-    buffer.map_readable().unwrap().to_vec()
-}
-
 #[test]
 fn file_round_trip_through_parser_and_decodebin() {
     let Some(model) = model_or_skip("file_round_trip_through_parser_and_decodebin") else {

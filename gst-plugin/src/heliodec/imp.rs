@@ -34,6 +34,7 @@ const DEFAULT_MAX_ERRORS: i32 = 25;
 #[derive(Debug, Clone)]
 struct Settings {
     model_dir: String,
+    inter_model_dir: String,
     execution_provider: ExecutionProvider,
     threads: u32,
 }
@@ -42,6 +43,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             model_dir: DEFAULT_MODEL_DIR.to_string(),
+            inter_model_dir: DEFAULT_MODEL_DIR.to_string(),
             execution_provider: DEFAULT_EXECUTION_PROVIDER,
             threads: DEFAULT_THREADS,
         }
@@ -57,6 +59,12 @@ struct State {
     caps_header: Option<Vec<u8>>,
     /// Drop input until a keyframe decodes (at start, after errors and flushes).
     need_keyframe: bool,
+    /// Why P-frames are being dropped, if that deserves a warning not posted
+    /// yet (posted with the first dropped frame, so joining a stream at a
+    /// keyframe warns nothing).
+    skip_reason: Option<String>,
+    /// Frames dropped while waiting for the current keyframe.
+    dropped_waiting: u64,
     /// Output format currently configured (format, width, height).
     output: Option<(gst_video::VideoFormat, u32, u32)>,
     /// Byte count the unparsed-input path needs before scanning again.
@@ -95,6 +103,12 @@ impl ObjectImpl for HelioDec {
                     .default_value(Some(DEFAULT_MODEL_DIR))
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecString::builder("inter-model-dir")
+                    .nick("Inter model directory")
+                    .blurb(common::INTER_MODEL_DIR_BLURB)
+                    .default_value(Some(DEFAULT_MODEL_DIR))
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecEnum::builder_with_default(
                     "execution-provider",
                     DEFAULT_EXECUTION_PROVIDER,
@@ -130,6 +144,12 @@ impl ObjectImpl for HelioDec {
                     .expect("type checked upstream")
                     .unwrap_or_default();
             }
+            "inter-model-dir" => {
+                settings.inter_model_dir = value
+                    .get::<Option<String>>()
+                    .expect("type checked upstream")
+                    .unwrap_or_default();
+            }
             "execution-provider" => {
                 settings.execution_provider = value.get().expect("type checked upstream");
             }
@@ -151,6 +171,7 @@ impl ObjectImpl for HelioDec {
         let settings = self.settings.lock().unwrap();
         match pspec.name() {
             "model-dir" => settings.model_dir.to_value(),
+            "inter-model-dir" => settings.inter_model_dir.to_value(),
             "execution-provider" => settings.execution_provider.to_value(),
             "threads" => settings.threads.to_value(),
             _ => unimplemented!(),
@@ -210,15 +231,16 @@ impl VideoDecoderImpl for HelioDec {
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = self.settings.lock().unwrap().clone();
 
-        common::check_model_dir(&settings.model_dir).map_err(|msg| {
-            gst::error_msg!(
-                gst::ResourceError::NotFound,
-                ("Cannot start helio decoder: {}", msg)
-            )
-        })?;
+        let model = common::checked_model_source(&settings.model_dir, &settings.inter_model_dir)
+            .map_err(|msg| {
+                gst::error_msg!(
+                    gst::ResourceError::NotFound,
+                    ("Cannot start helio decoder: {}", msg)
+                )
+            })?;
 
         let cfg = helio_core::DecoderConfig {
-            model: common::model_source(&settings.model_dir),
+            model,
             execution_provider: settings.execution_provider.into(),
             threads: settings.threads as usize,
         };
@@ -228,8 +250,9 @@ impl VideoDecoderImpl for HelioDec {
                 gst::LibraryError::Init,
                 ("Failed to create helio decoder: {}", err),
                 [
-                    "model-dir='{}', execution-provider={:?}",
+                    "model-dir='{}', inter-model-dir='{}', execution-provider={:?}",
                     settings.model_dir,
+                    settings.inter_model_dir,
                     settings.execution_provider
                 ]
             )
@@ -237,10 +260,16 @@ impl VideoDecoderImpl for HelioDec {
         gst::info!(
             CAT,
             imp = self,
-            "Decoding with execution provider {:?} (model-dir '{}', threads {})",
+            "Decoding with execution provider {:?} (model-dir '{}', threads {}); accepts model ids {:?}{}",
             decoder.execution_provider_in_use(),
             settings.model_dir,
-            settings.threads
+            settings.threads,
+            decoder.accepted_model_ids(),
+            if decoder.inter_coding() {
+                ""
+            } else {
+                " (no inter package: I-frame-only streams)"
+            }
         );
 
         *self.state.lock().unwrap() = Some(State {
@@ -248,6 +277,8 @@ impl VideoDecoderImpl for HelioDec {
             input_state: None,
             caps_header: None,
             need_keyframe: true,
+            skip_reason: Some("the stream starts mid-GoP (with a P-frame)".into()),
+            dropped_waiting: 0,
             output: None,
             parse_need: 0,
             parse_header: None,
@@ -440,40 +471,64 @@ impl VideoDecoderImpl for HelioDec {
 
         if !keyframe && input.flags().contains(gst::BufferFlags::DISCONT) && !state.need_keyframe {
             // Data was lost before this predicted frame: its reference is gone.
-            gst::debug!(
-                CAT,
-                imp = self,
-                "Discontinuity before delta frame {}: waiting for a keyframe",
-                frame_number
-            );
             state.need_keyframe = true;
+            state.skip_reason = Some(format!(
+                "data was lost before P-frame {frame_number} (discontinuity)"
+            ));
         }
         if state.need_keyframe && !keyframe {
+            let reason = state.skip_reason.take();
+            state.dropped_waiting += 1;
+            drop(guard);
             gst::debug!(
                 CAT,
                 imp = self,
                 "Dropping frame {}: waiting for a keyframe",
                 frame_number
             );
-            drop(guard);
+            if let Some(reason) = reason {
+                self.warn_waiting(frame_number, &reason);
+            }
             return obj.drop_frame(frame);
         }
 
         let result = state.decoder.decode(data);
         let decoded = match result {
             Ok(decoded) => {
+                if state.need_keyframe && state.dropped_waiting > 0 {
+                    gst::info!(
+                        CAT,
+                        imp = self,
+                        "Resuming at keyframe {} after dropping {} frames",
+                        frame_number,
+                        state.dropped_waiting
+                    );
+                }
                 state.need_keyframe = false;
+                state.skip_reason = None;
+                state.dropped_waiting = 0;
                 decoded
             }
             Err(helio_core::Error::NeedKeyframe) => {
                 state.need_keyframe = true;
+                state.dropped_waiting += 1;
                 drop(guard);
                 gst::debug!(
                     CAT,
                     imp = self,
-                    "Dropping frame {}: no reference, waiting for a keyframe",
+                    "Dropping frame {}: no sequence header yet, waiting for a keyframe",
                     frame_number
                 );
+                return obj.drop_frame(frame);
+            }
+            Err(err @ helio_core::Error::NoReference { .. }) => {
+                // A P-frame whose reference is gone (lost frames, joined mid-GoP):
+                // not damage, but every frame until the next keyframe is lost.
+                state.need_keyframe = true;
+                state.skip_reason = None;
+                state.dropped_waiting += 1;
+                drop(guard);
+                self.warn_waiting(frame_number, &err.to_string());
                 return obj.drop_frame(frame);
             }
             Err(
@@ -551,6 +606,9 @@ impl VideoDecoderImpl for HelioDec {
                 let _ = state.decoder.set_sequence_header(header);
             }
             state.need_keyframe = true;
+            // A seek may land mid-GoP: dropping P-frames then is expected.
+            state.skip_reason = None;
+            state.dropped_waiting = 0;
             state.parse_need = 0;
         }
         true
@@ -566,6 +624,16 @@ fn output_format(bit_depth: u8) -> gst_video::VideoFormat {
 }
 
 impl HelioDec {
+    /// Posts the warning that starts a run of frames dropped until the next keyframe.
+    fn warn_waiting(&self, frame_number: u32, reason: &str) {
+        gst::element_imp_warning!(
+            self,
+            gst::StreamError::Decode,
+            ("Dropping frames until the next keyframe: {}", reason),
+            ["First dropped frame: {}", frame_number]
+        );
+    }
+
     /// Posts one warning for a run of bytes the unparsed-input path skipped.
     fn report_skipped(&self) {
         let (skipped, reason) = match self.state.lock().unwrap().as_mut() {

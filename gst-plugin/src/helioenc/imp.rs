@@ -37,6 +37,7 @@ const AIA_BIT_DEPTH: u8 = 14;
 struct Settings {
     quality: u32,
     model_dir: String,
+    inter_model_dir: String,
     execution_provider: ExecutionProvider,
     threads: u32,
     keyframe_interval: u32,
@@ -48,6 +49,7 @@ impl Default for Settings {
         Settings {
             quality: DEFAULT_QUALITY,
             model_dir: DEFAULT_MODEL_DIR.to_string(),
+            inter_model_dir: DEFAULT_MODEL_DIR.to_string(),
             execution_provider: DEFAULT_EXECUTION_PROVIDER,
             threads: DEFAULT_THREADS,
             keyframe_interval: DEFAULT_KEYFRAME_INTERVAL,
@@ -69,8 +71,6 @@ struct State {
     scratch: Scratch,
     /// A warning about clamped samples was posted already.
     clamp_warned: bool,
-    /// Next frame must be a keyframe (after a flush).
-    force_keyframe: bool,
 }
 
 #[derive(Default)]
@@ -113,6 +113,12 @@ impl ObjectImpl for HelioEnc {
                     .default_value(Some(DEFAULT_MODEL_DIR))
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecString::builder("inter-model-dir")
+                    .nick("Inter model directory")
+                    .blurb(common::INTER_MODEL_DIR_BLURB)
+                    .default_value(Some(DEFAULT_MODEL_DIR))
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecEnum::builder_with_default(
                     "execution-provider",
                     DEFAULT_EXECUTION_PROVIDER,
@@ -131,8 +137,11 @@ impl ObjectImpl for HelioEnc {
                 glib::ParamSpecUInt::builder("keyframe-interval")
                     .nick("Keyframe interval")
                     .blurb(
-                        "Maximum distance between keyframes, in frames (1 = every frame). \
-                         Until inter coding lands every frame is coded as an I-frame anyway",
+                        "Distance between keyframes (I-frames with the sequence header), in \
+                         frames; the frames between are P-frames predicted from the previous \
+                         decoded frame. 1 = every frame an I-frame (the stream then decodes \
+                         without the inter package). Force-key-unit events and flushes start \
+                         a new GoP early. Without an inter package every frame is an I-frame",
                     )
                     .minimum(1)
                     .default_value(DEFAULT_KEYFRAME_INTERVAL)
@@ -163,6 +172,12 @@ impl ObjectImpl for HelioEnc {
             }
             "model-dir" => {
                 settings.model_dir = value
+                    .get::<Option<String>>()
+                    .expect("type checked upstream")
+                    .unwrap_or_default();
+            }
+            "inter-model-dir" => {
+                settings.inter_model_dir = value
                     .get::<Option<String>>()
                     .expect("type checked upstream")
                     .unwrap_or_default();
@@ -205,6 +220,7 @@ impl ObjectImpl for HelioEnc {
         match pspec.name() {
             "quality" => settings.quality.to_value(),
             "model-dir" => settings.model_dir.to_value(),
+            "inter-model-dir" => settings.inter_model_dir.to_value(),
             "execution-provider" => settings.execution_provider.to_value(),
             "threads" => settings.threads.to_value(),
             "keyframe-interval" => settings.keyframe_interval.to_value(),
@@ -314,12 +330,13 @@ impl VideoEncoderImpl for HelioEnc {
         let settings = self.settings.lock().unwrap().clone();
         *self.caps_warned.lock().unwrap() = false;
 
-        common::check_model_dir(&settings.model_dir).map_err(|msg| {
-            gst::error_msg!(
-                gst::ResourceError::NotFound,
-                ("Cannot start helio encoder: {}", msg)
-            )
-        })?;
+        let source = common::checked_model_source(&settings.model_dir, &settings.inter_model_dir)
+            .map_err(|msg| {
+                gst::error_msg!(
+                    gst::ResourceError::NotFound,
+                    ("Cannot start helio encoder: {}", msg)
+                )
+            })?;
 
         // Load ONNX Runtime now, so that a missing library fails the state
         // change (naming the paths tried) instead of caps negotiation.
@@ -339,15 +356,22 @@ impl VideoEncoderImpl for HelioEnc {
 
         // Check the quality level against the model now, so that a wrong
         // level fails the state change instead of caps negotiation.
-        let model =
-            helio_core::model::ModelPackage::load(&common::model_source(&settings.model_dir))
-                .map_err(|err| {
-                    gst::error_msg!(
-                        gst::LibraryError::Init,
-                        ("Cannot start helio encoder: {}", err),
-                        ["model-dir='{}'", settings.model_dir]
-                    )
-                })?;
+        let load_error = |err: helio_core::Error| {
+            gst::error_msg!(
+                gst::LibraryError::Init,
+                ("Cannot start helio encoder: {}", err),
+                [
+                    "model-dir='{}', inter-model-dir='{}'",
+                    settings.model_dir,
+                    settings.inter_model_dir
+                ]
+            )
+        };
+        let model = helio_core::model::ModelPackage::load(&source).map_err(load_error)?;
+        let inter = helio_core::model::InterPackage::load(&source).map_err(load_error)?;
+        if let Some(inter) = &inter {
+            inter.check_pairs_with(&model).map_err(load_error)?;
+        }
         let levels = model.spec.quality_levels() as u32;
         if settings.quality > levels {
             return Err(gst::error_msg!(
@@ -370,6 +394,23 @@ impl VideoEncoderImpl for HelioEnc {
             model.origin,
             levels
         );
+        match &inter {
+            Some(inter) => gst::info!(
+                CAT,
+                imp = self,
+                "Inter package '{}' ({}) from {}: P-frames between keyframes (keyframe-interval {})",
+                inter.spec.name,
+                inter.id,
+                inter.origin,
+                settings.keyframe_interval
+            ),
+            None => gst::info!(
+                CAT,
+                imp = self,
+                "No inter package for {:?}: every frame is an I-frame",
+                source
+            ),
+        }
         drop(model);
 
         // Low delay: no frame reordering and no lookahead.
@@ -459,7 +500,8 @@ impl VideoEncoderImpl for HelioEnc {
             height,
             bit_depth,
             quality: settings.quality as u8,
-            model: common::model_source(&settings.model_dir),
+            model: common::model_source(&settings.model_dir, &settings.inter_model_dir)
+                .map_err(|msg| gst::loggable_error!(CAT, "{}", msg))?,
             execution_provider: settings.execution_provider.into(),
             threads: settings.threads as usize,
             keyframe_interval: settings.keyframe_interval,
@@ -487,13 +529,22 @@ impl VideoEncoderImpl for HelioEnc {
         gst::info!(
             CAT,
             imp = self,
-            "Encoding {}x{} {}-bit {:?} at quality {} with execution provider {:?}",
+            "Encoding {}x{} {}-bit {:?} at quality {} with execution provider {:?}; {} (model id {})",
             width,
             height,
             bit_depth,
             info.format(),
             settings.quality,
-            encoder.execution_provider_in_use()
+            encoder.execution_provider_in_use(),
+            if encoder.inter_coding() {
+                format!(
+                    "GoP of {} frames (I + P-frames)",
+                    settings.keyframe_interval
+                )
+            } else {
+                "I-frames only".to_string()
+            },
+            encoder.model_id()
         );
 
         let header = encoder.sequence_header();
@@ -520,7 +571,6 @@ impl VideoEncoderImpl for HelioEnc {
             bit_depth,
             scratch,
             clamp_warned: false,
-            force_keyframe: false,
         });
 
         let obj = self.obj();
@@ -536,7 +586,8 @@ impl VideoEncoderImpl for HelioEnc {
     fn flush(&self) -> bool {
         gst::debug!(CAT, imp = self, "Flushing: next frame will be a keyframe");
         if let Some(state) = self.state.lock().unwrap().as_mut() {
-            state.force_keyframe = true;
+            // Downstream lost the reference with the flushed data: new GoP.
+            state.encoder.reset();
         }
         true
     }
@@ -572,11 +623,11 @@ impl VideoEncoderImpl for HelioEnc {
         copy_frame(&in_frame, &mut state.scratch);
         drop(in_frame);
 
-        let force_keyframe = state.force_keyframe
-            || frame
-                .flags()
-                .contains(gst_video::VideoCodecFrameFlags::FORCE_KEYFRAME);
-        state.force_keyframe = false;
+        // The base class sets FORCE_KEYFRAME for force-key-unit events (upstream
+        // and downstream) that are due at this frame.
+        let force_keyframe = frame
+            .flags()
+            .contains(gst_video::VideoCodecFrameFlags::FORCE_KEYFRAME);
 
         let pixels = match &state.scratch {
             Scratch::U8(v) => Pixels::U8(v),
@@ -633,10 +684,10 @@ impl VideoEncoderImpl for HelioEnc {
         }
 
         let keyframe = is_keyframe(encoded.frame_type);
-        gst::log!(
+        gst::debug!(
             CAT,
             imp = self,
-            "Frame {} coded as {:?} in {} bytes (forced keyframe: {})",
+            "Frame {} coded as {:?}-frame in {} bytes (forced keyframe: {})",
             frame.system_frame_number(),
             encoded.frame_type,
             encoded.data.len(),

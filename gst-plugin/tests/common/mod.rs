@@ -315,3 +315,58 @@ pub fn skip(reason: String) {
     }
     eprintln!("{reason}");
 }
+
+/// `$HELIO_TEST_INTER_MODEL_DIR`, else `<workspace>/models/ssf`.
+pub fn inter_model_dir() -> PathBuf {
+    std::env::var_os("HELIO_TEST_INTER_MODEL_DIR")
+        .map_or_else(|| workspace().join("models/ssf"), PathBuf::from)
+}
+
+/// The intra and inter package directories to test P-frames with, or `None`
+/// (after printing why) when either package or ONNX Runtime is missing.
+pub fn inter_model_or_skip(test: &str) -> Option<(String, String)> {
+    let model = model_or_skip(test)?;
+    let inter = inter_model_dir();
+    if !inter.join("model.json").is_file() {
+        skip(format!(
+            "SKIP {test}: no inter package at {} (export one with `make export-ssf`, or set HELIO_TEST_INTER_MODEL_DIR)",
+            inter.display()
+        ));
+        return None;
+    }
+    Some((model, inter.to_str().expect("utf-8 model path").to_string()))
+}
+
+/// Decodes `path` with `chain` between filesrc and fakesink; returns the
+/// decoded buffers, their caps and the messages.
+pub fn decode_file(path: &str, chain: &str) -> (Vec<gst::Buffer>, Option<gst::Caps>, RunResult) {
+    let pipeline = gst::parse::launch(&format!(
+        "filesrc location=\"{path}\" ! {chain} ! fakesink name=sink sync=false"
+    ))
+    .unwrap();
+    let sink = pipeline
+        .downcast_ref::<gst::Bin>()
+        .unwrap()
+        .by_name("sink")
+        .unwrap();
+    let buffers = collect_buffers(&sink);
+    let caps = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let c = caps.clone();
+    sink.static_pad("sink").unwrap().add_probe(
+        gst::PadProbeType::EVENT_DOWNSTREAM,
+        move |_, info| {
+            if let Some(gst::EventView::Caps(e)) = info.event().map(|e| e.view()) {
+                *c.lock().unwrap() = Some(e.caps_owned());
+            }
+            gst::PadProbeReturn::Ok
+        },
+    );
+    let res = run_to_eos(&pipeline, Duration::from_secs(300));
+    let out = buffers.lock().unwrap().clone();
+    let caps = caps.lock().unwrap().clone();
+    (out, caps, res)
+}
+
+pub fn bytes(buffer: &gst::Buffer) -> Vec<u8> {
+    buffer.map_readable().unwrap().to_vec()
+}

@@ -68,7 +68,12 @@ fn recipe(name: &str, args: &[&str], env: &[(&str, &str)]) -> Command {
     cmd
 }
 
-/// Waits for a recipe (spawned or run) and prints what it said.
+/// Runs a recipe to its end (each bounds itself with `timeout`).
+fn run(name: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    report(name, recipe(name, args, env).output().expect("bash runs"))
+}
+
+/// Prints what a finished recipe said.
 fn report(name: &str, out: Output) -> Output {
     eprintln!(
         "{name}: {}\n{}{}",
@@ -175,38 +180,50 @@ const SIDE_BY_SIDE_ELEMENTS: [&str; 6] = [
     "videoscale",
 ];
 
+/// Runs side-by-side.sh with `args` (OUT_DIR = `out`) and `env`; checks it succeeds and
+/// writes `frames` 8-bit RGB (PNG colour type 2) pictures of `width` x `height`. Gives
+/// what it printed on stderr and the pictures.
+fn side_by_side(
+    out: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    frames: usize,
+    (width, height): (u32, u32),
+) -> (String, Vec<PathBuf>) {
+    let mut args = args.to_vec();
+    args.push(out.to_str().unwrap());
+    let r = run("side-by-side.sh", &args, env);
+    assert!(r.status.success(), "{args:?}");
+    let files = pngs(out, "sbs_");
+    assert_eq!(files.len(), frames, "{files:?}");
+    for f in &files {
+        assert_eq!(ihdr(f), (width, height, 8, 2), "{}", f.display());
+    }
+    (String::from_utf8_lossy(&r.stderr).into_owned(), files)
+}
+
 #[test]
 fn side_by_side_zoom_on_testsrc() {
     let Some(()) = ready("side_by_side_zoom_on_testsrc", &SIDE_BY_SIDE_ELEMENTS) else {
         return;
     };
     let tmp = TempDir::new("recipe-zoom");
-    let out = tmp.path().join("zoom");
     let env = [
         ("WIDTH", "256"),
         ("HEIGHT", "256"),
         ("NUM_BUFFERS", "2"),
         ("TIMEOUT", "60"),
     ];
-    let r = report(
-        "side-by-side.sh --zoom",
-        recipe(
-            "side-by-side.sh",
-            &["--zoom", "205,78", out.to_str().unwrap()],
-            &env,
-        )
-        .output()
-        .unwrap(),
+    // Four 128x128 regions enlarged 3 times.
+    let (said, files) = side_by_side(
+        &tmp.path().join("zoom"),
+        &["--zoom", "205,78"],
+        &env,
+        2,
+        (4 * 384, 384),
     );
-    assert!(r.status.success());
     // The region is moved inside the frame: 128x128 from (128, 14).
-    assert!(String::from_utf8_lossy(&r.stderr).contains("at (128,14)..(255,141)"));
-    let files = pngs(&out, "sbs_");
-    assert_eq!(files.len(), 2, "{files:?}");
-    for f in &files {
-        // Four 128x128 regions enlarged 3 times, 8-bit RGB (colour type 2).
-        assert_eq!(ihdr(f), (4 * 384, 384, 8, 2), "{}", f.display());
-    }
+    assert!(said.contains("at (128,14)..(255,141)"), "{said}");
     // Zoom colours with the 171 table (gold) by default.
     assert_warm_colours(&files[1], 3);
 }
@@ -217,30 +234,20 @@ fn side_by_side_zoom_on_aia_frames_with_another_table_and_scale() {
         return;
     };
     let tmp = TempDir::new("recipe-zoom-aia");
-    let out = tmp.path().join("zoom");
     let env = [
         ("SOURCE", "aia171"),
         ("COLORMAP", "304"),
         ("ZOOM_SCALE", "2"),
         ("TIMEOUT", "120"),
     ];
-    let r = report(
-        "side-by-side.sh aia171 --zoom",
-        recipe(
-            "side-by-side.sh",
-            &["--zoom=270,270", out.to_str().unwrap()],
-            &env,
-        )
-        .output()
-        .unwrap(),
+    // All 13 bundled frames, regions enlarged twice.
+    let (_, files) = side_by_side(
+        &tmp.path().join("zoom"),
+        &["--zoom=270,270"],
+        &env,
+        13,
+        (4 * 256, 256),
     );
-    assert!(r.status.success());
-    let files = pngs(&out, "sbs_");
-    // All 13 bundled frames.
-    assert_eq!(files.len(), 13, "{files:?}");
-    for f in &files {
-        assert_eq!(ihdr(f), (4 * 256, 256, 8, 2), "{}", f.display());
-    }
     // 304 is IDL's red temperature table: red >= green >= blue as well.
     assert_warm_colours(&files[6], 3);
 }
@@ -274,10 +281,7 @@ fn side_by_side_refuses_bad_zoom_and_colormap() {
     ] {
         let mut env = env.to_vec();
         env.extend(extra);
-        let r = report(
-            "side-by-side.sh",
-            recipe("side-by-side.sh", &args, &env).output().unwrap(),
-        );
+        let r = run("side-by-side.sh", &args, &env);
         assert!(!r.status.success(), "{args:?}");
         let said =
             String::from_utf8_lossy(&r.stderr).to_string() + &String::from_utf8_lossy(&r.stdout);
@@ -323,22 +327,17 @@ fn downlink_receiver_colours_snapshots() {
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(300));
-    let send = report(
+    let send = run(
         "downlink-send.sh",
-        recipe(
-            "downlink-send.sh",
-            &[],
-            &[
-                ("PORT", &port),
-                ("WIDTH", "256"),
-                ("HEIGHT", "256"),
-                ("NUM_BUFFERS", "10"),
-                ("FPS", "10/1"),
-                ("TIMEOUT", "30"),
-            ],
-        )
-        .output()
-        .unwrap(),
+        &[],
+        &[
+            ("PORT", &port),
+            ("WIDTH", "256"),
+            ("HEIGHT", "256"),
+            ("NUM_BUFFERS", "10"),
+            ("FPS", "10/1"),
+            ("TIMEOUT", "30"),
+        ],
     );
     assert!(send.status.success());
     let r = report("downlink-recv.sh", recv.wait_with_output().unwrap());
@@ -364,15 +363,10 @@ fn downlink_receiver_refuses_unknown_colormap() {
     };
     let tmp = TempDir::new("recipe-dl-badcolour");
     let out = tmp.path().join("snaps");
-    let r = report(
+    let r = run(
         "downlink-recv.sh",
-        recipe(
-            "downlink-recv.sh",
-            &[out.to_str().unwrap()],
-            &[("PORT", "5999"), ("TIMEOUT", "10"), ("COLORMAP", "170")],
-        )
-        .output()
-        .unwrap(),
+        &[out.to_str().unwrap()],
+        &[("PORT", "5999"), ("TIMEOUT", "10"), ("COLORMAP", "170")],
     );
     assert_eq!(r.status.code(), Some(1));
     let said = String::from_utf8_lossy(&r.stderr);

@@ -286,10 +286,12 @@ impl ObjectImpl for HelioColormap {
 
 impl GstObjectImpl for HelioColormap {}
 
-fn raw_caps(formats: &[VideoFormat]) -> gst::Caps {
-    gst_video::VideoCapsBuilder::new()
+/// An always-present pad template taking raw video in `formats`, any size and rate.
+fn template(name: &str, direction: gst::PadDirection, formats: &[VideoFormat]) -> gst::PadTemplate {
+    let caps = gst_video::VideoCapsBuilder::new()
         .format_list(formats.iter().copied())
-        .build()
+        .build();
+    gst::PadTemplate::new(name, direction, gst::PadPresence::Always, &caps).unwrap()
 }
 
 impl ElementImpl for HelioColormap {
@@ -310,20 +312,8 @@ impl ElementImpl for HelioColormap {
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static PAD_TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
             vec![
-                gst::PadTemplate::new(
-                    "src",
-                    gst::PadDirection::Src,
-                    gst::PadPresence::Always,
-                    &raw_caps(&OUT_FORMATS),
-                )
-                .unwrap(),
-                gst::PadTemplate::new(
-                    "sink",
-                    gst::PadDirection::Sink,
-                    gst::PadPresence::Always,
-                    &raw_caps(&IN_FORMATS),
-                )
-                .unwrap(),
+                template("src", gst::PadDirection::Src, &OUT_FORMATS),
+                template("sink", gst::PadDirection::Sink, &IN_FORMATS),
             ]
         });
 

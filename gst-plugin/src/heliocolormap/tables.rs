@@ -173,34 +173,26 @@ mod tests {
     #[test]
     fn base_curves_match_the_formulas() {
         let c = Curves::new();
-        // c1 = byte(sqrt(255 i)): 15.97 -> 15, sqrt(255*64) = 127.75 -> 127.
-        assert_eq!(
-            (c.c1[0], c.c1[1], c.c1[64], c.c1[128], c.c1[255]),
-            (0, 15, 127, 180, 255)
-        );
-        // c2 = byte(i^2/255): 64^2/255 = 16.06, 128^2/255 = 64.25, 200^2/255 = 156.9.
-        assert_eq!(
-            (c.c2[1], c.c2[64], c.c2[128], c.c2[200], c.c2[255]),
-            (0, 16, 64, 156, 255)
-        );
-        // c3 = byte((c1 + c2/2) * 255 / 382.5): i = 64: (127 + 8) * 2/3 = 90.
-        assert_eq!(
-            (c.c3[1], c.c3[64], c.c3[128], c.c3[255]),
-            (10, 90, 141, 255)
-        );
-        // IDL table 3: r0 reaches 255 at 176, g0 starts after 120, b0 after 190.
-        assert_eq!(
-            (c.r0[1], c.r0[11], c.r0[128], c.r0[175], c.r0[176]),
-            (1, 15, 185, 253, 255)
-        );
-        assert_eq!(
-            (c.g0[120], c.g0[121], c.g0[128], c.g0[200], c.g0[255]),
-            (0, 1, 15, 151, 255)
-        );
-        assert_eq!(
-            (c.b0[190], c.b0[191], c.b0[200], c.b0[254], c.b0[255]),
-            (0, 3, 39, 251, 255)
-        );
+        /// (name, curve, (index, value) pairs)
+        type Expected<'a> = (&'a str, &'a [u8; 256], &'a [(usize, u8)]);
+        #[rustfmt::skip]
+        let expected: [Expected; 6] = [
+            // byte(sqrt(255 i)): 15.97 -> 15, sqrt(255*64) = 127.75 -> 127; f32: 255 at 255.
+            ("c1", &c.c1, &[(0, 0), (1, 15), (64, 127), (128, 180), (255, 255)]),
+            // byte(i^2/255): 64^2/255 = 16.06, 128^2/255 = 64.25, 200^2/255 = 156.9.
+            ("c2", &c.c2, &[(1, 0), (64, 16), (128, 64), (200, 156), (255, 255)]),
+            // byte((c1 + c2/2) * 255 / 382.5): i = 64: (127 + 8) * 2/3 = 90.
+            ("c3", &c.c3, &[(1, 10), (64, 90), (128, 141), (255, 255)]),
+            // IDL table 3: r0 reaches 255 at 176, g0 starts after 120, b0 after 190.
+            ("r0", &c.r0, &[(1, 1), (11, 15), (128, 185), (175, 253), (176, 255)]),
+            ("g0", &c.g0, &[(120, 0), (121, 1), (128, 15), (200, 151), (255, 255)]),
+            ("b0", &c.b0, &[(190, 0), (191, 3), (200, 39), (254, 251), (255, 255)]),
+        ];
+        for (name, curve, entries) in expected {
+            for &(i, v) in entries {
+                assert_eq!(curve[i], v, "{name}[{i}]");
+            }
+        }
     }
 
     #[test]
@@ -233,14 +225,16 @@ mod tests {
             if w != 4500 {
                 assert_eq!(t[255], [255, 255, 255], "{w}");
             }
-            for i in 1..256 {
-                for ch in 0..3 {
-                    assert!(t[i][ch] >= t[i - 1][ch], "{w}: channel {ch} falls at {i}");
-                }
+            for (i, pair) in t.windows(2).enumerate() {
+                let (lo, hi) = (pair[0], pair[1]);
+                assert!(
+                    (0..3).all(|ch| hi[ch] >= lo[ch]),
+                    "{w}: a channel falls after {i}"
+                );
                 // Every table but 1600 (c3, c3, c2) has a strictly rising channel
                 // weighted enough to make luminance rise at every step.
                 if w != 1600 {
-                    assert!(luma(t[i]) > luma(t[i - 1]), "{w}: luminance flat at {i}");
+                    assert!(luma(hi) > luma(lo), "{w}: luminance flat after {i}");
                 }
             }
         }

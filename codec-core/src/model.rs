@@ -383,6 +383,7 @@ fn read_dir<const N: usize>(dir: &Path, names: [&str; N], hint: &str) -> Result<
     Ok((dir.display().to_string(), json, graphs))
 }
 
+#[cfg(any(helio_embedded, helio_embedded_inter))]
 macro_rules! embedded_file {
     ($dir:literal, $f:literal) => {
         include_bytes!(concat!(env!($dir), "/", $f)).as_slice()

@@ -69,11 +69,22 @@ pub fn model_source(model_dir: &str, inter_model_dir: &str) -> Result<helio_core
 }
 
 /// [`check_model_dir`] for both properties, then [`model_source`]: the
-/// start-time check of helioenc and heliodec.
-pub fn checked_model_source(model_dir: &str, inter_model_dir: &str) -> Result<helio_core::ModelSource, String> {
-    check_model_dir(model_dir)?;
-    check_model_dir(inter_model_dir).map_err(|e| format!("inter-{e}"))?;
-    model_source(model_dir, inter_model_dir)
+/// start-time check of helioenc and heliodec (`element` = "encoder" / "decoder"),
+/// so that a wrong path fails READY->PAUSED naming it.
+pub fn checked_model_source(
+    model_dir: &str,
+    inter_model_dir: &str,
+    element: &str,
+) -> Result<helio_core::ModelSource, gst::ErrorMessage> {
+    check_model_dir(model_dir)
+        .and_then(|()| check_model_dir(inter_model_dir).map_err(|e| format!("inter-{e}")))
+        .and_then(|()| model_source(model_dir, inter_model_dir))
+        .map_err(|msg| {
+            gst::error_msg!(
+                gst::ResourceError::NotFound,
+                ("Cannot start helio {}: {}", element, msg)
+            )
+        })
 }
 
 /// Cheap early check of `model-dir`, so that a wrong path fails the state

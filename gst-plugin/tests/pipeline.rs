@@ -72,17 +72,7 @@ fn file_round_trip_through_parser_and_decodebin() {
         assert!(bytes(a) == bytes(b));
     }
 
-    let pipeline = gst::parse::launch(&format!(
-        "filesrc location=\"{path}\" ! decodebin ! fakesink name=sink sync=false"
-    ))
-    .unwrap();
-    let sink = pipeline
-        .downcast_ref::<gst::Bin>()
-        .unwrap()
-        .by_name("sink")
-        .unwrap();
-    let decoded = collect_buffers(&sink);
-    let res = run_to_eos(&pipeline, TIMEOUT);
+    let (decoded, _, res) = decode_file(&path, "decodebin");
     if res
         .errors
         .iter()
@@ -91,7 +81,7 @@ fn file_round_trip_through_parser_and_decodebin() {
         eprintln!("decodebin part skipped: embedded model differs from {model}: {res:?}");
     } else {
         assert!(res.eos && res.errors.is_empty(), "{res:?}");
-        assert_eq!(decoded.lock().unwrap().len(), FRAMES);
+        assert_eq!(decoded.len(), FRAMES);
     }
 }
 

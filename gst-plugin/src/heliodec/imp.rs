@@ -231,13 +231,11 @@ impl VideoDecoderImpl for HelioDec {
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = self.settings.lock().unwrap().clone();
 
-        let model = common::checked_model_source(&settings.model_dir, &settings.inter_model_dir)
-            .map_err(|msg| {
-                gst::error_msg!(
-                    gst::ResourceError::NotFound,
-                    ("Cannot start helio decoder: {}", msg)
-                )
-            })?;
+        let model = common::checked_model_source(
+            &settings.model_dir,
+            &settings.inter_model_dir,
+            "decoder",
+        )?;
 
         let cfg = helio_core::DecoderConfig {
             model,

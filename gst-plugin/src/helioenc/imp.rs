@@ -330,13 +330,11 @@ impl VideoEncoderImpl for HelioEnc {
         let settings = self.settings.lock().unwrap().clone();
         *self.caps_warned.lock().unwrap() = false;
 
-        let source = common::checked_model_source(&settings.model_dir, &settings.inter_model_dir)
-            .map_err(|msg| {
-                gst::error_msg!(
-                    gst::ResourceError::NotFound,
-                    ("Cannot start helio encoder: {}", msg)
-                )
-            })?;
+        let source = common::checked_model_source(
+            &settings.model_dir,
+            &settings.inter_model_dir,
+            "encoder",
+        )?;
 
         // Load ONNX Runtime now, so that a missing library fails the state
         // change (naming the paths tried) instead of caps negotiation.

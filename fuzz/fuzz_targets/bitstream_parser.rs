@@ -10,6 +10,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = bitstream::find_next_sync(data);
     let _ = SequenceHeader::parse(data);
     let _ = helio_core::intra::read_payload(data);
+    let _ = helio_core::inter::read_payload(data);
 
     let peeked = bitstream::peek_unit_len(data);
     let known = SequenceHeader::parse(data).ok();

@@ -1,8 +1,12 @@
-//! Arbitrary bytes as range-coded symbols (and as CDF tables): decoding must
-//! return values or errors in bounded time, never panic.
+//! Arbitrary bytes as range-coded symbols (and as CDF tables), and as a P-frame
+//! payload through the P decoder's entropy stages (two hyperprior latents with
+//! stand-in hyper-synthesis networks): decoding must return values or errors in
+//! bounded time, never panic.
 #![no_main]
 
+use helio_core::Result;
 use helio_core::entropy::{CdfTable, MAX_ABS_SYMBOL, PRECISION, SymbolDecoder};
+use helio_core::latent_codecs::{EntropyBottleneck, GaussianConditional, HyperNets, Hyperprior, Latent};
 use libfuzzer_sys::fuzz_target;
 
 /// A table over `bins` values plus escape, probability mass peaked at the centre.
@@ -18,8 +22,52 @@ fn table(bins: u32, offset: i32) -> CdfTable {
     CdfTable::from_cdf(&cdf, offset, "fuzz").unwrap()
 }
 
+/// h_s stand-in: scales and means of `M` channels from z (4x upsampled), like a
+/// real network they depend on the decoded z.
+struct FakeHyperSynthesis(usize);
+
+impl HyperNets for FakeHyperSynthesis {
+    fn h_a(&mut self, _: &Latent) -> Result<Latent> {
+        unreachable!("decoding never runs h_a")
+    }
+    fn h_s(&mut self, z: &Latent) -> Result<(Latent, Latent)> {
+        let (h, w) = (z.height * 4, z.width * 4);
+        let (mut scales, mut means) = (Vec::new(), Vec::new());
+        for c in 0..self.0 {
+            for r in 0..h {
+                for x in 0..w {
+                    let v = z.data[(c % z.channels) * z.plane_len() + (r / 4) * z.width + x / 4];
+                    scales.push(0.2 + v.abs() * 3.0);
+                    means.push(v * 0.3);
+                }
+            }
+        }
+        Ok((Latent::new(self.0, h, w, scales)?, Latent::new(self.0, h, w, means)?))
+    }
+}
+
+/// The P decoder's entropy stages on `payload`: four sections, motion then residual.
+fn decode_p_payload(payload: &[u8], tables: &[CdfTable; 4]) {
+    let Ok(bits) = helio_core::inter::read_payload(payload) else { return };
+    let hyperprior = Hyperprior {
+        z: EntropyBottleneck::new(vec![0.25, -0.5], vec![tables[1].clone(), tables[2].clone()]).unwrap(),
+        y: GaussianConditional::new(vec![0.11, 1.0, 8.0, 64.0], 0.11, tables.to_vec()).unwrap(),
+    };
+    for (latent, shape) in [(&bits.motion, [3, 8, 8]), (&bits.residual, [2, 4, 8])] {
+        if let Ok(y_hat) = hyperprior.decompress(latent, shape, &mut FakeHyperSynthesis(shape[0])) {
+            assert_eq!(y_hat.shape(), shape);
+            assert!(y_hat.data.iter().all(|v| v.is_finite()));
+        }
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, rest)) = data.split_first() else { return };
+    let tables = [table(1, 0), table(4, -2), table(63, -31), table(500, -250)];
+    if selector & 2 == 2 {
+        decode_p_payload(rest, &tables);
+        return;
+    }
 
     // Tables from the input itself: construction validates, never panics.
     if selector & 1 == 1 {
@@ -27,7 +75,6 @@ fuzz_target!(|data: &[u8]| {
         let _ = CdfTable::from_cdf(&cdf, -(selector as i32), "fuzz");
     }
 
-    let tables = [table(1, 0), table(4, -2), table(63, -31), table(500, -250)];
     let usable = rest.len() - rest.len() % 4;
     let Ok(mut dec) = SymbolDecoder::new(&rest[..usable]) else { return };
     // Far more symbols than bytes: reading past the end must stay bounded.

@@ -95,6 +95,24 @@ pub struct Point {
     pub dec_fps: f64,
     /// Display-domain decode of the first frame (for the side-by-side image).
     pub preview: Vec<u8>,
+    /// Per coded frame, when the encoder gave one buffer per frame.
+    pub per_frame: Option<Vec<FrameStat>>,
+}
+
+/// One coded frame of a point (for GoP drift plots).
+#[derive(Debug, Clone, Copy)]
+pub struct FrameStat {
+    pub bytes: usize,
+    /// Not flagged DELTA_UNIT by the encoder (an I-frame / IDR).
+    pub keyframe: bool,
+    pub psnr: f64,
+}
+
+impl Point {
+    /// Coded frames flagged DELTA_UNIT (P-frames), if known.
+    pub fn delta_frames(&self) -> Option<usize> {
+        self.per_frame.as_ref().map(|f| f.iter().filter(|s| !s.keyframe).count())
+    }
 }
 
 /// Sweep settings.
@@ -119,7 +137,16 @@ pub const J2K_BPP: &[f64] = &[0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2];
 pub const J2K_BPP_QUICK: &[f64] = &[0.05, 0.2, 0.8];
 
 /// All codec names known to the tool, in run order.
-pub const ALL_CODECS: &[&str] = &["png", "j2k-lossless", "helio", "x264", "x264-intra", "x265", "x265-intra", "j2k"];
+pub const ALL_CODECS: &[&str] =
+    &["png", "j2k-lossless", "helio", "helio-gop30", "x264", "x264-intra", "x265", "x265-intra", "j2k"];
+
+/// Keyframe interval of the GoP codecs (x264, x265, helio-gop30): the papers' GoP 30.
+pub const GOP: u32 = 30;
+
+/// Whether `codec` is one of helio's settings (needs the helio plugin).
+pub fn is_helio(codec: &str) -> bool {
+    codec == "helio" || codec == "helio-gop30"
+}
 
 const H264: &str = "video/x-h264,stream-format=byte-stream,alignment=au";
 const H265: &str = "video/x-h265,stream-format=byte-stream,alignment=au";
@@ -179,7 +206,9 @@ pub fn sweep(codec: &str, mode: Mode, opts: &SweepOptions) -> Vec<Spec> {
             dec_caps: gray_caps.into(),
             lossless: true,
         }),
-        "helio" => {
+        "helio" | "helio-gop30" => {
+            // helio: every frame an I-frame; helio-gop30: I + P-frames like x26x's GoP 30.
+            let k = if codec == "helio" { 1 } else { GOP };
             let Some(max) = opts.helio_max_quality else { return out };
             let qs = opts
                 .helio_qualities
@@ -187,18 +216,21 @@ pub fn sweep(codec: &str, mode: Mode, opts: &SweepOptions) -> Vec<Spec> {
                 .unwrap_or_else(|| if opts.quick { spread(max, 3) } else { (1..=max).collect() });
             for q in qs.into_iter().filter(|&q| q >= 1 && q <= max) {
                 out.push(Spec {
-                    codec: "helio".into(),
+                    codec: codec.into(),
                     setting: format!("quality={q}"),
                     elements: vec!["helioenc", "heliodec"],
                     feed: gray_feed,
                     enc: match mode {
-                        Mode::Display8 => format!("helioenc quality={q} {}", opts.helio_props),
-                        Mode::Dn16 => format!("helioenc quality={q} bit-depth={} {}", opts.bit_depth, opts.helio_props),
+                        Mode::Display8 => format!("helioenc quality={q} keyframe-interval={k} {}", opts.helio_props),
+                        Mode::Dn16 => format!(
+                            "helioenc quality={q} keyframe-interval={k} bit-depth={} {}",
+                            opts.bit_depth, opts.helio_props
+                        ),
                     }
                     .trim_end()
                     .to_string(),
                     enc_caps: None,
-                    dec: "heliodec".into(),
+                    dec: helio_dec(&opts.helio_props),
                     dec_caps: gray_caps.into(),
                     lossless: false,
                 });
@@ -208,7 +240,7 @@ pub fn sweep(codec: &str, mode: Mode, opts: &SweepOptions) -> Vec<Spec> {
             if mode == Mode::Dn16 {
                 return out; // 8-bit x264 has nothing to add over display8 here; x265 carries 12 bits.
             }
-            let k = if codec == "x264" { 30 } else { 1 };
+            let k = if codec == "x264" { GOP } else { 1 };
             for &q in crfs {
                 out.push(Spec {
                     codec: codec.into(),
@@ -226,7 +258,7 @@ pub fn sweep(codec: &str, mode: Mode, opts: &SweepOptions) -> Vec<Spec> {
             }
         }
         "x265" | "x265-intra" => {
-            let k = if codec == "x265" { 30 } else { 1 };
+            let k = if codec == "x265" { GOP } else { 1 };
             let (feed, dec_caps) = match mode {
                 Mode::Display8 => (Feed::I420Even, "video/x-raw,format=I420"),
                 Mode::Dn16 => (Feed::I420x12Even, "video/x-raw,format=I420_12LE"),
@@ -269,6 +301,15 @@ pub fn sweep(codec: &str, mode: Mode, opts: &SweepOptions) -> Vec<Spec> {
         _ => {}
     }
     out
+}
+
+/// heliodec with the model properties given to helioenc (the decoder needs the same packages).
+fn helio_dec(helio_props: &str) -> String {
+    let models: Vec<&str> = helio_props
+        .split_whitespace()
+        .filter(|kv| kv.starts_with("model-dir=") || kv.starts_with("inter-model-dir="))
+        .collect();
+    if models.is_empty() { "heliodec".into() } else { format!("heliodec {}", models.join(" ")) }
 }
 
 fn even(v: usize) -> usize {
@@ -340,6 +381,8 @@ pub fn evaluate(spec: &Spec, input: &Input, mode: Mode, lut: &DisplayLut) -> Res
     let bytes: u64 = enc.samples.iter().filter_map(|s| s.buffer()).map(|b| b.size() as u64).sum();
     let coded_caps = enc.samples[0].caps().ok_or("encoder output without caps")?.to_owned();
     let coded: Vec<gst::Buffer> = enc.samples.iter().filter_map(|s| s.buffer_owned()).collect();
+    let coded_sizes: Vec<(usize, bool)> =
+        coded.iter().map(|b| (b.size(), !b.flags().contains(gst::BufferFlags::DELTA_UNIT))).collect();
     let dec = gstrun::run(&spec.dec, &coded_caps, Some(&spec.dec_caps), coded, timeout)?;
     if dec.samples.len() != n {
         return Err(format!("decoder returned {} frames for {n}", dec.samples.len()));
@@ -349,6 +392,7 @@ pub fn evaluate(spec: &Spec, input: &Input, mode: Mode, lut: &DisplayLut) -> Res
     let (mut psnr_sum, mut ssim_sum, mut ssim_ok) = (0.0, 0.0, true);
     let (mut se_dn, mut max_dn) = (0.0f64, 0u32);
     let mut preview = Vec::new();
+    let mut psnrs = Vec::with_capacity(n);
     for (i, s) in dec.samples.iter().enumerate() {
         let plane = gstrun::plane0(s, w, h)?;
         let (disp, dn): (Vec<u8>, Option<Vec<u16>>) = match (mode, plane) {
@@ -366,6 +410,7 @@ pub fn evaluate(spec: &Spec, input: &Input, mode: Mode, lut: &DisplayLut) -> Res
         };
         let psnr = metrics::psnr_u8(&input.display[i], &disp);
         psnr_sum += psnr;
+        psnrs.push(psnr);
         match metrics::ms_ssim_u8(&input.display[i], &disp, w, h) {
             Some(v) => ssim_sum += v,
             None => ssim_ok = false,
@@ -397,5 +442,9 @@ pub fn evaluate(spec: &Spec, input: &Input, mode: Mode, lut: &DisplayLut) -> Res
         enc_fps: n as f64 / enc.seconds,
         dec_fps: n as f64 / dec.seconds,
         preview,
+        // One buffer per frame (helio, x26x with alignment=au): per-frame sizes are known.
+        per_frame: (coded_sizes.len() == n).then(|| {
+            coded_sizes.iter().zip(&psnrs).map(|(&(bytes, keyframe), &psnr)| FrameStat { bytes, keyframe, psnr }).collect()
+        }),
     })
 }

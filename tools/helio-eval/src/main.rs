@@ -18,13 +18,18 @@ USAGE: helio-eval [OPTIONS]
 
   --frames DIR          folder of 8- or 16-bit grayscale PNG frames (default: <workspace>/data/aia171)
   --mode M              display8 | dn16 | both (default: both for 16-bit input, display8 for 8-bit)
-  --codecs LIST         comma list from: png,j2k-lossless,helio,x264,x264-intra,x265,x265-intra,j2k (default: all)
+  --codecs LIST         comma list from: png,j2k-lossless,helio,helio-gop30,x264,x264-intra,x265,x265-intra,j2k
+                        (default: all). helio = every frame an I-frame; helio-gop30, x264 and x265 = GoP 30
+                        (I + P-frames; helio-gop30 needs helio's inter package, else it codes I-frames only)
   --quick               a few quality points per codec (what `make demo` runs)
   --max-frames N        use at most N frames
   --bit-depth N         significant bits of 16-bit input (default 14, SDO/AIA)
   --helio-qualities L   comma list of helioenc quality values (default: 1..max, read from the element)
-  --helio-props S       extra helioenc properties, e.g. \"threads=2\"
+  --helio-props S       extra helioenc properties, e.g. \"threads=2\" (model-dir= and inter-model-dir= are
+                        given to heliodec too)
   --out FILE.md         write the markdown results there and a CSV beside it (FILE.csv)
+  --frames-csv FILE     per-frame CSV: bytes, frame type and PSNR of every frame of every point (GoP drift
+                        plots: helio-gop30 vs x265 across a GoP)
   --side-by-side FILE   PNG: original | helio | x265 | JPEG 2000 decodes of frame 0 at similar bpp
   --plugin-path DIR     folder holding libgsthelio.so (default: this executable's folder if it has it,
                         else <workspace>/target/release, else <workspace>/target/debug)
@@ -44,6 +49,7 @@ struct Args {
     helio_qualities: Option<Vec<u32>>,
     helio_props: String,
     out: Option<PathBuf>,
+    frames_csv: Option<PathBuf>,
     side_by_side: Option<PathBuf>,
     plugin_path: Option<PathBuf>,
 }
@@ -63,6 +69,7 @@ fn parse_args() -> Result<Args, String> {
         helio_qualities: None,
         helio_props: String::new(),
         out: None,
+        frames_csv: None,
         side_by_side: None,
         plugin_path: None,
     };
@@ -110,6 +117,7 @@ fn parse_args() -> Result<Args, String> {
             }
             "--helio-props" => a.helio_props = val()?,
             "--out" => a.out = Some(val()?.into()),
+            "--frames-csv" => a.frames_csv = Some(val()?.into()),
             "--side-by-side" => a.side_by_side = Some(val()?.into()),
             "--plugin-path" => a.plugin_path = Some(val()?.into()),
             other => return Err(format!("unknown option {other}\n\n{USAGE}")),
@@ -195,10 +203,20 @@ fn render(doc: &Doc, points: &[Point], modes: &[Mode]) -> String {
             Mode::Dn16 => "helio and JPEG 2000 get the 16-bit DN, x265 12 bits (DN >> 2, rounded); PSNR after mapping decoded DN to the display domain; DN errors against the original DN.\n\n",
         });
         s.push_str(&report::points_table(points, m));
-        let bd = report::bd_table(points, m, "helio", &["x264", "x264-intra", "x265", "x265-intra", "j2k"]);
-        if !bd.is_empty() {
-            s.push_str(&format!("\nBD-rate of helio (negative = fewer bits than the anchor at equal quality), {}:\n\n", m.name()));
-            s.push_str(&bd);
+        let anchors = ["x264", "x264-intra", "x265", "x265-intra", "j2k"];
+        let gop_anchors = ["x264", "x265", "helio", "x264-intra", "x265-intra", "j2k"];
+        for (test, anchors, what) in [
+            ("helio", &anchors[..], "helio (I-frames only)"),
+            ("helio-gop30", &gop_anchors[..], "helio GoP 30 (I + P-frames)"),
+        ] {
+            let bd = report::bd_table(points, m, test, anchors);
+            if !bd.is_empty() {
+                s.push_str(&format!(
+                    "\nBD-rate of {what} (negative = fewer bits than the anchor at equal quality), {}:\n\n",
+                    m.name()
+                ));
+                s.push_str(&bd);
+            }
         }
     }
     if !doc.notes.is_empty() {
@@ -317,7 +335,7 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let mut doc = Doc { header: String::new(), notes: Vec::new() };
-    let plugin_note = if args.codecs.iter().any(|c| c == "helio") {
+    let plugin_note = if args.codecs.iter().any(|c| codecs::is_helio(c)) {
         load_helio_plugin(args.plugin_path.as_deref())
     } else {
         String::new()
@@ -415,7 +433,7 @@ fn main() -> ExitCode {
         if plugin_note.is_empty() { String::new() } else { format!("- {plugin_note}\n") }
     );
 
-    let helio_max = if args.codecs.iter().any(|c| c == "helio") && gst::ElementFactory::find("helioenc").is_some() {
+    let helio_max = if args.codecs.iter().any(|c| codecs::is_helio(c)) && gst::ElementFactory::find("helioenc").is_some() {
         match helio_max_quality() {
             Ok(q) => {
                 // The pspec maximum is only a bound (255); the model package says how many
@@ -462,9 +480,9 @@ fn main() -> ExitCode {
     let mut failed = false;
     for &mode in &modes {
         for codec in &args.codecs {
-            if codec == "helio" && helio_max.is_none() {
+            if codecs::is_helio(codec) && helio_max.is_none() {
                 if mode == modes[0] {
-                    doc.notes.push(format!("helio not measured: {plugin_note}"));
+                    doc.notes.push(format!("{codec} not measured: {plugin_note}"));
                 }
                 continue;
             }
@@ -487,6 +505,13 @@ fn main() -> ExitCode {
                             "{:.4} bpp, {:.2} dB, enc {:.1} fps, dec {:.1} fps",
                             p.bpp, p.psnr, p.enc_fps, p.dec_fps
                         );
+                        let no_p = format!(
+                            "helio-gop30 coded I-frames only: helioenc found no inter package \
+                             (give inter-model-dir= in --helio-props, or build with models/ssf)"
+                        );
+                        if spec.codec == "helio-gop30" && p.delta_frames() == Some(0) && p.frames > 1 && !doc.notes.contains(&no_p) {
+                            doc.notes.push(no_p);
+                        }
                         if spec.lossless && p.psnr.is_finite() {
                             doc.notes.push(format!(
                                 "{} {} was expected lossless but is not ({:.2} dB, max err {:?})",
@@ -550,6 +575,12 @@ fn main() -> ExitCode {
     let text = render(&doc, &points, &modes);
     print!("{text}");
     write_outputs(args.out.as_deref(), &text, &points);
+    if let Some(path) = &args.frames_csv {
+        match std::fs::write(path, report::frames_csv(&points)) {
+            Ok(()) => eprintln!("helio-eval: wrote {}", path.display()),
+            Err(e) => eprintln!("helio-eval: cannot write {}: {e}", path.display()),
+        }
+    }
     if let Some(o) = &args.out {
         eprintln!("helio-eval: wrote {} and {}", o.display(), o.with_extension("csv").display());
     }

@@ -135,6 +135,29 @@ pub fn csv(points: &[Point]) -> String {
     s
 }
 
+/// One row per coded frame of every point that has per-frame sizes: frame type
+/// (I = keyframe, P = delta unit), bytes, bits per pixel and PSNR.
+pub fn frames_csv(points: &[Point]) -> String {
+    let mut s = String::from("mode,codec,setting,frame,frame_type,bytes,bpp,psnr_db\n");
+    for p in points {
+        let Some(frames) = &p.per_frame else { continue };
+        for (i, fr) in frames.iter().enumerate() {
+            let _ = writeln!(
+                s,
+                "{},{},\"{}\",{i},{},{},{:.6},{}",
+                p.mode.name(),
+                p.codec,
+                p.setting.replace('"', "'"),
+                if fr.keyframe { "I" } else { "P" },
+                fr.bytes,
+                fr.bytes as f64 * 8.0 / (p.width * p.height) as f64,
+                f(fr.psnr, 4)
+            );
+        }
+    }
+    s
+}
+
 /// Picks the point of `codec` (lossy) whose bpp is closest (in log) to `bpp`.
 pub fn closest<'a>(points: &'a [Point], mode: Mode, codec: &str, bpp: f64) -> Option<&'a Point> {
     points

@@ -104,3 +104,58 @@ fn x265_12bit_path_is_sane() {
     assert!(p.max_err_dn.unwrap() <= 2, "max err {:?}", p.max_err_dn);
     assert_eq!(p.frames, 2);
 }
+
+/// helio (intra) and helio-gop30 differ only in the keyframe interval, and the
+/// decoder gets the encoder's model packages.
+#[test]
+fn helio_sweeps_set_the_keyframe_interval() {
+    let o = SweepOptions {
+        helio_max_quality: Some(2),
+        helio_props: "model-dir=/m inter-model-dir=/m/ssf threads=2".into(),
+        ..opts()
+    };
+    for (codec, k) in [("helio", 1), ("helio-gop30", codecs::GOP)] {
+        let specs = codecs::sweep(codec, Mode::Dn16, &o);
+        assert_eq!(specs.len(), 2, "{codec}");
+        for s in specs {
+            assert!(s.enc.contains(&format!("keyframe-interval={k} ")), "{codec}: {}", s.enc);
+            assert_eq!(s.dec, "heliodec model-dir=/m inter-model-dir=/m/ssf");
+        }
+    }
+}
+
+/// helio-gop30 through the helio plugin in target/: P-frames between the
+/// keyframes, per-frame sizes and PSNR in the frames CSV.
+#[test]
+fn helio_gop30_codes_p_frames_and_reports_them_per_frame() {
+    gst::init().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let (intra, inter) = (root.join("models/hyperprior"), root.join("models/ssf"));
+    let plugin = root.join(if cfg!(debug_assertions) { "target/debug" } else { "target/release" });
+    gst::Registry::get().scan_path(&plugin);
+    let missing = gstrun::missing(&["helioenc", "heliodec"]);
+    if !missing.is_empty() || !inter.join("model.json").is_file() {
+        let why = format!("skipped: helio plugin in {} or inter package {} missing", plugin.display(), inter.display());
+        assert!(std::env::var_os("HELIO_NO_SKIP").is_none(), "{why} (HELIO_NO_SKIP is set)");
+        eprintln!("{why}");
+        return;
+    }
+    let input = synthetic(4, 128, 96);
+    let lut = DisplayLut::new(14);
+    let o = SweepOptions {
+        helio_max_quality: Some(2),
+        helio_qualities: Some(vec![2]),
+        helio_props: format!("model-dir={} inter-model-dir={}", intra.display(), inter.display()),
+        ..opts()
+    };
+    let spec = codecs::sweep("helio-gop30", Mode::Dn16, &o).remove(0);
+    let p = codecs::evaluate(&spec, &input, Mode::Dn16, &lut).unwrap();
+    let frames = p.per_frame.as_ref().expect("one buffer per frame");
+    assert_eq!(frames.iter().map(|f| f.keyframe).collect::<Vec<_>>(), [true, false, false, false]);
+    assert_eq!(frames.iter().map(|f| f.bytes as u64).sum::<u64>(), p.bytes);
+    assert!(frames.iter().all(|f| f.psnr > 20.0 && f.psnr.is_finite()), "{frames:?}");
+    let csv = helio_eval::report::frames_csv(&[p]);
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows.len(), 5, "{csv}");
+    assert!(rows[1].starts_with("dn16,helio-gop30,\"quality=2\",0,I,") && rows[2].contains(",1,P,"), "{csv}");
+}

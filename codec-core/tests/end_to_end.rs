@@ -237,11 +237,35 @@ fn seed_fuzz_corpus() {
             ("bitstream_parser", &unit[SEQUENCE_HEADER_LEN..]),
             ("entropy_decoder", &[[0u8].as_slice(), &payload[4..]].concat()[..]),
         ] {
-            let dir = root.join(target);
-            std::fs::create_dir_all(&dir).unwrap();
-            std::fs::write(dir.join(format!("seed-{i}-{}", bytes.len())), bytes).unwrap();
+            write_seed(&root, target, &format!("seed-{i}"), bytes);
         }
     }
+    // P units, and P payloads behind selector 2 (the entropy_decoder target's P path).
+    let Some(both) = inter_model_or_skip("seed_fuzz_corpus (P-frames)") else { return };
+    let cfg = EncoderConfig {
+        width: 96,
+        height: 64,
+        bit_depth: 14,
+        quality: 2,
+        model: both,
+        execution_provider: ExecutionProvider::Cpu,
+        threads: 0,
+        keyframe_interval: 30,
+    };
+    let mut enc = Encoder::new(cfg).unwrap();
+    for (i, f) in drifting_sequence(3, 96, 64).iter().enumerate() {
+        let unit = enc.encode(Pixels::U16(f), false).unwrap().data;
+        if i > 0 {
+            write_seed(&root, "bitstream_parser", &format!("seed-p{i}"), &unit);
+            write_seed(&root, "entropy_decoder", &format!("seed-p{i}"), &[[2u8].as_slice(), &unit[PACKET_HEADER_LEN..]].concat());
+        }
+    }
+}
+
+fn write_seed(root: &std::path::Path, target: &str, name: &str, bytes: &[u8]) {
+    let dir = root.join(target);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(format!("{name}-{}", bytes.len())), bytes).unwrap();
 }
 
 /// Prints encode/decode wall time of a 512x512 14-bit frame (the SDOML size):

@@ -505,12 +505,11 @@ fn main() -> ExitCode {
                             "{:.4} bpp, {:.2} dB, enc {:.1} fps, dec {:.1} fps",
                             p.bpp, p.psnr, p.enc_fps, p.dec_fps
                         );
-                        let no_p = format!(
-                            "helio-gop30 coded I-frames only: helioenc found no inter package \
-                             (give inter-model-dir= in --helio-props, or build with models/ssf)"
-                        );
-                        if spec.codec == "helio-gop30" && p.delta_frames() == Some(0) && p.frames > 1 && !doc.notes.contains(&no_p) {
-                            doc.notes.push(no_p);
+                        let no_p = "helio-gop30 coded I-frames only: helioenc found no inter package \
+                                    (give inter-model-dir= in --helio-props, or build with models/ssf)";
+                        let noted = doc.notes.iter().any(|n| n == no_p);
+                        if spec.codec == "helio-gop30" && p.delta_frames() == Some(0) && p.frames > 1 && !noted {
+                            doc.notes.push(no_p.to_string());
                         }
                         if spec.lossless && p.psnr.is_finite() {
                             doc.notes.push(format!(

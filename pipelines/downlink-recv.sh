@@ -19,8 +19,8 @@
 #   SCALING linear|sqrt|log, how DN fill the colour table (heliocolormap scaling) [sqrt;
 #           use linear for an 8-bit stream, already sqrt-scaled display data]
 #   BIT_DEPTH DN range 0..2^BIT_DEPTH-1 mapped onto the table [14]
-#   WINDOW  1 = also show the coloured frames in a window (autovideosink; needs a
-#           display and COLORMAP) [0]
+#   WINDOW  1 = also show the coloured frames in a window (needs COLORMAP, and DISPLAY or
+#           WAYLAND_DISPLAY for autovideosink) [0]   VIDEOSINK its sink [autovideosink]
 # Exit status 0 when at least one frame was decoded, 1 otherwise (wrong port, no sender).
 # Known behaviour: see downlink-send.sh (receiver first, sender stopped, loss, wrong port).
 set -euo pipefail
@@ -38,7 +38,15 @@ COLORMAP=${COLORMAP:-none}
 WINDOW=${WINDOW:-0}
 need_elements helioparse heliodec videoconvert pngenc multifilesink identity
 [ "$COLORMAP" != none ] && need_elements heliocolormap
-[ "$WINDOW" = 1 ] && { [ "$COLORMAP" != none ] || die "WINDOW=1 needs COLORMAP"; need_elements tee queue autovideosink; }
+VIDEOSINK=${VIDEOSINK:-autovideosink}
+if [ "$WINDOW" = 1 ]; then
+    [ "$COLORMAP" != none ] || die "WINDOW=1 needs COLORMAP"
+    # autovideosink on a machine without a display fails late and badly (a crash in the
+    # Wayland sink was seen): refuse early.
+    [ "$VIDEOSINK" != autovideosink ] || [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] ||
+        die "WINDOW=1: no display (DISPLAY and WAYLAND_DISPLAY unset)"
+    need_elements tee queue "${VIDEOSINK%% *}"
+fi
 mkdir -p "$OUT_DIR"
 DEADLINE=$((SECONDS + TIMEOUT))
 
@@ -77,7 +85,7 @@ else
     if [ "$WINDOW" = 1 ]; then
         # sync=false: show frames as they arrive, never hold the snapshots back.
         SINK+=(! tee name=v ! queue ! "${SNAP[@]}" v. ! queue ! videoconvert
-            ! autovideosink sync=false)
+            ! $VIDEOSINK sync=false)
     else
         SINK+=(! "${SNAP[@]}")
     fi

@@ -298,62 +298,63 @@ fn downlink_receiver_colours_snapshots() {
     let Some(()) = ready("downlink_receiver_colours_snapshots", &[]) else {
         return;
     };
-    let tmp = TempDir::new("recipe-dl-colour");
-    let port = UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-        .to_string();
-    let out = tmp.path().join("snaps");
-    // Receiver first; it keeps 3 frames and stops at the 4th.
-    let recv = recipe(
-        "downlink-recv.sh",
-        &[out.to_str().unwrap()],
-        &[
-            ("PORT", &port),
+    // Snapshots only, then also teed to a "window" (fakesink: no display here).
+    for window in [&[][..], &[("WINDOW", "1"), ("VIDEOSINK", "fakesink")][..]] {
+        let tmp = TempDir::new("recipe-dl-colour");
+        let port = UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+            .to_string();
+        let out = tmp.path().join("snaps");
+        // Receiver first; it keeps 3 frames and stops at the 4th.
+        let mut env = vec![
+            ("PORT", port.as_str()),
             ("FRAMES", "3"),
             ("TIMEOUT", "30"),
             ("COLORMAP", "171"),
-        ],
-    )
-    .spawn()
-    .unwrap();
-    // Until udpsrc holds the port (our own bind then fails), at most 10 s.
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(10)
-        && UdpSocket::bind(("127.0.0.1", port.parse::<u16>().unwrap())).is_ok()
-    {
-        std::thread::sleep(Duration::from_millis(50));
+        ];
+        env.extend_from_slice(window);
+        let recv = recipe("downlink-recv.sh", &[out.to_str().unwrap()], &env)
+            .spawn()
+            .unwrap();
+        // Until udpsrc holds the port (our own bind then fails), at most 10 s.
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10)
+            && UdpSocket::bind(("127.0.0.1", port.parse::<u16>().unwrap())).is_ok()
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        let send = run(
+            "downlink-send.sh",
+            &[],
+            &[
+                ("PORT", &port),
+                ("WIDTH", "256"),
+                ("HEIGHT", "256"),
+                ("NUM_BUFFERS", "10"),
+                ("FPS", "10/1"),
+                ("TIMEOUT", "30"),
+            ],
+        );
+        assert!(send.status.success());
+        let r = report("downlink-recv.sh", recv.wait_with_output().unwrap());
+        assert!(r.status.success(), "{window:?}");
+        let said = String::from_utf8_lossy(&r.stderr);
+        assert!(
+            said.contains("end of stream") && said.contains("AIA 171 colour table"),
+            "{window:?}: {said}"
+        );
+        let files = pngs(&out, "snap_");
+        assert_eq!(files.len(), 3, "{window:?}: {files:?}");
+        for f in &files {
+            assert_eq!(ihdr(f), (256, 256, 8, 2), "{}", f.display());
+        }
+        // heliocolormap's output goes straight to pngenc: exactly the table, no slack.
+        assert_warm_colours(&files[2], 0);
     }
-    std::thread::sleep(Duration::from_millis(300));
-    let send = run(
-        "downlink-send.sh",
-        &[],
-        &[
-            ("PORT", &port),
-            ("WIDTH", "256"),
-            ("HEIGHT", "256"),
-            ("NUM_BUFFERS", "10"),
-            ("FPS", "10/1"),
-            ("TIMEOUT", "30"),
-        ],
-    );
-    assert!(send.status.success());
-    let r = report("downlink-recv.sh", recv.wait_with_output().unwrap());
-    assert!(r.status.success());
-    let said = String::from_utf8_lossy(&r.stderr);
-    assert!(
-        said.contains("end of stream") && said.contains("AIA 171 colour table"),
-        "{said}"
-    );
-    let files = pngs(&out, "snap_");
-    assert_eq!(files.len(), 3, "{files:?}");
-    for f in &files {
-        assert_eq!(ihdr(f), (256, 256, 8, 2), "{}", f.display());
-    }
-    // heliocolormap's output goes straight to pngenc: exactly the table, no slack.
-    assert_warm_colours(&files[2], 0);
 }
 
 #[test]

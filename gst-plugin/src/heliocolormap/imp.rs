@@ -113,7 +113,8 @@ impl Settings {
         }
     }
 
-    /// The output pixel of every input value, `bpp` bytes in `out`'s order.
+    /// The output pixel of every input value, in `out`'s byte order (RGB uses the
+    /// first 3 of the 4 bytes; the x byte is 255).
     fn lut(&self, input: VideoFormat, out: VideoFormat) -> Result<Vec<[u8; 4]>, String> {
         self.check(Some(input))?;
         let table = tables::aia_table(self.wavelength).expect("checked");

@@ -90,8 +90,10 @@ pub fn inter_model_or_skip(test: &str) -> Option<ModelSource> {
 }
 
 /// `n` frames of a `w` x `h` window of the bundled frame moving right by one
-/// pixel per frame (and down by one every other frame): a slowly changing solar sequence.
+/// pixel per frame (and down by one every other frame): a slowly changing solar
+/// sequence. It starts on the bright loops (176, 208), the most structured part.
 pub fn drifting_sequence(n: u32, w: u32, h: u32) -> Vec<Vec<u16>> {
-    let (fw, _, frame) = aia_frame();
-    (0..n).map(|t| crop(&frame, fw, 100 + t, 200 + t / 2, w, h)).collect()
+    let (fw, fh, frame) = aia_frame();
+    let (x0, y0) = (176.min(fw - w - n), 208.min(fh - h - n));
+    (0..n).map(|t| crop(&frame, fw, x0 + t, y0 + t / 2, w, h)).collect()
 }

@@ -332,6 +332,19 @@ impl InterPackage {
         self.spec.motion.quality_levels()
     }
 
+    /// A note when model.json's `intra_model` names another intra package than
+    /// `intra`: P-frames still decode exactly, but predict from I-frames the P
+    /// model was not trained on (usually costing bits).
+    pub fn intra_model_note(&self, intra: &ModelPackage) -> Option<String> {
+        let trained = self.spec.intra_model.as_deref()?;
+        (trained != intra.id.to_string()).then(|| {
+            format!(
+                "inter package {} was trained against intra package {trained}, but intra package {} ({}) is loaded",
+                self.origin, intra.id, intra.origin
+            )
+        })
+    }
+
     /// Errors unless this package can code P-frames for `intra` (same number of quality levels).
     pub fn check_pairs_with(&self, intra: &ModelPackage) -> Result<()> {
         if self.quality_levels() != intra.spec.quality_levels() {
@@ -530,6 +543,12 @@ pub(crate) mod tests {
         }
         let err = inter_parts(&j).unwrap().check_pairs_with(&intra).unwrap_err().to_string();
         assert!(err.contains("1 quality levels") && err.contains("has 2"), "{err}");
+        // intra_model is informational: a note when it names another package.
+        let note = p.intra_model_note(&intra).unwrap();
+        assert!(note.contains("0011223344556677") && note.contains(&intra.id.to_string()), "{note}");
+        let mut j = inter_json();
+        j["intra_model"] = intra.id.to_string().into();
+        assert_eq!(inter_parts(&j).unwrap().intra_model_note(&intra), None);
     }
 
     #[test]

@@ -369,6 +369,9 @@ impl VideoEncoderImpl for HelioEnc {
         let inter = helio_core::model::InterPackage::load(&source).map_err(load_error)?;
         if let Some(inter) = &inter {
             inter.check_pairs_with(&model).map_err(load_error)?;
+            if let Some(note) = inter.intra_model_note(&model) {
+                gst::warning!(CAT, imp = self, "{}", note);
+            }
         }
         let levels = model.spec.quality_levels() as u32;
         if settings.quality > levels {

@@ -109,8 +109,9 @@ class ScaleSpaceFlow(nn.Module):
     def aux_loss(self):
         return self.motion.aux_loss() + self.residual.aux_loss()
 
-    def update(self, force=False):
-        return self.motion.update(force=force) | self.residual.update(force=force)
+    def update(self, force=False, update_quantiles=False):
+        return (self.motion.update(force=force, update_quantiles=update_quantiles)
+                | self.residual.update(force=force, update_quantiles=update_quantiles))
 
     def main_parameters(self):
         return self.motion.main_parameters() + self.residual.main_parameters()

@@ -274,14 +274,7 @@ fn write_seed(root: &std::path::Path, target: &str, name: &str, bytes: &[u8]) {
 #[ignore = "a measurement, not a check; run in release"]
 fn timing_512x512() {
     let Some(model) = model_or_skip("timing_512x512") else { return };
-    let (fw, fh, frame) = aia_frame();
-    // Mirror-tile the 371x501 frame to 512x512 so the content stays solar.
-    let fold = |i: u32, n: u32| {
-        let p = i % (2 * n);
-        if p < n { p } else { 2 * n - 1 - p }
-    };
-    let tile: Vec<u16> =
-        (0..512u32).flat_map(|y| (0..512u32).map(move |x| (x, y))).map(|(x, y)| frame[(fold(y, fh) * fw + fold(x, fw)) as usize]).collect();
+    let tile = mirror_tiled(512, 0);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     for threads in [1, cores] {
         let mut enc = encoder(&model, 512, 512, 14, 4, threads);

@@ -264,18 +264,7 @@ fn forced_keyframes_and_reset_start_a_new_gop() {
 #[ignore = "a measurement, not a check; run in release"]
 fn timing_p_512x512() {
     let Some(model) = inter_model_or_skip("timing_p_512x512") else { return };
-    let (fw, fh, frame) = aia_frame();
-    let fold = |i: u32, n: u32| {
-        let p = i % (2 * n);
-        if p < n { p } else { 2 * n - 1 - p }
-    };
-    let tile = |t: u32| -> Vec<u16> {
-        (0..512u32)
-            .flat_map(|y| (0..512u32).map(move |x| (x + t, y)))
-            .map(|(x, y)| frame[(fold(y, fh) * fw + fold(x, fw)) as usize])
-            .collect()
-    };
-    let frames: Vec<Vec<u16>> = (0..6).map(tile).collect();
+    let frames: Vec<Vec<u16>> = (0..6).map(|t| mirror_tiled(512, t)).collect();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     for threads in [1, cores] {
         let mut enc = encoder(&model, 512, 512, 4, 30, threads);

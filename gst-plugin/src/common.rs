@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use gst::glib;
+use gst::prelude::*;
 
 /// Media type of the helio elementary stream.
 pub const HELIO_CAPS_NAME: &str = "video/x-helio";
@@ -50,6 +51,16 @@ pub const INTER_MODEL_DIR_BLURB: &str = "Folder of a helio inter (P-frame) packa
      empty the inter package embedded in the plugin (if it was built with one), else \
      '<model-dir>/ssf' when it exists. Without an inter package every frame is an I-frame \
      (encoder) and streams with P-frames are refused (decoder)";
+
+/// The `inter-model-dir` property of helioenc and heliodec.
+pub fn inter_model_dir_pspec() -> glib::ParamSpec {
+    glib::ParamSpecString::builder("inter-model-dir")
+        .nick("Inter model directory")
+        .blurb(INTER_MODEL_DIR_BLURB)
+        .default_value(Some(""))
+        .mutable_ready()
+        .build()
+}
 
 /// Maps the `model-dir` and `inter-model-dir` properties to a model source:
 /// both empty select the packages compiled into the library; `model-dir` alone

@@ -97,3 +97,17 @@ pub fn drifting_sequence(n: u32, w: u32, h: u32) -> Vec<Vec<u16>> {
     let (x0, y0) = (176.min(fw - w - n), 208.min(fh - h - n));
     (0..n).map(|t| crop(&frame, fw, x0 + t, y0 + t / 2, w, h)).collect()
 }
+
+/// The bundled frame mirror-tiled to `size` x `size` (content stays solar),
+/// shifted right by `shift` pixels (a drifting sequence for timing P-frames).
+pub fn mirror_tiled(size: u32, shift: u32) -> Vec<u16> {
+    let (fw, fh, frame) = aia_frame();
+    let fold = |i: u32, n: u32| {
+        let p = i % (2 * n);
+        if p < n { p } else { 2 * n - 1 - p }
+    };
+    (0..size)
+        .flat_map(|y| (0..size).map(move |x| (x + shift, y)))
+        .map(|(x, y)| frame[(fold(y, fh) * fw + fold(x, fw)) as usize])
+        .collect()
+}

@@ -103,12 +103,7 @@ impl ObjectImpl for HelioDec {
                     .default_value(Some(DEFAULT_MODEL_DIR))
                     .mutable_ready()
                     .build(),
-                glib::ParamSpecString::builder("inter-model-dir")
-                    .nick("Inter model directory")
-                    .blurb(common::INTER_MODEL_DIR_BLURB)
-                    .default_value(Some(DEFAULT_MODEL_DIR))
-                    .mutable_ready()
-                    .build(),
+                common::inter_model_dir_pspec(),
                 glib::ParamSpecEnum::builder_with_default(
                     "execution-provider",
                     DEFAULT_EXECUTION_PROVIDER,

@@ -29,8 +29,9 @@
 #   waiting until its TIMEOUT or FRAMES; over tcp the closed connection is an EOS and the
 #   receiver ends at once, keeping what it decoded.
 # - Lost packets (LOSS): rtpgstdepay drops a frame with a missing packet, helioparse drops
-#   damaged units (CRC), heliodec resumes at the next keyframe. Every frame is an I-frame
-#   today, so a loss costs exactly the frames it touched.
+#   damaged units (CRC), heliodec posts a warning and resumes at the next keyframe. A lost
+#   I- or P-frame also costs the P-frames after it up to that keyframe (they have no
+#   reference), so KEYFRAME_INTERVAL trades bits for how fast a lossy link heals.
 # - Wrong port: udpsink sends into the void without an error; the receiver gets nothing
 #   and ends at its TIMEOUT saying so.
 set -euo pipefail

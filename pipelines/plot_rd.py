@@ -66,7 +66,7 @@ def gop_plot(rows, out):
     lines = defaultdict(list)
     for r in rows:
         lines[(r["mode"], r["codec"], r["setting"])].append((int(r["frame"]), float(r["psnr_db"]),
-                                                            r.get("type", "")))
+                                                            r.get("frame_type", r.get("type", ""))))
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for (mode, codec, setting), pts in sorted(lines.items()):
         pts.sort()
@@ -91,7 +91,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--csv", required=True, help="helio-eval results CSV")
     ap.add_argument("--out", required=True, help="output path prefix")
-    ap.add_argument("--per-frame", help="helio-eval per-frame CSV (mode,codec,setting,frame,type,bytes,psnr_db)")
+    ap.add_argument("--per-frame", help="helio-eval per-frame CSV (mode,codec,setting,frame,frame_type,bytes,bpp,psnr_db)")
     a = ap.parse_args()
     written = rd_plots(read(a.csv), a.out)
     if a.per_frame:

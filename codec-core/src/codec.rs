@@ -8,6 +8,13 @@
 //! loaded. Both sides predict a P-frame from the previous frame's decoded output
 //! samples, so the decoder's output equals the encoder's reconstruction bit for bit.
 //!
+//! Mode decision: with [`PFrameDecision::Rd`] (the default) a frame the GoP
+//! schedule would code as P is coded both as P and as I, and the encoder keeps
+//! the one with the lower rate-distortion cost ([`RdCost`], the training loss);
+//! an I-frame chosen this way is a normal keyframe (sequence header + I packet)
+//! and the GoP restarts from it. [`PFrameDecision::Always`] codes every
+//! scheduled P-frame as P (half the encode time).
+//!
 //! Model id: an encoder that can code P-frames writes
 //! [`combined_id`]`(intra id, inter id)` into the sequence header, otherwise the
 //! intra package's id; a decoder accepts both given the packages (BITSTREAM.md).
@@ -33,6 +40,41 @@ pub enum PixelBuf {
     U16(Vec<u16>),
 }
 
+/// How the encoder codes a frame the GoP schedule makes a P-frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PFrameDecision {
+    /// Code it as P and as I, keep the lower rate-distortion cost ([`RdCost`]):
+    /// a scene cut or a P model that does badly on the content gives an I-frame.
+    /// About twice the encode time of a P-frame.
+    #[default]
+    Rd,
+    /// Always a P-frame within a GoP, whatever it costs.
+    Always,
+}
+
+/// Rate-distortion cost of one coded frame, as the models were trained:
+/// `cost = lambda * 255^2 * mse + bits / pixels`, with `lambda` the quality's
+/// `lambda` in the intra package, `mse` between the input and the decoder's output
+/// in the network domain (intensity-transformed values in [0, 1], the unpadded
+/// frame) and `bits` everything the unit adds to the stream (8 x `bytes`,
+/// packet header and, for an I-frame, the sequence header included).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RdCost {
+    pub frame_type: FrameType,
+    pub bytes: usize,
+    pub mse: f64,
+    pub cost: f64,
+}
+
+impl RdCost {
+    /// The cost of a unit of `bytes` bytes decoding to a frame `mse` away from
+    /// the input (network domain), at `lambda`, for `pixels` pixels.
+    pub fn new(frame_type: FrameType, bytes: usize, mse: f64, lambda: f64, pixels: usize) -> Self {
+        let cost = lambda * 255.0 * 255.0 * mse + 8.0 * bytes as f64 / pixels as f64;
+        Self { frame_type, bytes, mse, cost }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct EncoderConfig {
     pub width: u32,
@@ -48,6 +90,8 @@ pub struct EncoderConfig {
     /// Distance between I-frames (1 or 0 = every frame). P-frames in between need
     /// an inter package (see [`ModelSource`]); without one every frame is an I-frame.
     pub keyframe_interval: u32,
+    /// Whether a scheduled P-frame may become an I-frame when that costs less.
+    pub p_frame_decision: PFrameDecision,
 }
 
 #[derive(Debug, Clone)]
@@ -67,6 +111,11 @@ pub struct EncodedFrame {
     /// Input samples above the bit depth's maximum, clamped before coding
     /// (nonzero means the caps' bit depth is wrong for the data).
     pub clamped_samples: u64,
+    /// Rate-distortion cost of the coded frame.
+    pub rd: RdCost,
+    /// The candidate coded and dropped by the mode decision ([`PFrameDecision::Rd`]
+    /// on a scheduled P-frame: the P-frame when I won, the I-frame when P won).
+    pub rejected: Option<RdCost>,
 }
 
 #[derive(Debug, Clone)]
@@ -95,6 +144,17 @@ pub struct Encoder {
     /// The last frame's decoded output samples: what a decoder outputs, and the
     /// reference of the next P-frame.
     last_reconstruction: Option<PixelBuf>,
+    /// `last_reconstruction` in transform space (the next P-frame's reference).
+    last_reference: Option<Vec<f32>>,
+}
+
+/// One way of coding the current frame.
+struct Candidate {
+    frame_type: FrameType,
+    payload: Vec<u8>,
+    pixels: PixelBuf,
+    reference: Vec<f32>,
+    rd: RdCost,
 }
 
 /// Loads the intra package and, when `source` has one, the inter package checked against it.
@@ -146,6 +206,7 @@ impl Encoder {
             frame_number: 0,
             gop_position: None,
             last_reconstruction: None,
+            last_reference: None,
         })
     }
 
@@ -165,7 +226,8 @@ impl Encoder {
         self.inter.is_some()
     }
 
-    /// The frame type the next [`Encoder::encode`] call codes when not forced.
+    /// The frame type the GoP schedule gives the next [`Encoder::encode`] call when
+    /// not forced (with [`PFrameDecision::Rd`] a scheduled P-frame may still become I).
     pub fn next_frame_type(&self) -> FrameType {
         match (&self.inter, self.gop_position, &self.last_reconstruction) {
             (Some(_), Some(pos), Some(_)) if pos + 1 < self.cfg.keyframe_interval => FrameType::P,
@@ -199,18 +261,32 @@ impl Encoder {
                 )));
             }
         };
-        let frame_type = if force_keyframe { FrameType::I } else { self.next_frame_type() };
-        let (payload, reconstruction) = match (frame_type, &mut self.inter, &self.last_reconstruction) {
-            (FrameType::P, Some(inter), Some(previous)) => {
-                let reference = reference_plane(&self.lut, previous);
-                let coded = inter.encode(&plane, &reference, w, h, self.cfg.quality)?;
-                (coded.payload, coded.reconstruction)
-            }
+        let scheduled = if force_keyframe { FrameType::I } else { self.next_frame_type() };
+        let lambda = self.intra.model().spec.quality(self.cfg.quality)?.lambda;
+        let max_payload = self.header.max_payload_len();
+        let mut p = None;
+        if let (FrameType::P, Some(inter), Some(reference)) = (scheduled, &mut self.inter, &self.last_reference) {
+            let coded = inter.encode(&plane, reference, w, h, self.cfg.quality)?;
+            p = Some(self.candidate(FrameType::P, coded.payload, &coded.reconstruction, &plane, lambda));
+        }
+        let i = match (&p, self.cfg.p_frame_decision) {
+            (Some(_), PFrameDecision::Always) => None,
             _ => {
                 let coded = self.intra.encode(&plane, w, h, self.cfg.quality)?;
-                (coded.payload, coded.reconstruction)
+                Some(self.candidate(FrameType::I, coded.payload, &coded.reconstruction, &plane, lambda))
             }
         };
+        // Keep the lower cost (P on a tie); a payload over the bitstream bound
+        // loses to one within it.
+        let (chosen, rejected) = match (p, i) {
+            (Some(p), Some(i)) => {
+                let key = |c: &Candidate| (c.payload.len() > max_payload, c.rd.cost);
+                if key(&i) < key(&p) { (i, Some(p.rd)) } else { (p, Some(i.rd)) }
+            }
+            (Some(c), None) | (None, Some(c)) => (c, None),
+            (None, None) => unreachable!("an I candidate is coded whenever no P candidate is"),
+        };
+        let frame_type = chosen.frame_type;
         let packet = PacketHeader {
             frame_type,
             quality: self.cfg.quality,
@@ -218,23 +294,46 @@ impl Encoder {
             frame_number: self.frame_number,
             payload_len: 0, // set by write_packet
         };
-        if payload.len() > self.header.max_payload_len() {
+        if chosen.payload.len() > max_payload {
             // Decoders would reject it; only a badly broken model gets here.
-            return Err(Error::Model(format!("payload of {} bytes exceeds the bitstream bound", payload.len())));
+            return Err(Error::Model(format!(
+                "payload of {} bytes exceeds the bitstream bound",
+                chosen.payload.len()
+            )));
         }
-        let mut data = Vec::with_capacity(SEQUENCE_HEADER_LEN + PACKET_HEADER_LEN + payload.len());
+        let mut data = Vec::with_capacity(unit_len(frame_type, chosen.payload.len()));
         if frame_type == FrameType::I {
             self.header.write(&mut data);
         }
-        bitstream::write_packet(&packet, &payload, &mut data);
-        self.last_reconstruction = Some(to_pixels(&reconstruction, self.header.transform, bd));
+        bitstream::write_packet(&packet, &chosen.payload, &mut data);
+        debug_assert_eq!(data.len(), chosen.rd.bytes);
+        self.last_reconstruction = Some(chosen.pixels);
+        self.last_reference = Some(chosen.reference);
         self.gop_position = match frame_type {
             FrameType::I => Some(0),
             FrameType::P => self.gop_position.map(|p| p + 1),
         };
         let frame_number = self.frame_number;
         self.frame_number = self.frame_number.wrapping_add(1);
-        Ok(EncodedFrame { data, frame_type, frame_number, clamped_samples })
+        Ok(EncodedFrame { data, frame_type, frame_number, clamped_samples, rd: chosen.rd, rejected })
+    }
+
+    /// Wraps a coded payload with the decoder's output samples, their transform
+    /// (the next reference) and the RD cost against `plane`.
+    fn candidate(
+        &self,
+        frame_type: FrameType,
+        payload: Vec<u8>,
+        reconstruction: &[f32],
+        plane: &[f32],
+        lambda: f64,
+    ) -> Candidate {
+        let pixels = to_pixels(reconstruction, self.header.transform, self.cfg.bit_depth);
+        let reference = reference_plane(&self.lut, &pixels);
+        let mse = plane.iter().zip(&reference).map(|(&a, &b)| (a as f64 - b as f64).powi(2)).sum::<f64>()
+            / plane.len() as f64;
+        let rd = RdCost::new(frame_type, unit_len(frame_type, payload.len()), mse, lambda, plane.len());
+        Candidate { frame_type, payload, pixels, reference, rd }
     }
 
     /// Decoder-side reconstruction of the last encoded frame (for tests / PSNR overlays).
@@ -447,6 +546,12 @@ impl Decoder {
         self.header = None;
         self.reference = None;
     }
+}
+
+/// Bytes of a unit carrying a payload of `payload_len` bytes (keyframes repeat the sequence header).
+fn unit_len(frame_type: FrameType, payload_len: usize) -> usize {
+    let header = if frame_type == FrameType::I { SEQUENCE_HEADER_LEN } else { 0 };
+    header + PACKET_HEADER_LEN + payload_len
 }
 
 /// Transform-space plane of decoded samples (the next P-frame's reference).

@@ -24,7 +24,7 @@ pub mod latent_codecs;
 pub mod model;
 pub mod runtime;
 
-pub use codec::{DecodedFrame, Decoder, DecoderConfig, EncodedFrame, Encoder, EncoderConfig};
+pub use codec::{DecodedFrame, Decoder, DecoderConfig, EncodedFrame, Encoder, EncoderConfig, PFrameDecision, RdCost};
 pub use error::{Error, Result};
 pub use model::ModelSource;
 pub use runtime::ExecutionProvider;

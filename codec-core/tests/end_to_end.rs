@@ -18,6 +18,7 @@ fn encoder(model: &ModelSource, width: u32, height: u32, bit_depth: u8, quality:
         execution_provider: ExecutionProvider::Cpu,
         threads,
         keyframe_interval: 1,
+        p_frame_decision: Default::default(),
     })
     .unwrap()
 }
@@ -186,6 +187,7 @@ fn invalid_configurations_and_inputs_are_errors() {
             execution_provider: ExecutionProvider::Cpu,
             threads: 1,
             keyframe_interval: 1,
+            p_frame_decision: Default::default(),
         };
         assert!(matches!(Encoder::new(cfg), Err(Error::Config(_))), "{w}x{h}@{bd} q{q} accepted");
     }
@@ -251,6 +253,8 @@ fn seed_fuzz_corpus() {
         execution_provider: ExecutionProvider::Cpu,
         threads: 0,
         keyframe_interval: 30,
+        // P seeds whatever the mode decision would pick.
+        p_frame_decision: helio_core::PFrameDecision::Always,
     };
     let mut enc = Encoder::new(cfg).unwrap();
     for (i, f) in drifting_sequence(3, 96, 64).iter().enumerate() {

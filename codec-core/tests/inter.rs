@@ -7,12 +7,30 @@ mod common;
 use common::*;
 use helio_core::bitstream::{self, FrameType, PACKET_HEADER_LEN, PacketHeader, SEQUENCE_HEADER_LEN};
 use helio_core::codec::Pixels;
-use helio_core::{Decoder, DecoderConfig, EncodedFrame, Encoder, EncoderConfig, Error, ExecutionProvider, ModelSource};
+use helio_core::codec::PixelBuf;
+use helio_core::intensity::{ForwardLut, IntensityTransform};
+use helio_core::{
+    Decoder, DecoderConfig, EncodedFrame, Encoder, EncoderConfig, Error, ExecutionProvider, ModelSource, PFrameDecision,
+};
 
 const W: u32 = 160;
 const H: u32 = 128;
 
+/// An encoder that codes every scheduled P-frame as P ([`PFrameDecision::Always`]),
+/// for tests that need P-frames at fixed positions.
 fn encoder(model: &ModelSource, w: u32, h: u32, quality: u8, keyframe_interval: u32, threads: usize) -> Encoder {
+    encoder_with(model, w, h, quality, keyframe_interval, threads, PFrameDecision::Always)
+}
+
+fn encoder_with(
+    model: &ModelSource,
+    w: u32,
+    h: u32,
+    quality: u8,
+    keyframe_interval: u32,
+    threads: usize,
+    p_frame_decision: PFrameDecision,
+) -> Encoder {
     Encoder::new(EncoderConfig {
         width: w,
         height: h,
@@ -22,6 +40,7 @@ fn encoder(model: &ModelSource, w: u32, h: u32, quality: u8, keyframe_interval: 
         execution_provider: ExecutionProvider::Cpu,
         threads,
         keyframe_interval,
+        p_frame_decision,
     })
     .unwrap()
 }
@@ -31,7 +50,7 @@ fn decoder(model: &ModelSource, threads: usize) -> Decoder {
 }
 
 /// Encodes `frames`; returns the units and the encoder's reconstruction of each.
-fn encode_all(enc: &mut Encoder, frames: &[Vec<u16>]) -> Vec<(EncodedFrame, helio_core::codec::PixelBuf)> {
+fn encode_all(enc: &mut Encoder, frames: &[Vec<u16>]) -> Vec<(EncodedFrame, PixelBuf)> {
     frames
         .iter()
         .map(|f| {
@@ -258,6 +277,131 @@ fn forced_keyframes_and_reset_start_a_new_gop() {
     assert_eq!(types, [I, P, I, P, I, P]);
 }
 
+/// Frames of the scene-cut sequence: the drifting window, then from `SCENE_CUT`
+/// on the same window turned by 180 degrees (unrelated content, drifting the
+/// other way).
+const SCENE_CUT: usize = 3;
+const CUT_FRAMES: u32 = 7;
+/// Keyframe interval of the scene-cut tests: `always` gives I P P P P I P.
+const CUT_GOP: u32 = 5;
+const CUT_QUALITY: u8 = 4;
+
+fn scene_cut_sequence() -> Vec<Vec<u16>> {
+    drifting_sequence(CUT_FRAMES, W, H)
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| if i < SCENE_CUT { f } else { f.into_iter().rev().collect() })
+        .collect()
+}
+
+/// One coded frame of the scene-cut sequence, with the type the GoP schedule gave it.
+struct CutFrame {
+    scheduled: FrameType,
+    unit: EncodedFrame,
+    recon: PixelBuf,
+}
+
+fn encode_scene_cut(model: &ModelSource, decision: PFrameDecision) -> Vec<CutFrame> {
+    let mut enc = encoder_with(model, W, H, CUT_QUALITY, CUT_GOP, 0, decision);
+    scene_cut_sequence()
+        .iter()
+        .map(|f| {
+            let scheduled = enc.next_frame_type();
+            let unit = enc.encode(Pixels::U16(f), false).unwrap();
+            CutFrame { scheduled, unit, recon: enc.last_reconstruction().unwrap().clone() }
+        })
+        .collect()
+}
+
+/// The decoder's output equals the encoder's reconstruction, frame by frame.
+fn assert_decodes_bit_exactly(model: &ModelSource, coded: &[CutFrame], what: &str) {
+    let mut dec = decoder(model, 0);
+    for (i, c) in coded.iter().enumerate() {
+        let got = dec.decode(&c.unit.data).unwrap_or_else(|e| panic!("{what} frame {i}: {e}"));
+        assert_eq!(got.frame_type, c.unit.frame_type, "{what} frame {i}");
+        assert!(got.pixels == c.recon, "{what} frame {i}: decoder output != encoder reconstruction");
+    }
+}
+
+#[test]
+fn rd_decision_codes_a_scene_cut_as_an_i_frame() {
+    let Some(model) = inter_model_or_skip("rd_decision_codes_a_scene_cut_as_an_i_frame") else { return };
+    use FrameType::{I, P};
+    let always = encode_scene_cut(&model, PFrameDecision::Always);
+    let rd = encode_scene_cut(&model, PFrameDecision::Rd);
+    let types = |c: &[CutFrame]| c.iter().map(|f| f.unit.frame_type).collect::<Vec<_>>();
+    for (what, c) in [("always", &always), ("rd", &rd)] {
+        for (i, f) in c.iter().enumerate() {
+            let r = f.unit.rejected.map_or(String::new(), |r| format!(", rejected {:?} {:.4}", r.frame_type, r.cost));
+            eprintln!(
+                "{what} frame {i}: scheduled {:?}, coded {:?} {} bytes, J {:.4} (mse {:.3e}){r}",
+                f.scheduled, f.unit.frame_type, f.unit.data.len(), f.unit.rd.cost, f.unit.rd.mse
+            );
+        }
+    }
+    assert_eq!(types(&always), [I, P, P, P, P, I, P]);
+    assert!(always.iter().all(|f| f.unit.rejected.is_none()), "always codes one candidate per frame");
+    assert_eq!(rd[SCENE_CUT].scheduled, P);
+    assert_eq!(rd[SCENE_CUT].unit.frame_type, I, "rd: the scene cut becomes an I-frame");
+    // An I-frame chosen by the decision is a keyframe like any other...
+    for (i, f) in rd.iter().enumerate() {
+        assert_eq!(f.unit.data.starts_with(&bitstream::HEADER_MAGIC), f.unit.frame_type == I, "frame {i}");
+        assert_eq!(f.unit.frame_number, i as u32);
+        // ...and every scheduled P-frame was coded both ways.
+        assert_eq!(f.unit.rejected.is_some(), f.scheduled == P, "frame {i}");
+    }
+    // ...and the GoP restarts from it: frame 5 is a P-frame in the schedule, not
+    // the I-frame of the fixed 5-frame GoP.
+    assert_eq!(rd[CUT_GOP as usize].scheduled, P);
+
+    assert_decodes_bit_exactly(&model, &always, "always");
+    assert_decodes_bit_exactly(&model, &rd, "rd");
+}
+
+#[test]
+fn rd_decision_never_costs_more_than_always() {
+    let Some(model) = inter_model_or_skip("rd_decision_never_costs_more_than_always") else { return };
+    let frames = scene_cut_sequence();
+    let lut = ForwardLut::new(IntensityTransform::default_for_bit_depth(14), 14);
+    let to_plane = |px: &[u16]| {
+        let mut out = vec![0f32; px.len()];
+        lut.apply_u16(px, &mut out);
+        out
+    };
+    // The lambda the packages were trained with at this quality.
+    let ModelSource::Dirs { intra, .. } = &model else { unreachable!() };
+    let package = helio_core::model::ModelPackage::load(&ModelSource::Dir(intra.clone())).unwrap();
+    let lambda = package.spec.quality(CUT_QUALITY).unwrap().lambda;
+
+    let mut totals = Vec::new();
+    for decision in [PFrameDecision::Always, PFrameDecision::Rd] {
+        let coded = encode_scene_cut(&model, decision);
+        let mut total = 0.0;
+        for (i, (c, orig)) in coded.iter().zip(&frames).enumerate() {
+            // The reported cost is the training loss of what the decoder outputs.
+            let PixelBuf::U16(px) = &c.recon else { panic!("16-bit output") };
+            let (x, x_hat) = (to_plane(orig), to_plane(px));
+            let mse = x.iter().zip(&x_hat).map(|(&a, &b)| (a as f64 - b as f64).powi(2)).sum::<f64>() / x.len() as f64;
+            let bpp = 8.0 * c.unit.data.len() as f64 / x.len() as f64;
+            let cost = lambda * 255.0 * 255.0 * mse + bpp;
+            let rd = c.unit.rd;
+            assert_eq!((rd.frame_type, rd.bytes), (c.unit.frame_type, c.unit.data.len()), "{decision:?} frame {i}");
+            assert!((rd.mse - mse).abs() <= 1e-9 * mse.max(1e-12), "{decision:?} frame {i}: mse {} vs {mse}", rd.mse);
+            assert!((rd.cost - cost).abs() <= 1e-9 * cost, "{decision:?} frame {i}: cost {} vs {cost}", rd.cost);
+            // Per frame: what rd keeps costs no more than the P-frame it could have coded.
+            if let Some(rejected) = c.unit.rejected {
+                assert_eq!(decision, PFrameDecision::Rd);
+                assert_ne!(rejected.frame_type, rd.frame_type);
+                assert!(rd.cost <= rejected.cost, "frame {i}: kept {rd:?} over {rejected:?}");
+            }
+            total += cost;
+        }
+        eprintln!("{decision:?}: total J {total:.4} over {} frames", frames.len());
+        totals.push(total);
+    }
+    assert!(totals[1] <= totals[0], "rd stream costs {} > always stream {}", totals[1], totals[0]);
+}
+
 /// Prints P-frame encode/decode wall time at 512x512 (mirror-tiled real frame, drifting):
 /// `cargo test --release -p helio-codec-core --test inter -- --ignored --nocapture timing`
 #[test]
@@ -266,10 +410,11 @@ fn timing_p_512x512() {
     let Some(model) = inter_model_or_skip("timing_p_512x512") else { return };
     let frames: Vec<Vec<u16>> = (0..6).map(|t| mirror_tiled(512, t)).collect();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    for threads in [1, cores] {
-        let mut enc = encoder(&model, 512, 512, 4, 30, threads);
+    for (threads, decision) in [(1, PFrameDecision::Always), (cores, PFrameDecision::Always), (cores, PFrameDecision::Rd)] {
+        let mut enc = encoder_with(&model, 512, 512, 4, 30, threads, decision);
         let mut dec = decoder(&model, threads);
         let (mut te, mut td, mut bytes) = (Vec::new(), Vec::new(), Vec::new());
+        let mut types = String::new();
         for f in &frames {
             let t = std::time::Instant::now();
             let u = enc.encode(Pixels::U16(f), false).unwrap();
@@ -278,11 +423,12 @@ fn timing_p_512x512() {
             dec.decode(&u.data).unwrap();
             td.push(t.elapsed().as_secs_f64() * 1e3);
             bytes.push(u.data.len());
+            types.push_str(&format!("{:?}", u.frame_type));
         }
         let p = 2..frames.len(); // frame 0 is the I-frame, frame 1 a warm-up
         let mean = |v: &[f64]| v[p.clone()].iter().sum::<f64>() / p.len() as f64;
         eprintln!(
-            "512x512 q4, {threads} thread(s): I-frame {} bytes; P-frames encode {:.0} ms, decode {:.0} ms (mean of {}), {:?} bytes",
+            "512x512 q4, {threads} thread(s), {decision:?}: I-frame {} bytes; frames 2.. encode {:.0} ms, decode {:.0} ms (mean of {}), {:?} bytes, types {types}",
             bytes[0],
             mean(&te),
             mean(&td),

@@ -157,6 +157,7 @@ fn harness_round_trip_gray16_and_gray8() {
         execution_provider: helio_core::ExecutionProvider::Cpu,
         threads: 0,
         keyframe_interval: 30,
+        p_frame_decision: Default::default(),
     })
     .unwrap();
     for (i, f) in frames.iter().enumerate() {
@@ -262,6 +263,7 @@ fn decoder_refuses_a_gop_stream_without_the_inter_package() {
         execution_provider: helio_core::ExecutionProvider::Cpu,
         threads: 0,
         keyframe_interval: 30,
+        p_frame_decision: Default::default(),
     })
     .unwrap();
     let unit = enc
@@ -321,6 +323,7 @@ fn encode_units(model: &str, n: u32) -> Vec<Vec<u8>> {
         execution_provider: helio_core::ExecutionProvider::Cpu,
         threads: 0,
         keyframe_interval: 1,
+        p_frame_decision: Default::default(),
     })
     .unwrap();
     (0..n)

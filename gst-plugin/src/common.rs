@@ -45,6 +45,33 @@ impl From<ExecutionProvider> for helio_core::ExecutionProvider {
     }
 }
 
+/// helioenc's `p-frame-decision` property: how a frame the GoP schedule makes a
+/// P-frame is coded.
+#[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, glib::Enum)]
+#[repr(u32)]
+#[enum_type(name = "GstHelioPFrameDecision")]
+pub enum PFrameDecision {
+    #[enum_value(
+        name = "Rate-distortion: code the frame as P and as I, keep the lower cost (about twice the encode time)",
+        nick = "rd"
+    )]
+    Rd = 0,
+    #[enum_value(
+        name = "Always a P-frame within a GoP, whatever it costs",
+        nick = "always"
+    )]
+    Always = 1,
+}
+
+impl From<PFrameDecision> for helio_core::PFrameDecision {
+    fn from(d: PFrameDecision) -> Self {
+        match d {
+            PFrameDecision::Rd => helio_core::PFrameDecision::Rd,
+            PFrameDecision::Always => helio_core::PFrameDecision::Always,
+        }
+    }
+}
+
 /// Blurb of the `inter-model-dir` property (the same on helioenc and heliodec).
 pub const INTER_MODEL_DIR_BLURB: &str = "Folder of a helio inter (P-frame) package (model.json + \
      m_g_a/m_h_a/m_h_s/predict/r_g_a/r_h_a/r_h_s/r_g_s.onnx). Empty = the default: with model-dir \

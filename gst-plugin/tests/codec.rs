@@ -8,16 +8,28 @@ mod common;
 
 use common::*;
 use gst::prelude::*;
-use helio_core::bitstream::{PACKET_HEADER_LEN, SEQUENCE_HEADER_LEN};
+use helio_core::bitstream::{FrameType, PACKET_HEADER_LEN, SEQUENCE_HEADER_LEN};
 
+/// A helioenc harness; a string value for a non-string property (an enum such
+/// as `p-frame-decision`) is parsed from its nick.
 fn encoder_harness(model_dir: &str, props: &[(&str, &dyn ToValue)]) -> gst_check::Harness {
-    let mut builder = gst::ElementFactory::make("helioenc")
+    let element = gst::ElementFactory::make("helioenc")
         .property("model-dir", model_dir)
-        .property_from_str("execution-provider", "cpu");
+        .property_from_str("execution-provider", "cpu")
+        .build()
+        .unwrap();
     for (name, value) in props {
-        builder = builder.property(name, value.to_value());
+        let value = value.to_value();
+        let pspec = element
+            .find_property(name)
+            .unwrap_or_else(|| panic!("helioenc has no property {name}"));
+        match value.get::<&str>() {
+            Ok(nick) if pspec.value_type() != String::static_type() => {
+                element.set_property_from_str(name, nick)
+            }
+            _ => element.set_property_from_value(name, &value),
+        }
     }
-    let element = builder.build().unwrap();
     gst_check::Harness::with_element(&element, Some("sink"), Some("src"))
 }
 
@@ -210,7 +222,12 @@ fn forced_keyframes_flushes_and_latency() {
     };
     let mut h = encoder_harness(
         &model,
-        &[("keyframe-interval", &30u32), ("inter-model-dir", &inter)],
+        &[
+            ("keyframe-interval", &30u32),
+            ("inter-model-dir", &inter),
+            // P-frames wherever the GoP puts them, whatever they cost.
+            ("p-frame-decision", &"always"),
+        ],
     );
     h.set_src_caps(raw_caps("GRAY8", 64, 64));
     let push = |h: &mut gst_check::Harness, i: u64| {
@@ -247,6 +264,83 @@ fn forced_keyframes_flushes_and_latency() {
     // Frame 0 starts the stream, 2 is forced, 4 follows the flush; the rest are P-frames.
     assert_eq!(keyframes, [true, false, true, false, true, false]);
     assert_eq!(h.query_latency(), Some(gst::ClockTime::ZERO));
+}
+
+/// `p-frame-decision`: rd (the default) turns a scene cut into a keyframe,
+/// always keeps the GoP; helioenc codes the same bytes as codec-core's encoder
+/// with the same setting.
+#[test]
+fn p_frame_decision_rd_makes_a_scene_cut_a_keyframe() {
+    let Some((model, inter)) = inter_model_or_skip("p_frame_decision_rd_makes_a_scene_cut_a_keyframe")
+    else {
+        return;
+    };
+    let (w, hgt) = (128u32, 128u32);
+    // Two frames of a slowly moving disk, then unrelated content (a brighter
+    // disk elsewhere, upside down) that goes on.
+    let cut = |t: u32| -> Vec<u16> {
+        let taller = sun_frame(w, hgt + 40, 16383, 50 + t);
+        taller[..(w * hgt) as usize].iter().rev().copied().collect()
+    };
+    let frames = [sun_frame(w, hgt, 12000, 0), sun_frame(w, hgt, 12000, 1), cut(0), cut(1)];
+    let default = gst::ElementFactory::make("helioenc").build().unwrap();
+    let value = default.property_value("p-frame-decision");
+    let nick = gst::glib::EnumValue::from_value(&value).unwrap().1.nick();
+    assert_eq!(nick, "rd", "rd is the default");
+
+    let mut keyframes = Vec::new();
+    for (nick, decision) in [
+        ("always", helio_core::PFrameDecision::Always),
+        ("rd", helio_core::PFrameDecision::Rd),
+    ] {
+        let mut h = encoder_harness(
+            &model,
+            &[
+                ("keyframe-interval", &30u32),
+                ("inter-model-dir", &inter),
+                ("p-frame-decision", &nick),
+            ],
+        );
+        h.set_src_caps(raw_caps("GRAY16_LE", w, hgt));
+        let mut reference = helio_core::Encoder::new(helio_core::EncoderConfig {
+            width: w,
+            height: hgt,
+            bit_depth: 14,
+            quality: default.property::<u32>("quality") as u8,
+            model: helio_core::ModelSource::Dirs {
+                intra: model.clone().into(),
+                inter: Some(inter.clone().into()),
+            },
+            execution_provider: helio_core::ExecutionProvider::Cpu,
+            threads: 0,
+            keyframe_interval: 30,
+            p_frame_decision: decision,
+        })
+        .unwrap();
+        let mut keys = Vec::new();
+        for (i, f) in frames.iter().enumerate() {
+            h.push(gray16_buffer(f, gst::ClockTime::from_seconds(i as u64)))
+                .unwrap();
+            let out = h.pull().unwrap();
+            let want = reference
+                .encode(helio_core::codec::Pixels::U16(f), false)
+                .unwrap();
+            eprintln!(
+                "{nick} frame {i}: {:?}, {} bytes, J {:.4}, rejected {:?}",
+                want.frame_type,
+                want.data.len(),
+                want.rd.cost,
+                want.rejected.map(|r| r.cost)
+            );
+            assert!(bytes(&out) == want.data, "{nick} frame {i}: helioenc codes codec-core's bytes");
+            let key = !out.flags().contains(gst::BufferFlags::DELTA_UNIT);
+            assert_eq!(key, want.frame_type == FrameType::I, "{nick} frame {i}");
+            keys.push(key);
+        }
+        keyframes.push(keys);
+    }
+    assert_eq!(keyframes[0], [true, false, false, false], "always: one GoP");
+    assert!(keyframes[1][0] && keyframes[1][2], "rd: the cut at frame 2 is a keyframe: {:?}", keyframes[1]);
 }
 
 #[test]

@@ -39,8 +39,9 @@ impl Coded {
     }
 }
 
-/// `heliotestsrc ! helioenc keyframe-interval=30 ! filesink`, then the same
-/// raw frames through codec-core's encoder for the reconstructions.
+/// `heliotestsrc ! helioenc keyframe-interval=30 p-frame-decision=always ! filesink`
+/// (P-frames at fixed positions, whatever they cost), then the same raw frames
+/// through codec-core's encoder for the reconstructions.
 fn encode_gop_file(model: &str, inter: &str) -> Coded {
     let dir = TempDir::new("gop");
     let path = dir.file("gop.helio");
@@ -48,7 +49,7 @@ fn encode_gop_file(model: &str, inter: &str) -> Coded {
         "heliotestsrc num-buffers={FRAMES} ! \
          video/x-raw,format=GRAY16_LE,width={SIZE},height={SIZE},framerate=12/1 ! \
          helioenc name=enc model-dir=\"{model}\" inter-model-dir=\"{inter}\" execution-provider=cpu \
-         keyframe-interval={GOP} ! filesink name=sink location=\"{path}\""
+         keyframe-interval={GOP} p-frame-decision=always ! filesink name=sink location=\"{path}\""
     ))
     .unwrap();
     let bin = pipeline.downcast_ref::<gst::Bin>().unwrap();
@@ -74,6 +75,7 @@ fn encode_gop_file(model: &str, inter: &str) -> Coded {
         execution_provider: helio_core::ExecutionProvider::Cpu,
         threads: 0,
         keyframe_interval: GOP as u32,
+        p_frame_decision: helio_core::PFrameDecision::Always,
     })
     .unwrap();
     let mut recon = Vec::new();

@@ -239,12 +239,14 @@ fn elements_are_registered_with_documented_properties() {
                 "execution-provider",
                 "threads",
                 "keyframe-interval",
+                "p-frame-decision",
+                "inter-model-dir",
                 "bit-depth",
             ][..],
         ),
         (
             "heliodec",
-            &["model-dir", "execution-provider", "threads"][..],
+            &["model-dir", "inter-model-dir", "execution-provider", "threads"][..],
         ),
         ("helioparse", &["default-framerate"][..]),
     ] {

@@ -11,7 +11,7 @@ use gst_video::subclass::prelude::*;
 use helio_core::bitstream::FrameType;
 use helio_core::codec::Pixels;
 
-use crate::common::{self, ExecutionProvider};
+use crate::common::{self, ExecutionProvider, PFrameDecision};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -29,6 +29,7 @@ const DEFAULT_MODEL_DIR: &str = "";
 const DEFAULT_EXECUTION_PROVIDER: ExecutionProvider = ExecutionProvider::Auto;
 const DEFAULT_THREADS: u32 = 0;
 const DEFAULT_KEYFRAME_INTERVAL: u32 = 30;
+const DEFAULT_P_FRAME_DECISION: PFrameDecision = PFrameDecision::Rd;
 const DEFAULT_BIT_DEPTH: u32 = 0;
 /// SDO/AIA samples are 14-bit; the default depth for GRAY16_LE input.
 const AIA_BIT_DEPTH: u8 = 14;
@@ -41,6 +42,7 @@ struct Settings {
     execution_provider: ExecutionProvider,
     threads: u32,
     keyframe_interval: u32,
+    p_frame_decision: PFrameDecision,
     bit_depth: u32,
 }
 
@@ -53,6 +55,7 @@ impl Default for Settings {
             execution_provider: DEFAULT_EXECUTION_PROVIDER,
             threads: DEFAULT_THREADS,
             keyframe_interval: DEFAULT_KEYFRAME_INTERVAL,
+            p_frame_decision: DEFAULT_P_FRAME_DECISION,
             bit_depth: DEFAULT_BIT_DEPTH,
         }
     }
@@ -135,13 +138,33 @@ impl ObjectImpl for HelioEnc {
                         "Distance between keyframes (I-frames with the sequence header), in \
                          frames; the frames between are P-frames predicted from the previous \
                          decoded frame. 1 = every frame an I-frame (the stream then decodes \
-                         without the inter package). Force-key-unit events and flushes start \
-                         a new GoP early. Without an inter package every frame is an I-frame",
+                         without the inter package). Force-key-unit events, flushes and (with \
+                         p-frame-decision=rd) frames cheaper as I-frames start a new GoP early. Without an inter package every frame is an I-frame",
                     )
                     .minimum(1)
                     .default_value(DEFAULT_KEYFRAME_INTERVAL)
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecEnum::builder_with_default(
+                    "p-frame-decision",
+                    DEFAULT_P_FRAME_DECISION,
+                )
+                .nick("P-frame decision")
+                .blurb(
+                    "How a frame the keyframe interval makes a P-frame is coded. rd: coded \
+                     both as a P-frame and as an I-frame, and the one with the lower \
+                     rate-distortion cost (lambda * 255^2 * MSE + bits per pixel, the loss \
+                     the models were trained with) is kept; an I-frame kept this way is a \
+                     keyframe (sequence header included, counted in its bits) and the GoP \
+                     restarts from it. This catches scene cuts and frames the P model codes \
+                     worse than the I model (no P-frame is kept that costs more than the \
+                     I-frame it replaces), but it runs both the I and the P networks on \
+                     those frames: about twice the encode time. always: every such frame is a P-frame, \
+                     whatever it costs (faster encoding, keyframes at fixed positions). \
+                     The decision and both costs are logged at debug level",
+                )
+                .mutable_ready()
+                .build(),
                 glib::ParamSpecUInt::builder("bit-depth")
                     .nick("Bit depth")
                     .blurb(
@@ -186,6 +209,9 @@ impl ObjectImpl for HelioEnc {
             "keyframe-interval" => {
                 settings.keyframe_interval = value.get().expect("type checked upstream");
             }
+            "p-frame-decision" => {
+                settings.p_frame_decision = value.get().expect("type checked upstream");
+            }
             "bit-depth" => {
                 let depth: u32 = value.get().expect("type checked upstream");
                 if depth != 0 && depth < 8 {
@@ -219,6 +245,7 @@ impl ObjectImpl for HelioEnc {
             "execution-provider" => settings.execution_provider.to_value(),
             "threads" => settings.threads.to_value(),
             "keyframe-interval" => settings.keyframe_interval.to_value(),
+            "p-frame-decision" => settings.p_frame_decision.to_value(),
             "bit-depth" => settings.bit_depth.to_value(),
             _ => unimplemented!(),
         }
@@ -394,11 +421,12 @@ impl VideoEncoderImpl for HelioEnc {
             Some(inter) => gst::info!(
                 CAT,
                 imp = self,
-                "Inter package '{}' ({}) from {}: P-frames between keyframes (keyframe-interval {})",
+                "Inter package '{}' ({}) from {}: P-frames between keyframes (keyframe-interval {}, p-frame-decision {:?})",
                 inter.spec.name,
                 inter.id,
                 inter.origin,
-                settings.keyframe_interval
+                settings.keyframe_interval,
+                settings.p_frame_decision
             ),
             None => gst::info!(
                 CAT,
@@ -501,6 +529,7 @@ impl VideoEncoderImpl for HelioEnc {
             execution_provider: settings.execution_provider.into(),
             threads: settings.threads as usize,
             keyframe_interval: settings.keyframe_interval,
+            p_frame_decision: settings.p_frame_decision.into(),
         };
         gst::debug!(CAT, imp = self, "Creating encoder with {:?}", cfg);
 
@@ -534,8 +563,8 @@ impl VideoEncoderImpl for HelioEnc {
             encoder.execution_provider_in_use(),
             if encoder.inter_coding() {
                 format!(
-                    "GoP of {} frames (I + P-frames)",
-                    settings.keyframe_interval
+                    "GoP of {} frames (I + P-frames, p-frame-decision {:?})",
+                    settings.keyframe_interval, settings.p_frame_decision
                 )
             } else {
                 "I-frames only".to_string()
@@ -683,12 +712,32 @@ impl VideoEncoderImpl for HelioEnc {
         gst::debug!(
             CAT,
             imp = self,
-            "Frame {} coded as {:?}-frame in {} bytes (forced keyframe: {})",
+            "Frame {} coded as {:?}-frame in {} bytes (forced keyframe: {}), RD cost {:.5}",
             frame.system_frame_number(),
             encoded.frame_type,
             encoded.data.len(),
-            force_keyframe
+            force_keyframe,
+            encoded.rd.cost
         );
+        if let Some(rejected) = encoded.rejected {
+            let (i, p) = match encoded.frame_type {
+                FrameType::I => (encoded.rd, rejected),
+                FrameType::P => (rejected, encoded.rd),
+            };
+            gst::debug!(
+                CAT,
+                imp = self,
+                "Frame {}: P/I decision {:?} (P: J {:.5}, {} bytes, MSE {:.3e}; I: J {:.5}, {} bytes, MSE {:.3e})",
+                frame.system_frame_number(),
+                encoded.frame_type,
+                p.cost,
+                p.bytes,
+                p.mse,
+                i.cost,
+                i.bytes,
+                i.mse
+            );
+        }
 
         // The base class sets/unsets DELTA_UNIT on the output buffer from this.
         if keyframe {

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 
 from models.clips import ClipSampler, load_val_clip
 from models.hyperprior import GainedMeanScaleHyperprior
-from models.ssf import ScaleSpaceFlow
+from models.ssf import ScaleSpaceFlow, apply_gain, reference_gain
 from models.train import bpp_of, pad_to, save_atomic
 
 DEFAULTS = dict(
@@ -48,6 +48,7 @@ DEFAULTS = dict(
     # Through the residual coder alone the motion path only feels the
     # residual's rate, a weak signal early on.
     pred_weight=0.0, pred_until=0,
+    global_gain=True,  # encoder-side global reference gain (models/ssf.py: reference_gain)
 )
 
 
@@ -61,6 +62,9 @@ def load_intra(state, cfg_intra, device):
 
 
 def p_step(model, x, ref, q):
+    """One P-frame: global gain (as the encoder computes it), then the networks."""
+    if model.use_gain:
+        ref = apply_gain(ref, reference_gain(x, ref))
     r = model(x, ref, q)
     npix = x.shape[0] * x.shape[2] * x.shape[3]
     return r, bpp_of(r["likelihoods"], npix), F.mse_loss(r["x_hat"], x)
@@ -80,7 +84,9 @@ def validate(model, intra, clip, device):
         i_psnr = 10 * math.log10(1 / F.mse_loss(ref[..., :H, :W], xs[0][..., :H, :W]).item())
         bpps, psnrs = [], []
         for x in xs[1:]:
-            r = model(x, ref, q)
+            # The gain is fitted on the unpadded frame, as codec-core does.
+            g = reference_gain(x[..., :H, :W], ref[..., :H, :W]) if model.use_gain else 1.0
+            r = model(x, apply_gain(ref, g) if model.use_gain else ref, q)
             ref = r["x_hat"].clamp(0, 1)
             # Like the codec: the next reference is what the decoder outputs
             # (cropped to the frame, then padded again by replication).
@@ -119,6 +125,7 @@ def main():
     lambdas = intra_cfg["lambdas"]
     model = ScaleSpaceFlow(lambdas, cfg["N"], cfg["M_motion"], cfg["M_residual"],
                            cfg["levels"], cfg["sigma0"]).to(device)
+    model.use_gain = cfg["global_gain"]
     if ck is None:
         model.residual.load_state_dict(intra_state)
         print(f"new run: intra model and residual init from {cfg['intra_ckpt']}", flush=True)

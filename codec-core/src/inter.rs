@@ -8,9 +8,17 @@
 //! residual) are coded with the gained hyperprior of [`crate::frame_coding`],
 //! exactly like the I-frame latent.
 //!
-//! P packet payload: four length-prefixed range-coded sections,
-//! `u32 len | motion z | u32 len | motion y | u32 len | residual z | u32 len | residual y`
-//! (big-endian lengths), filling the payload exactly.
+//! P packet payload: a global reference gain, then four length-prefixed
+//! range-coded sections,
+//! `u16 gain | u32 len | motion z | u32 len | motion y | u32 len | residual z | u32 len | residual y`
+//! (big-endian), filling the payload exactly.
+//!
+//! Global gain: AIA's exposure control changes the exposure up to 10x between
+//! frames, about 3x after the sqrt transform, and no warp predicts that. The
+//! encoder fits `x ~ g * ref` by least squares, sends `round(g * 4096)`, and
+//! both sides hand the networks `min(g * ref, 1)` as the reference (saturating
+//! like the detector). Both the fit and its use are plain f32/f64 arithmetic
+//! on data both sides hold, so they cannot desynchronise.
 //!
 //! Threads: m_h_s and r_h_s pick symbol CDFs and run on one thread like the
 //! intra h_s. predict and r_g_s produce the decoded frame; their outputs were
@@ -72,17 +80,49 @@ impl InterNetworks {
 /// Code words of one P-frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PBits {
+    /// Global reference gain in units of 1/[`GAIN_ONE`] (never 0).
+    pub gain: u16,
     pub motion: HyperpriorBits,
     pub residual: HyperpriorBits,
 }
 
+/// `gain` value meaning 1.0.
+pub const GAIN_ONE: u16 = 4096;
+
 pub fn write_payload(bits: &PBits) -> Vec<u8> {
-    write_sections(&[&bits.motion.z, &bits.motion.y, &bits.residual.z, &bits.residual.y])
+    let mut out = bits.gain.to_be_bytes().to_vec();
+    out.extend(write_sections(&[&bits.motion.z, &bits.motion.y, &bits.residual.z, &bits.residual.y]));
+    out
 }
 
 pub fn read_payload(payload: &[u8]) -> Result<PBits> {
-    let [mz, my, rz, ry] = read_sections(payload, "P", ["motion z", "motion y", "residual z", "residual y"])?;
-    Ok(PBits { motion: HyperpriorBits { z: mz, y: my }, residual: HyperpriorBits { z: rz, y: ry } })
+    let (gain, sections) = match payload {
+        [a, b, rest @ ..] => (u16::from_be_bytes([*a, *b]), rest),
+        _ => return Err(Error::Corrupt("P payload too short for its gain field".into())),
+    };
+    if gain == 0 {
+        return Err(Error::Corrupt("P payload gain is 0".into()));
+    }
+    let [mz, my, rz, ry] = read_sections(sections, "P", ["motion z", "motion y", "residual z", "residual y"])?;
+    Ok(PBits { gain, motion: HyperpriorBits { z: mz, y: my }, residual: HyperpriorBits { z: rz, y: ry } })
+}
+
+/// Least-squares gain of `plane ~ g * reference`, quantized (1 when the reference is black).
+pub fn fit_gain(plane: &[f32], reference: &[f32]) -> u16 {
+    let (num, den) = plane
+        .iter()
+        .zip(reference)
+        .fold((0f64, 0f64), |(n, d), (&x, &r)| (n + x as f64 * r as f64, d + r as f64 * r as f64));
+    if den <= 0.0 || !num.is_finite() {
+        return GAIN_ONE;
+    }
+    (num / den * GAIN_ONE as f64).round().clamp(1.0, u16::MAX as f64) as u16
+}
+
+/// The reference the networks see: `min(g * ref, 1)`.
+pub fn apply_gain(reference: &[f32], gain: u16) -> Vec<f32> {
+    let g = gain as f32 / GAIN_ONE as f32;
+    reference.iter().map(|&r| (r * g).clamp(0.0, 1.0)).collect()
 }
 
 /// What the encoder produced for one P plane.
@@ -155,7 +195,8 @@ impl InterCodec {
         let (qm, qr) = qualities(&self.model.spec, quality)?;
         let d = self.dims(width, height);
         let x = pad_replicate(plane, d.w, d.h, d.pw, d.ph);
-        let refp = pad_replicate(reference, d.w, d.h, d.pw, d.ph);
+        let gain = fit_gain(plane, reference);
+        let refp = pad_replicate(&apply_gain(reference, gain), d.w, d.h, d.pw, d.ph);
         let nets = &mut self.nets;
         let spec = &self.model.spec;
 
@@ -175,7 +216,7 @@ impl InterCodec {
         let (residual, y_hat) =
             encode_latent(&self.model.residual, qr, y, residual_shape, "r_g_a output y", &mut hyper)?;
         let reconstruction = synthesize(&mut nets.r_g_s, &pred, &y_hat, d)?;
-        Ok(InterEncoded { payload: write_payload(&PBits { motion, residual }), reconstruction })
+        Ok(InterEncoded { payload: write_payload(&PBits { gain, motion, residual }), reconstruction })
     }
 
     /// Decodes a P payload into a `width` x `height` plane in transform space.
@@ -193,7 +234,7 @@ impl InterCodec {
         })?;
         let bits = read_payload(payload)?;
         let d = self.dims(width, height);
-        let refp = pad_replicate(reference, d.w, d.h, d.pw, d.ph);
+        let refp = pad_replicate(&apply_gain(reference, bits.gain), d.w, d.h, d.pw, d.ph);
         let nets = &mut self.nets;
         let spec = &self.model.spec;
         let y_hat = decode_latent(&self.model.motion, qm, &bits.motion, d.latent(spec.motion.m), &mut nets.m_h_s)?;
@@ -223,16 +264,31 @@ mod tests {
     #[test]
     fn p_payload_has_four_sections_in_order() {
         let bits = PBits {
+            gain: 0x1234,
             motion: HyperpriorBits { z: vec![1; 4], y: vec![2; 8] },
             residual: HyperpriorBits { z: vec![3; 4], y: vec![4; 12] },
         };
         let p = write_payload(&bits);
-        assert_eq!(p.len(), 4 * 4 + 4 + 8 + 4 + 12);
-        assert_eq!(&p[..8], &[0, 0, 0, 4, 1, 1, 1, 1]);
+        assert_eq!(p.len(), 2 + 4 * 4 + 4 + 8 + 4 + 12);
+        assert_eq!(&p[..10], &[0x12, 0x34, 0, 0, 0, 4, 1, 1, 1, 1]);
         assert_eq!(read_payload(&p).unwrap(), bits);
         // An I payload (two sections) is not a P payload.
         let i = crate::intra::write_payload(&bits.motion);
-        let err = read_payload(&i).unwrap_err().to_string();
-        assert!(err.contains("P payload residual z section"), "{err}");
+        assert!(read_payload(&i).is_err());
+        assert!(read_payload(&[0x10]).unwrap_err().to_string().contains("gain"));
+        let mut zero = p.clone();
+        zero[..2].copy_from_slice(&[0, 0]);
+        assert!(read_payload(&zero).unwrap_err().to_string().contains("gain is 0"));
+    }
+
+    #[test]
+    fn gain_fit_recovers_an_exposure_change_and_saturates() {
+        let r: Vec<f32> = (0..1000).map(|i| i as f32 / 2000.0).collect();
+        let x: Vec<f32> = r.iter().map(|v| v * 1.5).collect();
+        let g = fit_gain(&x, &r);
+        assert_eq!(g, 6144, "1.5 * 4096");
+        assert_eq!(fit_gain(&x, &vec![0.0; 1000]), GAIN_ONE);
+        let seen = apply_gain(&[0.2, 0.9], 8192);
+        assert_eq!(seen, vec![0.4, 1.0]);
     }
 }

@@ -155,9 +155,19 @@ def decoded_t(x_hat):
     return ((np.sqrt(dn + A) - math.sqrt(A)) / (math.sqrt(DN_MAX + A) - math.sqrt(A))).astype(np.float32)
 
 
+def gain_of(t, ref_t):
+    """codec-core's fit_gain: least squares over the unpadded frame, f64 sums, u16 units of 1/4096."""
+    den = float((ref_t.astype(np.float64) ** 2).sum())
+    if den <= 0:
+        return 4096
+    return int(np.clip(np.round((t.astype(np.float64) * ref_t).sum() / den * 4096), 1, 65535))
+
+
 def code_p(sess, mj, t, ref_t, q):
     H, W = t.shape
     x = pad_to(torch.from_numpy(t)[None, None], PAD).numpy()
+    g = np.float32(gain_of(t, ref_t) / 4096)
+    ref_t = np.clip(ref_t * g, 0, 1).astype(np.float32)
     ref = pad_to(torch.from_numpy(ref_t)[None, None], PAD).numpy()
     y = sess["m_g_a"].run(None, {"x": x, "ref": ref})[0]
     bm, ym = code_latent(sess, "m_", mj["motion"], y, q)
@@ -165,7 +175,7 @@ def code_p(sess, mj, t, ref_t, q):
     y = sess["r_g_a"].run(None, {"x": x, "pred": pred})[0]
     br, yr = code_latent(sess, "r_", mj["residual"], y, q)
     x_hat = sess["r_g_s"].run(None, {"pred": pred, "y_hat": yr})[0][0, 0, :H, :W]
-    return bm, br, x_hat, pred[0, 0, :H, :W]
+    return bm + 16, br, x_hat, pred[0, 0, :H, :W]  # + the 2-byte gain
 
 
 def main():
@@ -196,8 +206,8 @@ def main():
     mj = {
         "format": 1, "kind": "ssf",
         "name": f"ssf-n{cfg['N']}-mm{cfg['M_motion']}-mr{cfg['M_residual']}",
-        "architecture": "scale-space flow (Agustsson 2020) + intensity-gain field; motion and "
-                        "residual latents each a gained mean-scale hyperprior",
+        "architecture": "scale-space flow (Agustsson 2020) + global reference gain + intensity-gain "
+                        "field; motion and residual latents each a gained mean-scale hyperprior",
         "pad_multiple": PAD, "precision": 16,
         "intra_model": package_id(a.intra, ["g_a", "h_a", "h_s", "g_s"]),
         "scale_space": {"levels": cfg["levels"], "sigma0": cfg["sigma0"]},
@@ -308,8 +318,10 @@ def write_card(a, cmd, ck, cfg, mj, diffs, rows, per_frame, params, total, macs,
     w("## Architecture")
     w("")
     w("Scale-space flow (Agustsson et al. 2020, the source paper's section III.A), code "
-      "`models/ssf.py`, plus an intensity-gain field (our addition, see the module docstring: "
-      "AIA's automatic exposure control changes the exposure up to 10x between frames).")
+      "`models/ssf.py`, plus two additions for AIA's automatic exposure control, which changes "
+      "the exposure up to 10x between frames: a global reference gain fitted by the encoder and "
+      "sent in 2 bytes (`reference_gain`; PACKAGE.md step 1), and a learned per-pixel gain field "
+      "in the motion output for local corrections.")
     w("")
     w(f"- motion: g_a on [x, ref] (2 channels), 4 x (5x5 conv stride 2) with GDN, M={cfg['M_motion']}; "
       f"g_s mirrors it to 4 channels (fx, fy, scale index, log gain); hyperprior N={cfg['N']}")

@@ -2,7 +2,8 @@
 # Speed benchmark (not a test: these machines are shared and noisy).
 # 512x512 14-bit synthetic AIA 171 frames from helio-synth, coded by helio and by
 # x265 / x265-intra in the same helio-eval run, which prints encode and decode
-# frames/s beside each other. Targets (issue 3): helio encode >= 5 fps, decode >= 10 fps.
+# frames/s beside each other. Targets: helio intra encode >= 5 fps, decode >= 10 fps (issue 3);
+# helio-gop30 (P-frames) decode >= 5 fps (issue 5).
 #   bash pipelines/bench-speed.sh [frames=10] [helio threads=0]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,5 +15,5 @@ DIR=$(mktemp -d)
 trap 'rm -rf "$DIR"' EXIT
 $BIN/helio-synth frames --out "$DIR" --size 512 --wavelengths 171 --frames "$N" --cadence 12 --seed 3 >/dev/null
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load: $(cut -d' ' -f1-3 /proc/loadavg)"
-$BIN/helio-eval --frames "$DIR/171" --mode dn16 --codecs helio,x265,x265-intra --quick \
+$BIN/helio-eval --frames "$DIR/171" --mode dn16 --codecs helio,helio-gop30,x265,x265-intra --quick \
     --helio-qualities 1,4,6 --helio-props "threads=$THREADS" --out "$DIR/speed.md"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Writes BENCHMARKS.md: helio-eval's short sweep on the bundled real AIA 171 frames and on a
-# synthetic 512x512 AIA 171 sequence (helio-synth), with machine, versions and date.
+# synthetic 512x512 AIA 171 sequence (helio-synth), with machine, versions and date, and the
+# plots in docs/ (RD curves; PSNR per frame across GoPs: helio-gop30 vs x265 GoP 30 on the
+# real frames and on 31 synthetic frames) when the models venv has matplotlib.
 #   bash pipelines/benchmarks.sh [OUT=BENCHMARKS.md]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,23 +11,41 @@ BIN=target/release
 [ -x $BIN/helio-eval ] && [ -x $BIN/helio-synth ] || cargo build --release --workspace --locked
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-$BIN/helio-synth frames --out "$TMP/syn" --size 512 --wavelengths 171 --frames 10 --cadence 12 --seed 3 >/dev/null
-$BIN/helio-eval --quick --frames data/aia171 --out "$TMP/aia.md" >/dev/null
-$BIN/helio-eval --quick --frames "$TMP/syn/171" --mode dn16 --out "$TMP/syn.md" >/dev/null
+$BIN/helio-synth frames --out "$TMP/syn" --size 512 --wavelengths 171 --frames 31 --cadence 12 --seed 3 >/dev/null
+$BIN/helio-eval --quick --frames data/aia171 --out "$TMP/aia.md" --frames-csv "$TMP/aia-frames.csv" >/dev/null
+$BIN/helio-eval --quick --frames "$TMP/syn/171" --max-frames 10 --mode dn16 --out "$TMP/syn.md" >/dev/null
+# One full GoP (1 I + 30 P) on the synthetic sequence, for the drift plot.
+$BIN/helio-eval --quick --frames "$TMP/syn/171" --mode dn16 --codecs helio-gop30,x265 \
+    --helio-qualities 4 --out "$TMP/gop.md" --frames-csv "$TMP/gop-frames.csv" >/dev/null
+mkdir -p docs
+if .venv/bin/python -c 'import matplotlib' 2>/dev/null; then
+  .venv/bin/python pipelines/plot_rd.py --csv "$TMP/aia.csv" --per-frame "$TMP/aia-frames.csv" --out docs/aia171
+  .venv/bin/python pipelines/plot_rd.py --csv "$TMP/gop.csv" --per-frame "$TMP/gop-frames.csv" --out docs/synthetic-gop
+else
+  echo "benchmarks: no matplotlib in .venv (make train-deps): plots not redrawn" >&2
+fi
 {
   echo "# helio benchmarks"
   echo
   echo "Generated $(date -u +%Y-%m-%dT%H:%MZ) by \`bash pipelines/benchmarks.sh\` at commit $(git rev-parse --short HEAD)."
   echo
   echo "- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/{print $2}') GiB, load $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "- $(gst-launch-1.0 --version | sed -n 2p), $(rustc --version), onnxruntime $(ls .venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.1* | sed 's/.*so\.//'), model $(python3 -c 'import json;print(json.load(open("models/hyperprior/model.json"))["name"])')"
+  echo "- $(gst-launch-1.0 --version | sed -n 2p), $(rustc --version), onnxruntime $(ls .venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.1* | sed 's/.*so\.//'), models $(python3 -c 'import json;print(json.load(open("models/hyperprior/model.json"))["name"], "+", json.load(open("models/ssf/model.json"))["name"])')"
   echo
   echo "## Real frames: SDO/AIA 171, data/aia171 (held out from training)"
   echo
   sed '1d' "$TMP/aia.md"
   echo
+  echo "Plots: [RD](docs/aia171-display8-psnr.png), [RD 14-bit](docs/aia171-dn16-psnr.png), [PSNR per frame](docs/aia171-gop-psnr.png)."
+  echo
   echo "## Synthetic: helio-synth 512x512 AIA 171, 10 frames, 12 s cadence, seed 3"
   echo
   sed '1d' "$TMP/syn.md"
+  echo
+  echo "## Synthetic, one full GoP: 31 frames (1 I + 30 P), helio quality 4 vs x265 GoP 30"
+  echo
+  echo "Drift across the GoP: [PSNR per frame](docs/synthetic-gop-gop-psnr.png)."
+  echo
+  sed '1d' "$TMP/gop.md"
 } > "$OUT"
 echo "wrote $OUT"

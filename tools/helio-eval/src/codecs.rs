@@ -97,6 +97,9 @@ pub struct Point {
     pub preview: Vec<u8>,
     /// Per coded frame, when the encoder gave one buffer per frame.
     pub per_frame: Option<Vec<FrameStat>>,
+    /// helio: the model id in the first unit's sequence header (the intra
+    /// package's id for a stream of I-frames only, else the combined id).
+    pub stream_model_id: Option<String>,
 }
 
 /// One coded frame of a point (for GoP drift plots).
@@ -113,6 +116,40 @@ impl Point {
     pub fn delta_frames(&self) -> Option<usize> {
         self.per_frame.as_ref().map(|f| f.iter().filter(|s| !s.keyframe).count())
     }
+
+    /// Per coded frame (if known): whether it is a keyframe the fixed GoP schedule
+    /// did not ask for (the encoder's own decision: helio-gop30's RD I/P decision,
+    /// an x26x scene cut), see [`extra_keyframes`].
+    pub fn extra_keyframes(&self) -> Option<Vec<bool>> {
+        let keys: Vec<bool> = self.per_frame.as_ref()?.iter().map(|f| f.keyframe).collect();
+        Some(extra_keyframes(&keys, keyframe_interval(&self.codec)))
+    }
+}
+
+/// Keyframe interval of a codec's sweep: [`GOP`] for the GoP codecs, 1 for the intra ones.
+pub fn keyframe_interval(codec: &str) -> u32 {
+    match codec {
+        "helio-gop30" | "x264" | "x265" => GOP,
+        _ => 1,
+    }
+}
+
+/// Which keyframes come earlier than the schedule: the schedule puts a keyframe
+/// on the first frame and `gop` frames after the last keyframe (an encoder that
+/// inserts one restarts its GoP there, as helioenc and x26x do).
+pub fn extra_keyframes(keyframes: &[bool], gop: u32) -> Vec<bool> {
+    let mut last: Option<usize> = None;
+    keyframes
+        .iter()
+        .enumerate()
+        .map(|(i, &key)| {
+            let scheduled = last.is_none_or(|l| i - l >= gop.max(1) as usize);
+            if key {
+                last = Some(i);
+            }
+            key && !scheduled
+        })
+        .collect()
 }
 
 /// Sweep settings.
@@ -383,6 +420,11 @@ pub fn evaluate(spec: &Spec, input: &Input, mode: Mode, lut: &DisplayLut) -> Res
     let coded: Vec<gst::Buffer> = enc.samples.iter().filter_map(|s| s.buffer_owned()).collect();
     let coded_sizes: Vec<(usize, bool)> =
         coded.iter().map(|b| (b.size(), !b.flags().contains(gst::BufferFlags::DELTA_UNIT))).collect();
+    let stream_model_id = is_helio(&spec.codec)
+        .then(|| coded.first()?.map_readable().ok())
+        .flatten()
+        .and_then(|m| helio_core::bitstream::SequenceHeader::parse(&m).ok())
+        .map(|h| h.model_id.to_string());
     let dec = gstrun::run(&spec.dec, &coded_caps, Some(&spec.dec_caps), coded, timeout)?;
     if dec.samples.len() != n {
         return Err(format!("decoder returned {} frames for {n}", dec.samples.len()));
@@ -442,9 +484,29 @@ pub fn evaluate(spec: &Spec, input: &Input, mode: Mode, lut: &DisplayLut) -> Res
         enc_fps: n as f64 / enc.seconds,
         dec_fps: n as f64 / dec.seconds,
         preview,
+        stream_model_id,
         // One buffer per frame (helio, x26x with alignment=au): per-frame sizes are known.
         per_frame: (coded_sizes.len() == n).then(|| {
             coded_sizes.iter().zip(&psnrs).map(|(&(bytes, keyframe), &psnr)| FrameStat { bytes, keyframe, psnr }).collect()
         }),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extra_keyframes_are_those_before_the_schedule_and_restart_it() {
+        let keys = |s: &str| s.chars().map(|c| c == 'I').collect::<Vec<_>>();
+        let extra = |s: &str, gop| {
+            extra_keyframes(&keys(s), gop).iter().map(|&e| if e { 'x' } else { '.' }).collect::<String>()
+        };
+        assert_eq!(extra("IPPPIPPP", 4), "........");
+        // An inserted keyframe at 2 moves the next scheduled one to 6.
+        assert_eq!(extra("IPIPPPIP", 4), "..x.....");
+        assert_eq!(extra("IPIPIPIP", 4), "..x.x.x.");
+        assert_eq!(extra("IIII", 1), "....");
+        assert_eq!(extra("PPIP", 30), "....", "a stream whose first keyframe comes late has none extra");
+    }
 }

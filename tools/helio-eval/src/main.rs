@@ -20,7 +20,10 @@ USAGE: helio-eval [OPTIONS]
   --mode M              display8 | dn16 | both (default: both for 16-bit input, display8 for 8-bit)
   --codecs LIST         comma list from: png,j2k-lossless,helio,helio-gop30,x264,x264-intra,x265,x265-intra,j2k
                         (default: all). helio = every frame an I-frame; helio-gop30, x264 and x265 = GoP 30
-                        (I + P-frames; helio-gop30 needs helio's inter package, else it codes I-frames only)
+                        (I + P-frames; helio-gop30 needs helio's inter package, else it codes I-frames only;
+                        helioenc's p-frame-decision=rd codes a scheduled P-frame as I where that costs less,
+                        the notes and --frames-csv (extra_i) list those frames; --helio-props
+                        p-frame-decision=always keeps the fixed GoP)
   --quick               a few quality points per codec (what `make demo` runs)
   --max-frames N        use at most N frames
   --bit-depth N         significant bits of 16-bit input (default 14, SDO/AIA)
@@ -28,8 +31,8 @@ USAGE: helio-eval [OPTIONS]
   --helio-props S       extra helioenc properties, e.g. \"threads=2\" (model-dir= and inter-model-dir= are
                         given to heliodec too)
   --out FILE.md         write the markdown results there and a CSV beside it (FILE.csv)
-  --frames-csv FILE     per-frame CSV: bytes, frame type and PSNR of every frame of every point (GoP drift
-                        plots: helio-gop30 vs x265 across a GoP)
+  --frames-csv FILE     per-frame CSV: bytes, frame type, PSNR and extra_i (1 = a keyframe the GoP schedule
+                        did not ask for) of every frame of every point (GoP drift plots: helio-gop30 vs x265)
   --side-by-side FILE   PNG: original | helio | x265 | JPEG 2000 decodes of frame 0 at similar bpp
   --plugin-path DIR     folder holding libgsthelio.so (default: this executable's folder if it has it,
                         else <workspace>/target/release, else <workspace>/target/debug)
@@ -189,6 +192,28 @@ fn helio_max_quality() -> Result<u32, String> {
 struct Doc {
     header: String,
     notes: Vec<String>,
+}
+
+/// For a helio-gop30 point coded with an inter package: which scheduled P-frames
+/// helioenc's RD decision coded as I-frames (frame numbers from 0).
+fn rd_keyframes_note(p: &Point) -> Option<String> {
+    if p.codec != "helio-gop30" || p.frames < 2 {
+        return None;
+    }
+    let extra: Vec<usize> = p.extra_keyframes()?.iter().enumerate().filter(|(_, e)| **e).map(|(i, _)| i).collect();
+    let scheduled_p = p.delta_frames()? + extra.len();
+    Some(format!(
+        "{} helio-gop30 {}: {} of {} scheduled P-frames coded as I-frames by the RD decision{}",
+        p.mode.name(),
+        p.setting,
+        extra.len(),
+        scheduled_p,
+        if extra.is_empty() {
+            String::new()
+        } else {
+            format!(" (frames {})", extra.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", "))
+        }
+    ))
 }
 
 fn render(doc: &Doc, points: &[Point], modes: &[Mode]) -> String {
@@ -433,18 +458,28 @@ fn main() -> ExitCode {
         if plugin_note.is_empty() { String::new() } else { format!("- {plugin_note}\n") }
     );
 
+    // The intra package helioenc uses (default: the one compiled into the plugin, built
+    // from models/hyperprior).
+    let model_dir = args
+        .helio_props
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("model-dir="))
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("models/hyperprior"));
+    // Its id, which helioenc writes into I-frame-only streams (P-capable ones get another).
+    let helio_intra_id = args
+        .codecs
+        .iter()
+        .any(|c| c == "helio-gop30")
+        .then(|| helio_core::model::ModelPackage::load(&helio_core::ModelSource::Dir(model_dir.clone())).ok())
+        .flatten()
+        .map(|m| m.id.to_string());
     let helio_max = if args.codecs.iter().any(|c| codecs::is_helio(c)) && gst::ElementFactory::find("helioenc").is_some() {
         match helio_max_quality() {
             Ok(q) => {
                 // The pspec maximum is only a bound (255); the model package says how many
-                // levels exist. Default package: the one compiled into the plugin.
-                let model_dir = args
-                    .helio_props
-                    .split_whitespace()
-                    .find_map(|kv| kv.strip_prefix("model-dir="))
-                    .filter(|d| !d.is_empty())
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| workspace_root().join("models/hyperprior"));
+                // levels exist.
                 match model_quality_levels(&model_dir) {
                     Ok(n) if n < q => {
                         doc.notes.push(format!(
@@ -508,8 +543,18 @@ fn main() -> ExitCode {
                         let no_p = "helio-gop30 coded I-frames only: helioenc found no inter package \
                                     (give inter-model-dir= in --helio-props, or build with models/ssf)";
                         let noted = doc.notes.iter().any(|n| n == no_p);
-                        if spec.codec == "helio-gop30" && p.delta_frames() == Some(0) && p.frames > 1 && !noted {
+                        // Without P-frames, the stream's model id tells an encoder without
+                        // inter package from one whose RD decision chose I every time.
+                        let intra_only_stream = p.delta_frames() == Some(0)
+                            && (p.stream_model_id.is_none() || p.stream_model_id == helio_intra_id);
+                        if spec.codec == "helio-gop30" && intra_only_stream && p.frames > 1 && !noted {
                             doc.notes.push(no_p.to_string());
+                        }
+                        // (No RD decision to report when the props turned it off.)
+                        let rd = !args.helio_props.contains("p-frame-decision=always");
+                        if let Some(note) = rd_keyframes_note(&p).filter(|_| rd && !intra_only_stream) {
+                            eprintln!("helio-eval: {note}");
+                            doc.notes.push(note);
                         }
                         if spec.lossless && p.psnr.is_finite() {
                             doc.notes.push(format!(

@@ -136,22 +136,26 @@ pub fn csv(points: &[Point]) -> String {
 }
 
 /// One row per coded frame of every point that has per-frame sizes: frame type
-/// (I = keyframe, P = delta unit), bytes, bits per pixel and PSNR.
+/// (I = keyframe, P = delta unit), bytes, bits per pixel, PSNR, and `extra_i`:
+/// 1 for a keyframe the fixed GoP schedule did not ask for (helio-gop30: a
+/// scheduled P-frame the RD decision coded as I), else 0.
 pub fn frames_csv(points: &[Point]) -> String {
-    let mut s = String::from("mode,codec,setting,frame,frame_type,bytes,bpp,psnr_db\n");
+    let mut s = String::from("mode,codec,setting,frame,frame_type,bytes,bpp,psnr_db,extra_i\n");
     for p in points {
         let Some(frames) = &p.per_frame else { continue };
+        let extra = p.extra_keyframes().unwrap_or_default();
         for (i, fr) in frames.iter().enumerate() {
             let _ = writeln!(
                 s,
-                "{},{},\"{}\",{i},{},{},{:.6},{}",
+                "{},{},\"{}\",{i},{},{},{:.6},{},{}",
                 p.mode.name(),
                 p.codec,
                 p.setting.replace('"', "'"),
                 if fr.keyframe { "I" } else { "P" },
                 fr.bytes,
                 fr.bytes as f64 * 8.0 / (p.width * p.height) as f64,
-                f(fr.psnr, 4)
+                f(fr.psnr, 4),
+                u8::from(extra.get(i).copied().unwrap_or(false))
             );
         }
     }

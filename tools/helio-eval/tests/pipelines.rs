@@ -125,7 +125,7 @@ fn helio_sweeps_set_the_keyframe_interval() {
 }
 
 /// helio-gop30 through the helio plugin in target/: P-frames between the
-/// keyframes, per-frame sizes and PSNR in the frames CSV.
+/// keyframes, per-frame sizes, PSNR and RD-chosen I-frames in the frames CSV.
 #[test]
 fn helio_gop30_codes_p_frames_and_reports_them_per_frame() {
     gst::init().unwrap();
@@ -142,13 +142,14 @@ fn helio_gop30_codes_p_frames_and_reports_them_per_frame() {
     }
     let input = synthetic(4, 128, 96);
     let lut = DisplayLut::new(14);
-    let o = SweepOptions {
+    let o = |extra: &str| SweepOptions {
         helio_max_quality: Some(2),
         helio_qualities: Some(vec![2]),
-        helio_props: format!("model-dir={} inter-model-dir={}", intra.display(), inter.display()),
+        helio_props: format!("model-dir={} inter-model-dir={}{extra}", intra.display(), inter.display()),
         ..opts()
     };
-    let spec = codecs::sweep("helio-gop30", Mode::Dn16, &o).remove(0);
+    // p-frame-decision=always: P-frames at the scheduled places, whatever they cost.
+    let spec = codecs::sweep("helio-gop30", Mode::Dn16, &o(" p-frame-decision=always")).remove(0);
     let p = codecs::evaluate(&spec, &input, Mode::Dn16, &lut).unwrap();
     let frames = p.per_frame.as_ref().expect("one buffer per frame");
     assert_eq!(frames.iter().map(|f| f.keyframe).collect::<Vec<_>>(), [true, false, false, false]);
@@ -157,5 +158,20 @@ fn helio_gop30_codes_p_frames_and_reports_them_per_frame() {
     let csv = helio_eval::report::frames_csv(&[p]);
     let rows: Vec<&str> = csv.lines().collect();
     assert_eq!(rows.len(), 5, "{csv}");
-    assert!(rows[1].starts_with("dn16,helio-gop30,\"quality=2\",0,I,") && rows[2].contains(",1,P,"), "{csv}");
+    assert!(rows[0].ends_with(",psnr_db,extra_i"), "{csv}");
+    assert!(rows[1].starts_with("dn16,helio-gop30,\"quality=2\",0,I,") && rows[1].ends_with(",0"), "{csv}");
+    assert!(rows[2].contains(",1,P,") && rows[2].ends_with(",0"), "{csv}");
+
+    // The default (rd) may code any scheduled P-frame as I; the CSV marks those.
+    let spec = codecs::sweep("helio-gop30", Mode::Dn16, &o("")).remove(0);
+    assert!(!spec.enc.contains("p-frame-decision"), "helio-gop30 runs helioenc's default: {}", spec.enc);
+    let p = codecs::evaluate(&spec, &input, Mode::Dn16, &lut).unwrap();
+    let keys: Vec<bool> = p.per_frame.as_ref().unwrap().iter().map(|f| f.keyframe).collect();
+    assert!(keys[0]);
+    let csv = helio_eval::report::frames_csv(&[p]);
+    for (row, &key) in csv.lines().skip(1).zip(&keys[..]).skip(1) {
+        // Within the first GoP every keyframe after frame 0 is the RD decision's.
+        assert_eq!(row.contains(",I,"), key, "{csv}");
+        assert_eq!(row.ends_with(",1"), key, "{csv}");
+    }
 }

@@ -45,7 +45,8 @@ pub enum PixelBuf {
 pub enum PFrameDecision {
     /// Code it as P and as I, keep the lower rate-distortion cost ([`RdCost`]):
     /// a scene cut or a P model that does badly on the content gives an I-frame.
-    /// About twice the encode time of a P-frame.
+    /// Adds an I-frame encode to each such frame (measured at 512x512 on 2 CPU
+    /// cores: 0.74 s instead of 0.52 s per frame).
     #[default]
     Rd,
     /// Always a P-frame within a GoP, whatever it costs.

@@ -159,7 +159,8 @@ impl ObjectImpl for HelioEnc {
                      restarts from it. This catches scene cuts and frames the P model codes \
                      worse than the I model (no P-frame is kept that costs more than the \
                      I-frame it replaces), but it runs both the I and the P networks on \
-                     those frames: about twice the encode time. always: every such frame is a P-frame, \
+                     those frames: about 1.4x the encode time (512x512 on 2 CPU cores: 0.74 s \
+                     instead of 0.52 s per frame). always: every such frame is a P-frame, \
                      whatever it costs (faster encoding, keyframes at fixed positions). \
                      The decision and both costs are logged at debug level",
                 )

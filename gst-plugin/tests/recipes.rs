@@ -8,194 +8,17 @@
 
 mod common;
 
-use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::recipes::*;
 use common::*;
-use gst::prelude::*;
-
-/// The release build folder holding libgsthelio.so (`$CARGO_TARGET_DIR/release` or
-/// `<workspace>/target/release`), which the scripts put on GST_PLUGIN_PATH.
-fn release_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| workspace().join("target"), PathBuf::from)
-        .join("release")
-}
-
-/// `Some(())` when the recipes can run; otherwise prints why and gives `None`.
-fn ready(test: &str) -> Option<()> {
-    if Command::new("gst-launch-1.0")
-        .arg("--version")
-        .output()
-        .map_or(true, |o| !o.status.success())
-    {
-        common::skip(format!("SKIP {test}: gst-launch-1.0 not found (Debian package gstreamer1.0-tools)"));
-        return None;
-    }
-    let plugin = release_dir().join("libgsthelio.so");
-    if !plugin.is_file() {
-        common::skip(format!(
-            "SKIP {test}: no release plugin at {} (cargo build --release --workspace)",
-            plugin.display()
-        ));
-        return None;
-    }
-    model_or_skip(test)?;
-    Some(())
-}
-
-fn script(name: &str) -> PathBuf {
-    workspace().join("pipelines").join(name)
-}
-
-fn command(name: &str, args: &[&str], env: &[(&str, String)]) -> Command {
-    let mut cmd = Command::new("bash");
-    cmd.arg(script(name))
-        .args(args)
-        .current_dir(workspace())
-        .env("CARGO_TARGET_DIR", release_dir().parent().unwrap())
-        .env("PROFILE", "release")
-        .stdin(Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd
-}
-
-/// Runs a recipe to its end (every recipe bounds itself with `timeout`).
-fn run(name: &str, args: &[&str], env: &[(&str, String)]) -> Output {
-    let out = command(name, args, env).output().expect("bash runs");
-    eprintln!(
-        "{name} {args:?}: {}\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn spawn(name: &str, args: &[&str], env: &[(&str, String)]) -> Child {
-    command(name, args, env)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("bash runs")
-}
-
-fn finish(name: &str, child: Child) -> Output {
-    let out = child.wait_with_output().unwrap();
-    eprintln!(
-        "{name}: {}\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn free_tcp_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Waits until someone (udpsrc) has bound `port`: our own bind, without SO_REUSEADDR,
-/// then fails. Gives up after `limit` (the sender then just starts).
-fn wait_udp_bound(port: u16, limit: Duration) {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if UdpSocket::bind(("127.0.0.1", port)).is_err() {
-            // Bound; give the pipeline a moment to reach PLAYING.
-            std::thread::sleep(Duration::from_millis(300));
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Sorted `*.png` files in `dir` whose names start with `prefix`.
-fn pngs(dir: &Path, prefix: &str) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|d| {
-            d.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    let name = p.file_name().unwrap().to_string_lossy();
-                    name.starts_with(prefix) && name.ends_with(".png")
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    files.sort();
-    files
-}
-
-/// (width, height, bit depth, colour type) from a PNG's IHDR.
-fn png_header(path: &Path) -> (u32, u32, u8, u8) {
-    let bytes = std::fs::read(path).unwrap();
-    assert_eq!(&bytes[1..4], b"PNG", "{} is not a PNG", path.display());
-    let be = |i: usize| u32::from_be_bytes(bytes[i..i + 4].try_into().unwrap());
-    (be(16), be(20), bytes[24], bytes[25])
-}
 
 /// The samples of a 16-bit grey PNG as GStreamer reads them (pngdec, then videoconvert to
 /// GRAY16_LE, as encode-file.sh does): (width, height, row-major samples without padding).
 fn png_samples(path: &Path) -> (u32, u32, Vec<u16>) {
-    init();
-    let pipeline = gst::parse::launch(&format!(
-        "filesrc location=\"{}\" ! pngdec ! videoconvert ! video/x-raw,format=GRAY16_LE \
-         ! fakesink name=sink",
-        path.display()
-    ))
-    .unwrap();
-    let sink = pipeline
-        .downcast_ref::<gst::Bin>()
-        .unwrap()
-        .by_name("sink")
-        .unwrap();
-    // Each buffer with the caps it came with (the pad's caps are gone after NULL).
-    let frames = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let f = frames.clone();
-    sink.static_pad("sink")
-        .unwrap()
-        .add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
-            if let (Some(buffer), Some(caps)) = (info.buffer(), pad.current_caps()) {
-                f.lock().unwrap().push((buffer.clone(), caps));
-            }
-            gst::PadProbeReturn::Ok
-        });
-    let res = run_to_eos(&pipeline, Duration::from_secs(20));
-    assert!(
-        res.eos && res.errors.is_empty(),
-        "{}: {res:?}",
-        path.display()
-    );
-    let frames = frames.lock().unwrap();
-    assert_eq!(frames.len(), 1);
-    let (buffer, caps) = &frames[0];
-    let info = gst_video::VideoInfo::from_caps(caps).unwrap();
-    let (w, h, stride) = (info.width(), info.height(), info.stride()[0] as usize);
-    let map = buffer.map_readable().unwrap();
-    let mut samples = Vec::with_capacity((w * h) as usize);
-    for row in map.chunks(stride).take(h as usize) {
-        samples.extend(
-            row[..2 * w as usize]
-                .chunks_exact(2)
-                .map(|b| u16::from_le_bytes([b[0], b[1]])),
-        );
-    }
-    (w, h, samples)
+    let (w, h, bytes) = png_pixels(path, "GRAY16_LE");
+    (w, h, bytes.chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]])).collect())
 }
 
 /// The first `n` bundled AIA frames copied to `dir` (frame_00.png ..), for short runs.
@@ -212,19 +35,19 @@ fn aia_frames(dir: &Path, n: usize) -> Vec<PathBuf> {
 }
 
 fn small() -> Vec<(&'static str, String)> {
-    vec![("WIDTH", "256".into()), ("HEIGHT", "256".into())]
+    vec![("WIDTH", "256".to_string()), ("HEIGHT", "256".to_string())]
 }
 
 #[test]
 fn encode_decode_testsrc_file() {
-    let Some(()) = ready("encode_decode_testsrc_file") else {
+    let Some(()) = ready("encode_decode_testsrc_file", &[]) else {
         return;
     };
     let tmp = TempDir::new("recipe-file");
     let file = tmp.file("sun.helio");
     let mut env = small();
-    env.push(("NUM_BUFFERS", "3".into()));
-    env.push(("TIMEOUT", "60".into()));
+    env.push(("NUM_BUFFERS", "3".to_string()));
+    env.push(("TIMEOUT", "60".to_string()));
     assert!(run("encode-file.sh", &["testsrc", &file, "2"], &env)
         .status
         .success());
@@ -237,7 +60,7 @@ fn encode_decode_testsrc_file() {
     assert!(run(
         "decode-file.sh",
         &[&file, out_s],
-        &[("TIMEOUT", "60".into())]
+        &[("TIMEOUT", "60".to_string())]
     )
     .status
     .success());
@@ -255,12 +78,12 @@ fn encode_decode_testsrc_file() {
 
 #[test]
 fn encode_decode_aia_frames_and_gdp() {
-    let Some(()) = ready("encode_decode_aia_frames_and_gdp") else {
+    let Some(()) = ready("encode_decode_aia_frames_and_gdp", &[]) else {
         return;
     };
     let tmp = TempDir::new("recipe-aia");
     let originals = aia_frames(&tmp.path().join("in"), 2);
-    let env = [("TIMEOUT", "60".into())];
+    let env = [("TIMEOUT", "60".to_string())];
     for name in ["aia.helio", "aia.gdp"] {
         let file = tmp.file(name);
         let input = tmp.path().join("in");
@@ -292,14 +115,9 @@ fn encode_decode_aia_frames_and_gdp() {
 #[test]
 fn png_roundtrip_without_codec_is_exact() {
     // Needs no model, only GStreamer: no model check here.
-    if Command::new("gst-launch-1.0")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        common::skip(format!("SKIP png_roundtrip_without_codec_is_exact: gst-launch-1.0 not found"));
+    let Some(()) = gst_launch_or_skip("png_roundtrip_without_codec_is_exact") else {
         return;
-    }
+    };
     let tmp = TempDir::new("recipe-png");
     let originals = aia_frames(&tmp.path().join("in"), 3);
     let out = tmp.path().join("out");
@@ -309,7 +127,7 @@ fn png_roundtrip_without_codec_is_exact() {
             tmp.path().join("in").to_str().unwrap(),
             out.to_str().unwrap()
         ],
-        &[]
+        NO_ENV
     )
     .status
     .success());
@@ -327,7 +145,7 @@ fn png_roundtrip_without_codec_is_exact() {
 
 #[test]
 fn downlink_udp_clean() {
-    let Some(()) = ready("downlink_udp_clean") else {
+    let Some(()) = ready("downlink_udp_clean", &[]) else {
         return;
     };
     let tmp = TempDir::new("recipe-udp");
@@ -339,18 +157,18 @@ fn downlink_udp_clean() {
         &[out.to_str().unwrap()],
         &[
             ("PORT", port.clone()),
-            ("FRAMES", "6".into()),
-            ("TIMEOUT", "20".into()),
+            ("FRAMES", "6".to_string()),
+            ("TIMEOUT", "20".to_string()),
         ],
     );
     wait_udp_bound(port.parse().unwrap(), Duration::from_secs(10));
     let mut env = small();
     env.extend([
         ("PORT", port),
-        ("NUM_BUFFERS", "12".into()),
-        ("FPS", "10/1".into()),
-        ("KEYFRAME_INTERVAL", "4".into()),
-        ("TIMEOUT", "20".into()),
+        ("NUM_BUFFERS", "12".to_string()),
+        ("FPS", "10/1".to_string()),
+        ("KEYFRAME_INTERVAL", "4".to_string()),
+        ("TIMEOUT", "20".to_string()),
     ]);
     assert!(run("downlink-send.sh", &[], &env).status.success());
     let r = finish("downlink-recv.sh", recv);
@@ -368,7 +186,7 @@ fn downlink_udp_clean() {
 
 #[test]
 fn downlink_udp_lossy_still_decodes() {
-    let Some(()) = ready("downlink_udp_lossy_still_decodes") else {
+    let Some(()) = ready("downlink_udp_lossy_still_decodes", &[]) else {
         return;
     };
     let tmp = TempDir::new("recipe-loss");
@@ -378,7 +196,7 @@ fn downlink_udp_lossy_still_decodes() {
     let recv = spawn(
         "downlink-recv.sh",
         &[out.to_str().unwrap()],
-        &[("PORT", port.clone()), ("TIMEOUT", "7".into())],
+        &[("PORT", port.clone()), ("TIMEOUT", "7".to_string())],
     );
     wait_udp_bound(port.parse().unwrap(), Duration::from_secs(5));
     let sent = 15;
@@ -386,11 +204,11 @@ fn downlink_udp_lossy_still_decodes() {
     env.extend([
         ("PORT", port),
         ("NUM_BUFFERS", sent.to_string()),
-        ("FPS", "10/1".into()),
-        ("KEYFRAME_INTERVAL", "1".into()),
+        ("FPS", "10/1".to_string()),
+        ("KEYFRAME_INTERVAL", "1".to_string()),
         // A 256x256 frame is several RTP packets: most frames lose at least one.
-        ("LOSS", "0.2".into()),
-        ("TIMEOUT", "20".into()),
+        ("LOSS", "0.2".to_string()),
+        ("TIMEOUT", "20".to_string()),
     ]);
     assert!(run("downlink-send.sh", &[], &env).status.success());
     let r = finish("downlink-recv.sh", recv);
@@ -408,7 +226,7 @@ fn downlink_udp_lossy_still_decodes() {
 
 #[test]
 fn downlink_tcp_ends_with_sender() {
-    let Some(()) = ready("downlink_tcp_ends_with_sender") else {
+    let Some(()) = ready("downlink_tcp_ends_with_sender", &[]) else {
         return;
     };
     let tmp = TempDir::new("recipe-tcp");
@@ -419,19 +237,19 @@ fn downlink_tcp_ends_with_sender() {
         "downlink-recv.sh",
         &[out.to_str().unwrap()],
         &[
-            ("TRANSPORT", "tcp".into()),
+            ("TRANSPORT", "tcp".to_string()),
             ("PORT", port.clone()),
-            ("TIMEOUT", "20".into()),
+            ("TIMEOUT", "20".to_string()),
         ],
     );
     let sent = 8;
     let mut env = small();
     env.extend([
-        ("TRANSPORT", "tcp".into()),
+        ("TRANSPORT", "tcp".to_string()),
         ("PORT", port),
         ("NUM_BUFFERS", sent.to_string()),
-        ("FPS", "10/1".into()),
-        ("TIMEOUT", "20".into()),
+        ("FPS", "10/1".to_string()),
+        ("TIMEOUT", "20".to_string()),
     ]);
     let start = Instant::now();
     assert!(run("downlink-send.sh", &[], &env).status.success());
@@ -450,7 +268,7 @@ fn downlink_tcp_ends_with_sender() {
 
 #[test]
 fn downlink_wrong_port_times_out() {
-    let Some(()) = ready("downlink_wrong_port_times_out") else {
+    let Some(()) = ready("downlink_wrong_port_times_out", &[]) else {
         return;
     };
     let tmp = TempDir::new("recipe-noport");
@@ -460,7 +278,7 @@ fn downlink_wrong_port_times_out() {
         &[out.to_str().unwrap()],
         &[
             ("PORT", free_udp_port().to_string()),
-            ("TIMEOUT", "2".into()),
+            ("TIMEOUT", "2".to_string()),
         ],
     );
     assert_eq!(r.status.code(), Some(1));
@@ -470,27 +288,14 @@ fn downlink_wrong_port_times_out() {
 
 #[test]
 fn side_by_side_snapshots() {
-    let Some(()) = ready("side_by_side_snapshots") else {
+    let elements = ["x264enc", "x265enc", "avdec_h264", "avdec_h265", "textoverlay"];
+    let Some(()) = ready("side_by_side_snapshots", &elements) else {
         return;
     };
-    let missing: Vec<&str> = [
-        "x264enc",
-        "x265enc",
-        "avdec_h264",
-        "avdec_h265",
-        "textoverlay",
-    ]
-    .into_iter()
-    .filter(|e| gst::ElementFactory::find(e).is_none())
-    .collect();
-    if !missing.is_empty() {
-        common::skip(format!("SKIP side_by_side_snapshots: missing elements {missing:?}"));
-        return;
-    }
     let tmp = TempDir::new("recipe-sbs");
     let out = tmp.path().join("sbs");
     let mut env = small();
-    env.extend([("NUM_BUFFERS", "3".into()), ("TIMEOUT", "60".into())]);
+    env.extend([("NUM_BUFFERS", "3".to_string()), ("TIMEOUT", "60".to_string())]);
     assert!(run("side-by-side.sh", &[out.to_str().unwrap()], &env)
         .status
         .success());

@@ -9,139 +9,16 @@
 
 mod common;
 
-use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::recipes::*;
 use common::*;
-use gst::prelude::*;
-
-/// `$CARGO_TARGET_DIR`, else `<workspace>/target`: the scripts load `<it>/release`.
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace().join("target"), PathBuf::from)
-}
-
-/// `Some(())` when the recipes can run with the elements in `elements`; otherwise prints
-/// why (or fails under HELIO_NO_SKIP) and gives `None`.
-fn ready(test: &str, elements: &[&str]) -> Option<()> {
-    let launch = Command::new("gst-launch-1.0").arg("--version").output();
-    if !launch.is_ok_and(|o| o.status.success()) {
-        skip(format!(
-            "SKIP {test}: gst-launch-1.0 not found (Debian package gstreamer1.0-tools)"
-        ));
-        return None;
-    }
-    let plugin = target_dir().join("release/libgsthelio.so");
-    if !plugin.is_file() {
-        skip(format!(
-            "SKIP {test}: no release plugin at {} (cargo build --release)",
-            plugin.display()
-        ));
-        return None;
-    }
-    model_or_skip(test)?;
-    let missing: Vec<&str> = elements
-        .iter()
-        .copied()
-        .filter(|e| gst::ElementFactory::find(e).is_none())
-        .collect();
-    if !missing.is_empty() {
-        skip(format!("SKIP {test}: missing elements {missing:?}"));
-        return None;
-    }
-    Some(())
-}
-
-/// `bash pipelines/NAME ARGS` with `env`, against the release plugin.
-fn recipe(name: &str, args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new("bash");
-    cmd.arg(workspace().join("pipelines").join(name))
-        .args(args)
-        .current_dir(workspace())
-        .env("CARGO_TARGET_DIR", target_dir())
-        .env("PROFILE", "release")
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    cmd
-}
-
-/// Runs a recipe to its end (each bounds itself with `timeout`).
-fn run(name: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
-    report(name, recipe(name, args, env).output().expect("bash runs"))
-}
-
-/// Prints what a finished recipe said.
-fn report(name: &str, out: Output) -> Output {
-    eprintln!(
-        "{name}: {}\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// Sorted PNGs in `dir` named `PREFIX*.png`.
-fn pngs(dir: &Path, prefix: &str) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            let name = p.file_name().unwrap().to_string_lossy();
-            name.starts_with(prefix) && name.ends_with(".png")
-        })
-        .collect();
-    files.sort();
-    files
-}
-
-/// (width, height, bits per channel, PNG colour type: 2 = RGB) from the IHDR chunk.
-fn ihdr(path: &Path) -> (u32, u32, u8, u8) {
-    let b = std::fs::read(path).unwrap();
-    assert_eq!(&b[1..4], b"PNG", "{}", path.display());
-    let be = |i: usize| u32::from_be_bytes(b[i..i + 4].try_into().unwrap());
-    (be(16), be(20), b[24], b[25])
-}
 
 /// The [r, g, b] pixels of an 8-bit RGB PNG, row-major.
 fn rgb_pixels(path: &Path) -> Vec<[u8; 3]> {
-    let (w, h, _, _) = ihdr(path);
-    let pipeline = gst::parse::launch(&format!(
-        "filesrc location=\"{}\" ! pngdec ! videoconvert ! video/x-raw,format=RGB \
-         ! fakesink name=sink",
-        path.display()
-    ))
-    .unwrap();
-    let sink = pipeline
-        .downcast_ref::<gst::Bin>()
-        .unwrap()
-        .by_name("sink")
-        .unwrap();
-    let buffers = collect_buffers(&sink);
-    let res = run_to_eos(&pipeline, Duration::from_secs(20));
-    assert!(
-        res.eos && res.errors.is_empty(),
-        "{}: {res:?}",
-        path.display()
-    );
-    let info = gst_video::VideoInfo::builder(gst_video::VideoFormat::Rgb, w, h)
-        .build()
-        .unwrap();
-    let stride = info.stride()[0] as usize;
-    let buffers = buffers.lock().unwrap();
-    let map = buffers[0].map_readable().unwrap();
-    map.chunks(stride)
-        .take(h as usize)
-        .flat_map(|row| {
-            row[..3 * w as usize]
-                .chunks_exact(3)
-                .map(|p| [p[0], p[1], p[2]])
-        })
-        .collect()
+    let (_, _, bytes) = png_pixels(path, "RGB");
+    bytes.chunks_exact(3).map(|p| [p[0], p[1], p[2]]).collect()
 }
 
 /// Checks the colours of a picture in a table whose red >= green >= blue (171, 304; grey
@@ -197,7 +74,7 @@ fn side_by_side(
     let files = pngs(out, "sbs_");
     assert_eq!(files.len(), frames, "{files:?}");
     for f in &files {
-        assert_eq!(ihdr(f), (width, height, 8, 2), "{}", f.display());
+        assert_eq!(png_header(f), (width, height, 8, 2), "{}", f.display());
     }
     (String::from_utf8_lossy(&r.stderr).into_owned(), files)
 }
@@ -301,12 +178,7 @@ fn downlink_receiver_colours_snapshots() {
     // Snapshots only, then also teed to a "window" (fakesink: no display here).
     for window in [&[][..], &[("WINDOW", "1"), ("VIDEOSINK", "fakesink")][..]] {
         let tmp = TempDir::new("recipe-dl-colour");
-        let port = UdpSocket::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-            .to_string();
+        let port = free_udp_port().to_string();
         let out = tmp.path().join("snaps");
         // Receiver first; it keeps 3 frames and stops at the 4th.
         let mut env = vec![
@@ -316,22 +188,13 @@ fn downlink_receiver_colours_snapshots() {
             ("COLORMAP", "171"),
         ];
         env.extend_from_slice(window);
-        let recv = recipe("downlink-recv.sh", &[out.to_str().unwrap()], &env)
-            .spawn()
-            .unwrap();
-        // Until udpsrc holds the port (our own bind then fails), at most 10 s.
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(10)
-            && UdpSocket::bind(("127.0.0.1", port.parse::<u16>().unwrap())).is_ok()
-        {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        std::thread::sleep(Duration::from_millis(300));
+        let recv = spawn("downlink-recv.sh", &[out.to_str().unwrap()], &env);
+        wait_udp_bound(port.parse().unwrap(), Duration::from_secs(10));
         let send = run(
             "downlink-send.sh",
             &[],
             &[
-                ("PORT", &port),
+                ("PORT", port.as_str()),
                 ("WIDTH", "256"),
                 ("HEIGHT", "256"),
                 ("NUM_BUFFERS", "10"),
@@ -340,7 +203,7 @@ fn downlink_receiver_colours_snapshots() {
             ],
         );
         assert!(send.status.success());
-        let r = report("downlink-recv.sh", recv.wait_with_output().unwrap());
+        let r = finish("downlink-recv.sh", recv);
         assert!(r.status.success(), "{window:?}");
         let said = String::from_utf8_lossy(&r.stderr);
         assert!(
@@ -350,7 +213,7 @@ fn downlink_receiver_colours_snapshots() {
         let files = pngs(&out, "snap_");
         assert_eq!(files.len(), 3, "{window:?}: {files:?}");
         for f in &files {
-            assert_eq!(ihdr(f), (256, 256, 8, 2), "{}", f.display());
+            assert_eq!(png_header(f), (256, 256, 8, 2), "{}", f.display());
         }
         // heliocolormap's output goes straight to pngenc: exactly the table, no slack.
         assert_warm_colours(&files[2], 0);

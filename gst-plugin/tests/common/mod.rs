@@ -16,6 +16,8 @@ use helio_core::bitstream::{
 };
 use helio_core::intensity::IntensityTransform;
 
+pub mod recipes;
+
 pub fn init() {
     static INIT: Once = Once::new();
     INIT.call_once(|| {

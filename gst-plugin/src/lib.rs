@@ -5,12 +5,18 @@
 //! (SDO/AIA, up to 16-bit single-channel frames).
 //!
 //! Elements:
-//! - `helioenc`: GRAY8 / GRAY16_LE raw video -> `video/x-helio`
-//! - `heliodec`: `video/x-helio` -> GRAY8 / GRAY16_LE raw video
+//! - `helioenc`: GRAY8 / GRAY16_LE raw video -> `video/x-helio`: I-frames, and
+//!   P-frames within a GoP (`keyframe-interval`) when an inter package is loaded
+//!   (`inter-model-dir`, or the embedded one); `p-frame-decision` = `rd` keeps
+//!   the cheaper of P and I by rate-distortion cost, `always` codes P
+//! - `heliodec`: `video/x-helio` -> GRAY8 / GRAY16_LE raw video (P-frames need
+//!   the encoder's inter package and the previous decoded frame)
 //! - `helioparse`: splits a helio byte stream into access units, checks CRCs,
 //!   marks keyframes and sets caps from the sequence header
 //! - `heliotestsrc`: deterministic synthetic SDO/AIA-like Sun (helio-synth),
 //!   GRAY16_LE in DN or GRAY8 sqrt-scaled
+//! - `heliocolormap`: GRAY8 / GRAY16_LE -> RGB / RGBx / BGRx with the SDO/AIA
+//!   colour tables (SolarSoft `aia_lct.pro`)
 //!
 //! plus a typefinder for the helio byte stream (`*.helio` files).
 
@@ -25,11 +31,12 @@ mod helioparse;
 mod heliotestsrc;
 mod typefind;
 
-pub use common::ExecutionProvider;
+pub use common::{ExecutionProvider, PFrameDecision};
 
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     use gst::prelude::*;
     ExecutionProvider::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    PFrameDecision::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     helioenc::register(plugin)?;
     heliodec::register(plugin)?;
     helioparse::register(plugin)?;

@@ -206,9 +206,11 @@ fn damaged_p_payloads_are_errors_not_panics() {
             .enumerate()
             .map(|(i, &b)| if i % 4 == 0 && i >= 4 { b } else { b ^ (i as u8).wrapping_mul(31).wrapping_add(seed) })
             .collect();
-        // Keep the four section lengths so the range decoder sees the garbage.
+        // Keep the gain (a u16 before the sections) and the four section lengths
+        // so the range decoder sees the garbage.
         let mut p = garbled;
-        let mut at = 0;
+        let mut at = std::mem::size_of::<u16>();
+        p[..at].copy_from_slice(&payload[..at]);
         for _ in 0..4 {
             let len = u32::from_be_bytes(payload[at..at + 4].try_into().unwrap()) as usize;
             p[at..at + 4].copy_from_slice(&payload[at..at + 4]);

@@ -258,29 +258,32 @@ def baselines(frames, sel):
 
 # ------------------------------------------------------------ measuring --
 
+def count_macs(mod, *inputs):
+    """Multiply-accumulates of one forward pass: convs, transposed convs and
+    GDN's CxC 1x1 conv, counted with forward hooks."""
+    tot = [0]
+
+    def hook(m, inp, out):
+        if isinstance(m, nn.Conv2d):
+            tot[0] += out.numel() * m.kernel_size[0] * m.kernel_size[1] * m.in_channels // m.groups
+        elif isinstance(m, nn.ConvTranspose2d):
+            tot[0] += inp[0].numel() * m.out_channels * m.kernel_size[0] * m.kernel_size[1]
+        elif isinstance(m, PlainGDN):
+            tot[0] += out.numel() * out.shape[1]  # the CxC 1x1 conv
+    hooks = [m.register_forward_hook(hook) for m in mod.modules()]
+    with torch.no_grad():
+        mod(*inputs)
+    for h in hooks:
+        h.remove()
+    return tot[0]
+
+
 def macs_per_pixel(model):
     H = W = 256
-    gs = graphs(model)
-    counts = {}
     shapes = {"g_a": (1, 1, H, W), "h_a": (1, model.M, H // 16, W // 16),
               "h_s": (1, model.N, H // 64, W // 64), "g_s": (1, model.M, H // 16, W // 16)}
-    for name, (mod, _, _) in gs.items():
-        tot = [0]
-
-        def hook(m, inp, out):
-            if isinstance(m, nn.Conv2d):
-                tot[0] += out.numel() * m.kernel_size[0] * m.kernel_size[1] * m.in_channels // m.groups
-            elif isinstance(m, nn.ConvTranspose2d):
-                tot[0] += inp[0].numel() * m.out_channels * m.kernel_size[0] * m.kernel_size[1]
-            elif isinstance(m, PlainGDN):
-                tot[0] += out.numel() * out.shape[1]  # the CxC 1x1 conv
-        hooks = [m.register_forward_hook(hook) for m in mod.modules()]
-        with torch.no_grad():
-            mod(torch.randn(*shapes[name]))
-        for h in hooks:
-            h.remove()
-        counts[name] = tot[0] / (H * W)
-    return counts
+    return {name: count_macs(mod, torch.randn(*shapes[name])) / (H * W)
+            for name, (mod, _, _) in graphs(model).items()}
 
 
 def n_params(mod):

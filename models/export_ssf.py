@@ -29,7 +29,7 @@ import torch
 import torch.nn as nn
 
 from models.clips import load_val_clip
-from models.export import (HS, PAD, PlainGDN, build_indexes, code_bits, code_frame, model_json,
+from models.export import (HS, PAD, build_indexes, code_bits, code_frame, count_macs, model_json,
                            n_params, plain, psnr8, round_half_away, session)
 from models.ssf import ScaleSpaceFlow
 from models.train import pad_to
@@ -278,23 +278,7 @@ def main():
 
 def macs_per_pixel(model, H=256, W=256):
     dm = dummies(model, H, W)
-    out = {}
-    for n, (mod, _, _) in graphs(model).items():
-        tot = [0]
-
-        def hook(m, inp, o):
-            if isinstance(m, nn.Conv2d):
-                tot[0] += o.numel() * m.kernel_size[0] * m.kernel_size[1] * m.in_channels // m.groups
-            elif isinstance(m, nn.ConvTranspose2d):
-                tot[0] += inp[0].numel() * m.out_channels * m.kernel_size[0] * m.kernel_size[1]
-            elif isinstance(m, PlainGDN):
-                tot[0] += o.numel() * o.shape[1]
-        hs = [m.register_forward_hook(hook) for m in mod.modules()]
-        with torch.no_grad():
-            mod(*dm[n])
-        for h in hs:
-            h.remove()
-        out[n] = tot[0] / (H * W)
+    out = {n: count_macs(mod, *dm[n]) / (H * W) for n, (mod, _, _) in graphs(model).items()}
     # The scale-space blurs are functional convs (no module): 2 passes per level.
     out["predict"] += sum(2 * getattr(model.warp, f"k{i}").numel() for i in range(model.warp.levels - 1))
     return out

@@ -73,20 +73,25 @@ def save_atomic(obj, path):
     os.replace(tmp, path)
 
 
-def main():
+def start_run(defaults):
+    """--config on the command line over `defaults`; threads, device, seed;
+    returns (cfg, device, checkpoint path, run dir), shared by every trainer."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--config", required=True)
     args = ap.parse_args()
-    cfg = dict(DEFAULTS, **json.load(open(args.config)))
+    cfg = dict(defaults, **json.load(open(args.config)))
     torch.set_num_threads(cfg["threads"])
     device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.manual_seed(cfg["seed"])
-
     ckdir = os.path.join("models/checkpoints", cfg["name"])
     rundir = os.path.join("models/runs", cfg["name"])
     os.makedirs(ckdir, exist_ok=True)
     os.makedirs(rundir, exist_ok=True)
-    ckpath = os.path.join(ckdir, "last.pt")
+    return cfg, device, os.path.join(ckdir, "last.pt"), rundir
+
+
+def main():
+    cfg, device, ckpath, rundir = start_run(DEFAULTS)
 
     model = GainedMeanScaleHyperprior(cfg["N"], cfg["M"], cfg["lambdas"]).to(device)
     opt = torch.optim.Adam([

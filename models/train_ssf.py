@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from models.clips import ClipSampler, load_val_clip
 from models.hyperprior import GainedMeanScaleHyperprior
 from models.ssf import ScaleSpaceFlow, apply_gain, reference_gain
-from models.train import bpp_of, pad_to, save_atomic
+from models.train import bpp_of, pad_to, save_atomic, start_run
 
 DEFAULTS = dict(
     name="ssf", N=64, M_motion=64, M_residual=96, levels=5, sigma0=1.5,
@@ -99,19 +99,7 @@ def validate(model, intra, clip, device):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--config", required=True)
-    args = ap.parse_args()
-    cfg = dict(DEFAULTS, **json.load(open(args.config)))
-    torch.set_num_threads(cfg["threads"])
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    torch.manual_seed(cfg["seed"])
-
-    ckdir = os.path.join("models/checkpoints", cfg["name"])
-    rundir = os.path.join("models/runs", cfg["name"])
-    os.makedirs(ckdir, exist_ok=True)
-    os.makedirs(rundir, exist_ok=True)
-    ckpath = os.path.join(ckdir, "last.pt")
+    cfg, device, ckpath, rundir = start_run(DEFAULTS)
 
     it, wall, seed = 0, 0.0, cfg["seed"]
     if os.path.exists(ckpath):

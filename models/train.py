@@ -78,8 +78,12 @@ def start_run(defaults):
     returns (cfg, device, checkpoint path, run dir), shared by every trainer."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--config", required=True)
+    # Override without editing the config: 1 thread while builds share 2 cores.
+    ap.add_argument("--threads", type=int)
     args = ap.parse_args()
     cfg = dict(defaults, **json.load(open(args.config)))
+    if args.threads:
+        cfg["threads"] = args.threads
     torch.set_num_threads(cfg["threads"])
     device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.manual_seed(cfg["seed"])

@@ -49,6 +49,7 @@ DEFAULTS = dict(
     # residual's rate, a weak signal early on.
     pred_weight=0.0, pred_until=0,
     global_gain=True,  # encoder-side global reference gain (models/ssf.py: reference_gain)
+    p_xwl=0.0,  # share of wavelength pairs (models/clips.py), for X-frames
 )
 
 
@@ -135,7 +136,8 @@ def main():
     json.dump(cfg, open(os.path.join(rundir, "config.json"), "w"), indent=1)
 
     sampler = ClipSampler(cfg["synth_dir"], cfg["T"], cfg["crop"], seed=seed,
-                          p_synth=cfg["p_synth"], data_dir=cfg["data"])
+                          p_synth=cfg["p_synth"], data_dir=cfg["data"],
+                          p_xwl=cfg["p_xwl"])
     val = load_val_clip(cfg["data"], cfg["val_start"], cfg["val_len"])
     Q = model.num_qualities
     rng = np.random.default_rng(seed + 1)

@@ -14,8 +14,12 @@ pub const HEADER_MAGIC: [u8; 4] = *b"HLIO";
 /// Frame packet sync word. Distinct from [`HEADER_MAGIC`] in its last two bytes.
 pub const PACKET_SYNC: [u8; 4] = *b"HLFR";
 pub const VERSION: u8 = 1;
-/// Size of a v1 sequence header, CRC included.
+/// Size of a v1 sequence header without a wavelength list (every monochrome
+/// stream), CRC included; a list of n wavelengths adds 2n bytes
+/// ([`SequenceHeader::encoded_len`]).
 pub const SEQUENCE_HEADER_LEN: usize = 28;
+/// Longest sequence header: one wavelength per channel at [`MAX_CHANNELS`].
+pub const MAX_SEQUENCE_HEADER_LEN: usize = SEQUENCE_HEADER_LEN + 2 * MAX_CHANNELS as usize;
 /// Size of a packet header (sync .. CRC), before the payload.
 pub const PACKET_HEADER_LEN: usize = 20;
 
@@ -41,8 +45,11 @@ pub fn max_payload_len_any() -> usize {
 pub enum FrameType {
     /// Intra frame: decodable on its own.
     I = 0,
-    /// Predicted frame: needs the previous reconstruction (not implemented yet).
+    /// Predicted frame: needs the same channel's reconstruction in the previous frame.
     P = 1,
+    /// Cross-channel prediction (multispectral): predicted from another channel
+    /// of the same frame, already decoded (`PacketHeader::ref_channel`).
+    X = 2,
 }
 
 impl FrameType {
@@ -50,6 +57,7 @@ impl FrameType {
         match id {
             0 => Some(Self::I),
             1 => Some(Self::P),
+            2 => Some(Self::X),
             _ => None,
         }
     }
@@ -161,6 +169,9 @@ pub struct SequenceHeader {
     /// Quality levels of the model package (informative; packets carry the level used).
     pub quality_levels: u8,
     pub model_id: ModelId,
+    /// Wavelength of each channel (Angstrom, strictly increasing), or empty when
+    /// unknown. Multispectral streams (channels > 1) carry one per channel.
+    pub wavelengths: Vec<u16>,
 }
 
 impl SequenceHeader {
@@ -172,21 +183,41 @@ impl SequenceHeader {
         check_range("channels", self.channels as u64, 1, MAX_CHANNELS as u64, "1..=16")?;
         check_range("bit depth", self.bit_depth as u64, MIN_BIT_DEPTH as u64, MAX_BIT_DEPTH as u64, "8..=16")?;
         check_range("quality levels", self.quality_levels as u64, 1, 255, "1..=255")?;
+        let n = self.wavelengths.len();
+        if (self.channels > 1 && n != self.channels as usize) || (self.channels == 1 && n > 1) {
+            return Err(ParseError::BadField {
+                field: "wavelength count",
+                value: n as u64,
+                allowed: "one per channel (monochrome streams: 0 or 1)",
+            });
+        }
+        if self.wavelengths.first() == Some(&0) || self.wavelengths.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(ParseError::BadField {
+                field: "wavelengths",
+                value: self.wavelengths.iter().map(|&w| w as u64).min().unwrap_or(0),
+                allowed: "nonzero and strictly increasing",
+            });
+        }
         Ok(())
     }
 
+    /// Bytes of this header: 28, plus 2 per wavelength.
+    pub fn encoded_len(&self) -> usize {
+        SEQUENCE_HEADER_LEN + 2 * self.wavelengths.len()
+    }
+
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(SEQUENCE_HEADER_LEN);
+        let mut out = Vec::with_capacity(self.encoded_len());
         self.write(&mut out);
         out
     }
 
-    /// Appends the 28 header bytes. Panics if a dimension exceeds u16 (validate first).
+    /// Appends the header bytes. Panics if a dimension exceeds u16 (validate first).
     pub fn write(&self, out: &mut Vec<u8>) {
         let start = out.len();
         out.extend_from_slice(&HEADER_MAGIC);
         out.push(VERSION);
-        out.push(SEQUENCE_HEADER_LEN as u8);
+        out.push(self.encoded_len() as u8);
         out.extend_from_slice(&u16::try_from(self.width).expect("width fits u16").to_be_bytes());
         out.extend_from_slice(&u16::try_from(self.height).expect("height fits u16").to_be_bytes());
         out.push(self.channels);
@@ -196,6 +227,9 @@ impl SequenceHeader {
         out.push(self.quality_levels);
         out.push(0); // reserved flags
         out.extend_from_slice(&self.model_id.0);
+        for w in &self.wavelengths {
+            out.extend_from_slice(&w.to_be_bytes());
+        }
         let crc = crc32fast::hash(&out[start..]);
         out.extend_from_slice(&crc.to_be_bytes());
     }
@@ -209,13 +243,18 @@ impl SequenceHeader {
         if data[4] != VERSION {
             return Err(ParseError::UnsupportedVersion(data[4]));
         }
-        if data[5] as usize != SEQUENCE_HEADER_LEN {
-            return Err(ParseError::BadField { field: "header length", value: data[5] as u64, allowed: "28" });
+        let len = data[5] as usize;
+        if len < SEQUENCE_HEADER_LEN || len > MAX_SEQUENCE_HEADER_LEN || len % 2 != 0 {
+            return Err(ParseError::BadField {
+                field: "header length",
+                value: len as u64,
+                allowed: "28 + 2 x wavelengths (28..=60, even)",
+            });
         }
-        need(data, SEQUENCE_HEADER_LEN)?;
-        let h = &data[..SEQUENCE_HEADER_LEN];
-        let stored = be32(&h[24..28]);
-        let computed = crc32fast::hash(&h[..24]);
+        need(data, len)?;
+        let h = &data[..len];
+        let stored = be32(&h[len - 4..len]);
+        let computed = crc32fast::hash(&h[..len - 4]);
         if stored != computed {
             return Err(ParseError::HeaderCrc { stored, computed });
         }
@@ -241,6 +280,7 @@ impl SequenceHeader {
             entropy_model,
             quality_levels: h[14],
             model_id: ModelId(h[16..24].try_into().expect("8 bytes")),
+            wavelengths: h[24..len - 4].chunks_exact(2).map(be16).collect(),
         };
         header.validate()?;
         Ok(header)
@@ -260,6 +300,9 @@ pub struct PacketHeader {
     pub quality: u8,
     /// Plane of a multispectral frame (0 for monochrome).
     pub channel: u8,
+    /// X-frames: the channel of the same frame they are predicted from (below
+    /// `channel`); 0 for I and P.
+    pub ref_channel: u8,
     /// Increments by one per frame (wrapping); a jump means frames were lost.
     pub frame_number: u32,
     pub payload_len: u32,
@@ -279,7 +322,7 @@ impl PacketHeader {
         b[4] = self.frame_type as u8;
         b[5] = self.quality;
         b[6] = self.channel;
-        b[7] = 0; // reserved flags
+        b[7] = self.ref_channel;
         b[8..12].copy_from_slice(&self.frame_number.to_be_bytes());
         b[12..16].copy_from_slice(&self.payload_len.to_be_bytes());
         b
@@ -296,7 +339,7 @@ impl PacketHeader {
         let frame_type = FrameType::from_id(data[4]).ok_or(ParseError::BadField {
             field: "frame type",
             value: data[4] as u64,
-            allowed: "0 (I) or 1 (P)",
+            allowed: "0 (I), 1 (P) or 2 (X)",
         })?;
         if data[5] == 0 {
             return Err(ParseError::BadField { field: "quality", value: 0, allowed: "1..=255" });
@@ -304,8 +347,16 @@ impl PacketHeader {
         if data[6] >= MAX_CHANNELS {
             return Err(ParseError::BadField { field: "channel index", value: data[6] as u64, allowed: "0..=15" });
         }
-        if data[7] != 0 {
-            return Err(ParseError::BadField { field: "packet flags", value: data[7] as u64, allowed: "0" });
+        let ref_ok = match frame_type {
+            FrameType::X => data[7] < data[6],
+            FrameType::I | FrameType::P => data[7] == 0,
+        };
+        if !ref_ok {
+            return Err(ParseError::BadField {
+                field: "reference channel",
+                value: data[7] as u64,
+                allowed: "below the packet's channel for X-frames, else 0",
+            });
         }
         let payload_len = be32(&data[12..16]);
         if payload_len as usize > max_payload {
@@ -315,6 +366,7 @@ impl PacketHeader {
             frame_type,
             quality: data[5],
             channel: data[6],
+            ref_channel: data[7],
             frame_number: be32(&data[8..12]),
             payload_len,
         };
@@ -362,7 +414,8 @@ pub struct AccessUnit<'a> {
 pub fn parse_access_unit<'a>(data: &'a [u8], known: Option<&SequenceHeader>) -> ParseResult<AccessUnit<'a>> {
     let (header, rest) = if data.starts_with(&HEADER_MAGIC) {
         let h = SequenceHeader::parse(data)?;
-        (Some(h), &data[SEQUENCE_HEADER_LEN..])
+        let n = h.encoded_len();
+        (Some(h), &data[n..])
     } else {
         (None, data)
     };
@@ -414,7 +467,10 @@ pub fn peek_unit_len_with(data: &[u8], known: Option<&SequenceHeader>) -> ParseR
     }
     let (header, off) = if data.starts_with(&HEADER_MAGIC) {
         match SequenceHeader::parse(data) {
-            Ok(h) => (Some(h), SEQUENCE_HEADER_LEN),
+            Ok(h) => {
+                let n = h.encoded_len();
+                (Some(h), n)
+            }
             Err(ParseError::NeedMore { .. }) => return Ok(None),
             Err(e) => return Err(e),
         }
@@ -427,6 +483,37 @@ pub fn peek_unit_len_with(data: &[u8], known: Option<&SequenceHeader>) -> ParseR
     }
     let max = header.as_ref().or(known).map_or_else(max_payload_len_any, SequenceHeader::max_payload_len);
     lift(PacketHeader::parse(rest, max).map(|(h, _)| off + PACKET_HEADER_LEN + h.payload_len as usize))
+}
+
+/// Splits `data`, the access units of one frame (one per channel of a
+/// multispectral frame, in channel order), into those units. Each unit's
+/// headers are checked as in [`peek_unit_len_with`]; a unit cut short is
+/// [`ParseError::NeedMore`]. A sequence header in the first unit bounds the
+/// payloads of the units after it.
+pub fn split_units<'a>(data: &'a [u8], known: Option<&SequenceHeader>) -> ParseResult<Vec<&'a [u8]>> {
+    let mut units = Vec::new();
+    let mut header = known.cloned();
+    let mut rest = data;
+    while !rest.is_empty() {
+        let len = peek_unit_len_with(rest, header.as_ref())?
+            .ok_or(ParseError::NeedMore { needed: data.len() - rest.len() + PACKET_HEADER_LEN, have: data.len() })?;
+        if len > rest.len() {
+            return Err(ParseError::NeedMore { needed: data.len() - rest.len() + len, have: data.len() });
+        }
+        if rest.starts_with(&HEADER_MAGIC) {
+            header = Some(SequenceHeader::parse(rest)?);
+        }
+        units.push(&rest[..len]);
+        rest = &rest[len..];
+        if units.len() > MAX_CHANNELS as usize {
+            return Err(ParseError::BadField {
+                field: "access units in one frame",
+                value: units.len() as u64,
+                allowed: "at most 16 (one per channel)",
+            });
+        }
+    }
+    Ok(units)
 }
 
 #[cfg(test)]
@@ -443,12 +530,99 @@ mod tests {
             entropy_model: EntropyModelKind::Hyperprior,
             quality_levels: 4,
             model_id: ModelId([1, 2, 3, 4, 5, 6, 7, 8]),
+            wavelengths: vec![],
+        }
+    }
+
+    fn ms_header() -> SequenceHeader {
+        SequenceHeader { channels: 3, wavelengths: vec![171, 193, 304], ..header() }
+    }
+
+    /// The units of one 3-channel frame: header + I (ch 0), X from 0 (ch 1), X from 1 (ch 2).
+    fn ms_frame() -> Vec<u8> {
+        let mut out = ms_header().to_bytes();
+        for (channel, frame_type, ref_channel) in [(0, FrameType::I, 0), (1, FrameType::X, 0), (2, FrameType::X, 1)] {
+            let ph = PacketHeader { frame_type, quality: 2, channel, ref_channel, frame_number: 9, payload_len: 0 };
+            write_packet(&ph, &[channel; 12], &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn multispectral_header_carries_wavelengths() {
+        let bytes = ms_header().to_bytes();
+        assert_eq!(bytes.len(), SEQUENCE_HEADER_LEN + 6);
+        assert_eq!(bytes[5] as usize, bytes.len());
+        assert_eq!(&bytes[24..30], &[0, 171, 0, 193, 1, 48]);
+        assert_eq!(SequenceHeader::parse(&bytes).unwrap(), ms_header());
+        // Monochrome headers stay 28 bytes, as before wavelengths existed.
+        assert_eq!(header().encoded_len(), SEQUENCE_HEADER_LEN);
+        // A wavelength list that does not match the channels, or is not increasing.
+        for bad in [
+            SequenceHeader { wavelengths: vec![171, 193], ..ms_header() },
+            SequenceHeader { wavelengths: vec![193, 171, 304], ..ms_header() },
+            SequenceHeader { wavelengths: vec![0, 171, 304], ..ms_header() },
+            SequenceHeader { channels: 3, ..header() },
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
+            assert!(SequenceHeader::parse(&bad.to_bytes()).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn frame_of_several_units_splits_per_channel() {
+        let data = ms_frame();
+        let units = split_units(&data, None).unwrap();
+        assert_eq!(units.len(), 3);
+        let known = ms_header();
+        for (c, u) in units.iter().enumerate() {
+            let au = parse_access_unit(u, Some(&known)).unwrap();
+            assert_eq!(au.header.is_some(), c == 0);
+            assert_eq!(au.packet.header.channel as usize, c);
+            assert_eq!(au.packet.payload, &[c as u8; 12]);
+        }
+        let x = parse_access_unit(units[2], Some(&known)).unwrap().packet.header;
+        assert_eq!((x.frame_type, x.ref_channel), (FrameType::X, 1));
+        // Cut anywhere: never a panic; NeedMore inside a unit, the whole units
+        // before a cut between units (the decoder counts them against channels).
+        let ends: Vec<usize> = units.iter().scan(0, |end, u| {
+            *end += u.len();
+            Some(*end)
+        }).collect();
+        for n in 0..data.len() {
+            match split_units(&data[..n], None) {
+                Ok(u) => assert!(n == 0 || ends[..u.len()].last() == Some(&n), "cut at {n}: {} units", u.len()),
+                Err(e) => assert!(matches!(e, ParseError::NeedMore { .. }), "cut at {n}: {e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn x_frame_reference_must_be_an_earlier_channel() {
+        for (channel, frame_type, ref_channel, ok) in [
+            (1, FrameType::X, 0, true),
+            (1, FrameType::X, 1, false),
+            (0, FrameType::X, 0, false),
+            (2, FrameType::P, 1, false),
+            (2, FrameType::I, 0, true),
+        ] {
+            let mut out = Vec::new();
+            let ph = PacketHeader { frame_type, quality: 1, channel, ref_channel, frame_number: 0, payload_len: 0 };
+            write_packet(&ph, &[1, 2, 3], &mut out);
+            assert_eq!(parse_packet(&out, 100).is_ok(), ok, "{ph:?}");
         }
     }
 
     fn unit(payload: &[u8]) -> Vec<u8> {
         let mut out = header().to_bytes();
-        let ph = PacketHeader { frame_type: FrameType::I, quality: 3, channel: 0, frame_number: 7, payload_len: 0 };
+        let ph = PacketHeader {
+            frame_type: FrameType::I,
+            quality: 3,
+            channel: 0,
+            ref_channel: 0,
+            frame_number: 7,
+            payload_len: 0,
+        };
         write_packet(&ph, payload, &mut out);
         out
     }

@@ -15,19 +15,27 @@
 //! and the GoP restarts from it. [`PFrameDecision::Always`] codes every
 //! scheduled P-frame as P (half the encode time).
 //!
-//! Model id: an encoder that can code P-frames writes
+//! Multispectral frames ([`EncoderConfig::wavelengths`]): each channel is one
+//! access unit. Channel 0 is coded like a monochrome frame; a later channel may
+//! also be an X-frame, predicted by the P networks from an earlier channel of the
+//! same frame (the one whose gain-matched copy is closest), which is how the
+//! codec exploits the correlation between wavelengths. A frame is a keyframe
+//! (sequence header in front) when none of its channels is a P-frame.
+//!
+//! Model id: an encoder that can code P- or X-frames writes
 //! [`combined_id`]`(intra id, inter id)` into the sequence header, otherwise the
 //! intra package's id; a decoder accepts both given the packages (BITSTREAM.md).
 
-use crate::bitstream::{self, FrameType, ModelId, PACKET_HEADER_LEN, PacketHeader, SEQUENCE_HEADER_LEN, SequenceHeader};
+use crate::bitstream::{self, FrameType, ModelId, PACKET_HEADER_LEN, PacketHeader, SequenceHeader};
 use crate::intensity::{ForwardLut, IntensityTransform};
-use crate::inter::{InterCodec, InterNetworks};
+use crate::inter::{GAIN_ONE, InterCodec, InterNetworks, fit_gain};
 use crate::intra::{IntraCodec, Networks};
 use crate::model::{InterPackage, ModelPackage, ModelSource, combined_id};
 use crate::runtime::{ExecutionProvider, SessionSettings};
 use crate::{Error, Result};
 
-/// Samples of one single-channel frame, tightly packed (no stride), row-major.
+/// Samples of one frame, tightly packed (no stride), row-major; a multispectral
+/// frame holds its channels' planes one after the other, in wavelength order.
 #[derive(Debug, Clone, Copy)]
 pub enum Pixels<'a> {
     U8(&'a [u8]),
@@ -38,6 +46,23 @@ pub enum Pixels<'a> {
 pub enum PixelBuf {
     U8(Vec<u8>),
     U16(Vec<u16>),
+}
+
+impl PixelBuf {
+    pub fn as_pixels(&self) -> Pixels<'_> {
+        match self {
+            PixelBuf::U8(p) => Pixels::U8(p),
+            PixelBuf::U16(p) => Pixels::U16(p),
+        }
+    }
+
+    /// Plane `c` of a frame of planes of `n` samples.
+    pub fn plane(&self, c: usize, n: usize) -> Pixels<'_> {
+        match self {
+            PixelBuf::U8(p) => Pixels::U8(&p[c * n..(c + 1) * n]),
+            PixelBuf::U16(p) => Pixels::U16(&p[c * n..(c + 1) * n]),
+        }
+    }
 }
 
 /// How the encoder codes a frame the GoP schedule makes a P-frame.
@@ -93,6 +118,16 @@ pub struct EncoderConfig {
     pub keyframe_interval: u32,
     /// Whether a scheduled P-frame may become an I-frame when that costs less.
     pub p_frame_decision: PFrameDecision,
+    /// Wavelength of each channel of a multispectral stream (Angstrom, strictly
+    /// increasing); empty = one channel. X-frames need an inter package.
+    pub wavelengths: Vec<u16>,
+}
+
+impl EncoderConfig {
+    /// Planes per frame.
+    pub fn channels(&self) -> usize {
+        self.wavelengths.len().max(1)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -102,21 +137,38 @@ pub struct DecoderConfig {
     pub threads: usize,
 }
 
+/// How one channel of a frame was coded.
+#[derive(Debug, Clone)]
+pub struct UnitCoding {
+    pub channel: u8,
+    pub frame_type: FrameType,
+    /// X-frames: the channel predicted from.
+    pub ref_channel: Option<u8>,
+    /// This unit alone (a keyframe's sequence header counted in channel 0).
+    pub rd: RdCost,
+    /// Candidates coded and dropped by the mode decision.
+    pub rejected: Vec<RdCost>,
+}
+
 #[derive(Debug, Clone)]
 pub struct EncodedFrame {
-    /// Bytes to emit: for keyframes the sequence header followed by the frame packet.
+    /// Bytes to emit: for keyframes the sequence header, then one packet per channel.
     pub data: Vec<u8>,
+    /// I when the frame is a keyframe (no channel needs the previous frame), else P.
     pub frame_type: FrameType,
     /// Number written into the packet (increments per frame, for gap detection).
     pub frame_number: u32,
     /// Input samples above the bit depth's maximum, clamped before coding
     /// (nonzero means the caps' bit depth is wrong for the data).
     pub clamped_samples: u64,
-    /// Rate-distortion cost of the coded frame.
+    /// Rate-distortion cost of the coded frame (all channels: mean MSE, all bytes).
     pub rd: RdCost,
-    /// The candidate coded and dropped by the mode decision ([`PFrameDecision::Rd`]
-    /// on a scheduled P-frame: the P-frame when I won, the I-frame when P won).
+    /// Monochrome streams: the candidate coded and dropped by the mode decision
+    /// ([`PFrameDecision::Rd`] on a scheduled P-frame: the P-frame when I won, the
+    /// I-frame when P won). Per channel in `units`.
     pub rejected: Option<RdCost>,
+    /// Per channel, in order.
+    pub units: Vec<UnitCoding>,
 }
 
 #[derive(Debug, Clone)]
@@ -124,8 +176,13 @@ pub struct DecodedFrame {
     pub width: u32,
     pub height: u32,
     pub bit_depth: u8,
+    /// I for a keyframe, else P (some channel was predicted from the previous frame).
     pub frame_type: FrameType,
+    /// All channels' planes, one after the other (see [`Pixels`]).
     pub pixels: PixelBuf,
+    pub channels: u8,
+    /// From the sequence header; empty for monochrome streams without one.
+    pub wavelengths: Vec<u16>,
     /// From the packet: a jump of more than one means frames were lost.
     pub frame_number: u32,
     /// 1-based quality level the frame was coded at.
@@ -142,18 +199,20 @@ pub struct Encoder {
     frame_number: u32,
     /// Frames coded since the last I-frame; `None` = the next frame must be an I-frame.
     gop_position: Option<u32>,
-    /// The last frame's decoded output samples: what a decoder outputs, and the
-    /// reference of the next P-frame.
+    /// The last frame's decoded output samples (all channels): what a decoder
+    /// outputs, and the reference of the next P-frame.
     last_reconstruction: Option<PixelBuf>,
-    /// `last_reconstruction` in transform space (the next P-frame's reference).
-    last_reference: Option<Vec<f32>>,
+    /// Per channel, `last_reconstruction` in transform space (P-frame references).
+    last_reference: Option<Vec<Vec<f32>>>,
 }
 
-/// One way of coding the current frame.
+/// One way of coding one channel of the current frame.
 struct Candidate {
     frame_type: FrameType,
+    ref_channel: u8,
     payload: Vec<u8>,
     pixels: PixelBuf,
+    /// `pixels` in transform space: the reference of later P- and X-frames.
     reference: Vec<f32>,
     rd: RdCost,
 }
@@ -176,10 +235,13 @@ impl Encoder {
         model.spec.quality(cfg.quality)?;
         let settings = SessionSettings { execution_provider: cfg.execution_provider, threads: cfg.threads };
         let nets = Networks::for_encoder(&model, settings)?;
-        // With a keyframe interval of 1 no P-frame can occur: skip the inter
-        // sessions and keep the intra package's id, so intra-only streams stay
-        // decodable without the inter package.
-        let inter = match inter_model.filter(|_| cfg.keyframe_interval > 1) {
+        // With a keyframe interval of 1 and one channel no P- or X-frame can
+        // occur: skip the inter sessions and keep the intra package's id, so
+        // intra-only streams stay decodable without the inter package.
+        if cfg.channels() > bitstream::MAX_CHANNELS as usize {
+            return Err(Error::Config(format!("{} wavelengths; at most 16 per stream", cfg.channels())));
+        }
+        let inter = match inter_model.filter(|_| cfg.keyframe_interval > 1 || cfg.channels() > 1) {
             Some(m) => {
                 let nets = InterNetworks::for_encoder(&m, nets.execution_provider_in_use(), cfg.threads)?;
                 Some(InterCodec::new(m, nets))
@@ -190,12 +252,13 @@ impl Encoder {
         let header = SequenceHeader {
             width: cfg.width,
             height: cfg.height,
-            channels: 1,
+            channels: cfg.channels() as u8,
             bit_depth: cfg.bit_depth,
             transform,
             entropy_model: model.kind,
             quality_levels: model.spec.quality_levels(),
             model_id: inter.as_ref().map_or(model.id, |i| combined_id(model.id, i.model().id)),
+            wavelengths: cfg.wavelengths.clone(),
         };
         header.validate().map_err(|e| Error::Config(e.to_string()))?;
         Ok(Self {
@@ -241,23 +304,25 @@ impl Encoder {
         self.gop_position = None;
     }
 
-    /// Codes one frame: an I-frame with its sequence header on the first frame,
-    /// every `keyframe_interval` frames, after [`Encoder::reset`] and when
-    /// `force_keyframe` is set; otherwise a P-frame if inter coding is available.
+    /// Codes one frame (all its channels): a keyframe with its sequence header
+    /// on the first frame, every `keyframe_interval` frames, after
+    /// [`Encoder::reset`] and when `force_keyframe` is set; otherwise P-frames
+    /// if inter coding is available.
     pub fn encode(&mut self, pixels: Pixels<'_>, force_keyframe: bool) -> Result<EncodedFrame> {
         let (w, h, bd) = (self.cfg.width as usize, self.cfg.height as usize, self.cfg.bit_depth);
-        let mut plane = vec![0f32; w * h];
+        let (n, channels) = (w * h, self.cfg.channels());
+        let mut planes = vec![0f32; n * channels];
         let clamped_samples = match (pixels, bd) {
-            (Pixels::U8(p), 8) if p.len() == w * h => self.lut.apply_u8(p, &mut plane),
-            (Pixels::U16(p), 9..=16) if p.len() == w * h => self.lut.apply_u16(p, &mut plane),
+            (Pixels::U8(p), 8) if p.len() == n * channels => self.lut.apply_u8(p, &mut planes),
+            (Pixels::U16(p), 9..=16) if p.len() == n * channels => self.lut.apply_u16(p, &mut planes),
             (p, _) => {
                 let (kind, len) = match p {
                     Pixels::U8(p) => ("8-bit", p.len()),
                     Pixels::U16(p) => ("16-bit", p.len()),
                 };
                 return Err(Error::Config(format!(
-                    "got {len} {kind} samples; expected {} samples of {} for a {w}x{h} frame at bit depth {bd}",
-                    w * h,
+                    "got {len} {kind} samples; expected {} samples of {} for {channels} plane(s) of {w}x{h} at bit depth {bd}",
+                    n * channels,
                     if bd == 8 { "8 bits (GRAY8)" } else { "16 bits (GRAY16)" }
                 )));
             }
@@ -265,76 +330,103 @@ impl Encoder {
         let scheduled = if force_keyframe { FrameType::I } else { self.next_frame_type() };
         let lambda = self.intra.model().spec.quality(self.cfg.quality)?.lambda;
         let max_payload = self.header.max_payload_len();
-        let mut p = None;
-        if let (FrameType::P, Some(inter), Some(reference)) = (scheduled, &mut self.inter, &self.last_reference) {
-            let coded = inter.encode(&plane, reference, w, h, self.cfg.quality)?;
-            p = Some(self.candidate(FrameType::P, coded.payload, &coded.reconstruction, &plane, lambda));
-        }
-        let i = match (&p, self.cfg.p_frame_decision) {
-            (Some(_), PFrameDecision::Always) => None,
-            _ => {
-                let coded = self.intra.encode(&plane, w, h, self.cfg.quality)?;
-                Some(self.candidate(FrameType::I, coded.payload, &coded.reconstruction, &plane, lambda))
+        let rd_decision = self.cfg.p_frame_decision == PFrameDecision::Rd;
+        let mut chosen: Vec<Candidate> = Vec::with_capacity(channels);
+        let mut units = Vec::with_capacity(channels);
+        for c in 0..channels {
+            let plane = &planes[c * n..(c + 1) * n];
+            // Candidates in order of preference on equal cost: P, X, I.
+            let mut cands = Vec::new();
+            let temporal = self.last_reference.as_ref().map(|r| &r[c]);
+            if let (FrameType::P, Some(inter), Some(reference)) = (scheduled, &mut self.inter, temporal) {
+                let coded = inter.encode(plane, reference, w, h, self.cfg.quality)?;
+                cands.push(self.candidate((FrameType::P, 0), 0, coded.payload, &coded.reconstruction, plane, lambda));
             }
-        };
-        // Keep the lower cost (P on a tie); a payload over the bitstream bound
-        // loses to one within it.
-        let (chosen, rejected) = match (p, i) {
-            (Some(p), Some(i)) => {
-                let key = |c: &Candidate| (c.payload.len() > max_payload, c.rd.cost);
-                if key(&i) < key(&p) { (i, Some(p.rd)) } else { (p, Some(i.rd)) }
+            // X: in a keyframe always, in a P-frame as the alternative to P.
+            let try_x = c > 0 && (scheduled == FrameType::I || rd_decision);
+            if let (true, Some(inter)) = (try_x, &mut self.inter) {
+                let r = closest_channel(plane, chosen.iter().map(|k| k.reference.as_slice()));
+                let coded = inter.encode(plane, &chosen[r].reference, w, h, self.cfg.quality)?;
+                let x = self.candidate((FrameType::X, r as u8), 0, coded.payload, &coded.reconstruction, plane, lambda);
+                cands.push(x);
             }
-            (Some(c), None) | (None, Some(c)) => (c, None),
-            (None, None) => unreachable!("an I candidate is coded whenever no P candidate is"),
-        };
-        let frame_type = chosen.frame_type;
-        let packet = PacketHeader {
-            frame_type,
-            quality: self.cfg.quality,
-            channel: 0,
-            frame_number: self.frame_number,
-            payload_len: 0, // set by write_packet
-        };
-        if chosen.payload.len() > max_payload {
-            // Decoders would reject it; only a badly broken model gets here.
-            return Err(Error::Model(format!(
-                "payload of {} bytes exceeds the bitstream bound",
-                chosen.payload.len()
-            )));
+            // I: when nothing else can code the channel, and under the RD decision
+            // for channel 0 of a P-frame (scene cut) and every channel of a keyframe.
+            if cands.is_empty() || (rd_decision && (c == 0 || scheduled == FrameType::I)) {
+                let coded = self.intra.encode(plane, w, h, self.cfg.quality)?;
+                // Counts the sequence header on channel 0, as if the frame became a keyframe.
+                let header_bytes = if c == 0 { self.header.encoded_len() } else { 0 };
+                cands.push(self.candidate((FrameType::I, 0), header_bytes, coded.payload, &coded.reconstruction, plane, lambda));
+            }
+            // Lowest cost, earliest on a tie; a payload over the bitstream bound
+            // loses to one within it.
+            let key = |k: &Candidate| (k.payload.len() > max_payload, k.rd.cost);
+            let best = (1..cands.len()).fold(0, |b, i| if key(&cands[i]) < key(&cands[b]) { i } else { b });
+            let pick = cands.swap_remove(best);
+            if pick.payload.len() > max_payload {
+                // Decoders would reject it; only a badly broken model gets here.
+                return Err(Error::Model(format!("payload of {} bytes exceeds the bitstream bound", pick.payload.len())));
+            }
+            units.push(UnitCoding {
+                channel: c as u8,
+                frame_type: pick.frame_type,
+                ref_channel: (pick.frame_type == FrameType::X).then_some(pick.ref_channel),
+                rd: pick.rd,
+                rejected: cands.iter().map(|k| k.rd).collect(),
+            });
+            chosen.push(pick);
         }
-        let mut data = Vec::with_capacity(unit_len(frame_type, chosen.payload.len()));
-        if frame_type == FrameType::I {
+
+        let keyframe = chosen.iter().all(|k| k.frame_type != FrameType::P);
+        let mut data = Vec::with_capacity(chosen.iter().map(|k| k.rd.bytes).sum());
+        if keyframe {
             self.header.write(&mut data);
         }
-        bitstream::write_packet(&packet, &chosen.payload, &mut data);
-        debug_assert_eq!(data.len(), chosen.rd.bytes);
-        self.last_reconstruction = Some(chosen.pixels);
-        self.last_reference = Some(chosen.reference);
+        for (c, k) in chosen.iter().enumerate() {
+            let packet = PacketHeader {
+                frame_type: k.frame_type,
+                quality: self.cfg.quality,
+                channel: c as u8,
+                ref_channel: k.ref_channel,
+                frame_number: self.frame_number,
+                payload_len: 0, // set by write_packet
+            };
+            bitstream::write_packet(&packet, &k.payload, &mut data);
+        }
+        let mse = chosen.iter().map(|k| k.rd.mse).sum::<f64>() / channels as f64;
+        let frame_type = if keyframe { FrameType::I } else { FrameType::P };
+        let rd = RdCost::new(frame_type, data.len(), mse, lambda, n * channels);
+        let rejected = if channels == 1 { units[0].rejected.first().copied() } else { None };
+        self.last_reconstruction = Some(concat_planes(chosen.iter().map(|k| &k.pixels)));
+        self.last_reference = Some(chosen.into_iter().map(|k| k.reference).collect());
         self.gop_position = match frame_type {
-            FrameType::I => Some(0),
             FrameType::P => self.gop_position.map(|p| p + 1),
+            _ => Some(0),
         };
         let frame_number = self.frame_number;
         self.frame_number = self.frame_number.wrapping_add(1);
-        Ok(EncodedFrame { data, frame_type, frame_number, clamped_samples, rd: chosen.rd, rejected })
+        Ok(EncodedFrame { data, frame_type, frame_number, clamped_samples, rd, rejected, units })
     }
 
-    /// Wraps a coded payload with the decoder's output samples, their transform
-    /// (the next reference) and the RD cost against `plane`.
+    /// Wraps a coded payload of one channel with the decoder's output samples,
+    /// their transform (the next reference) and the RD cost against `plane`.
+    /// `header_bytes`: the sequence header this unit would carry (channel 0 of a keyframe).
     fn candidate(
         &self,
-        frame_type: FrameType,
+        (frame_type, ref_channel): (FrameType, u8),
+        header_bytes: usize,
         payload: Vec<u8>,
         reconstruction: &[f32],
         plane: &[f32],
         lambda: f64,
     ) -> Candidate {
         let pixels = to_pixels(reconstruction, self.header.transform, self.cfg.bit_depth);
-        let reference = reference_plane(&self.lut, &pixels);
+        let reference = reference_plane(&self.lut, pixels.as_pixels());
         let mse = plane.iter().zip(&reference).map(|(&a, &b)| (a as f64 - b as f64).powi(2)).sum::<f64>()
             / plane.len() as f64;
-        let rd = RdCost::new(frame_type, unit_len(frame_type, payload.len()), mse, lambda, plane.len());
-        Candidate { frame_type, payload, pixels, reference, rd }
+        let bytes = header_bytes + PACKET_HEADER_LEN + payload.len();
+        let rd = RdCost::new(frame_type, bytes, mse, lambda, plane.len());
+        Candidate { frame_type, ref_channel, payload, pixels, reference, rd }
     }
 
     /// Decoder-side reconstruction of the last encoded frame (for tests / PSNR overlays).
@@ -365,9 +457,11 @@ impl Encoder {
 struct Reference {
     width: u32,
     height: u32,
+    channels: u8,
     bit_depth: u8,
     transform: IntensityTransform,
     frame_number: u32,
+    /// All channels' output samples.
     pixels: PixelBuf,
 }
 
@@ -404,13 +498,14 @@ impl Decoder {
         self.inter.is_some()
     }
 
-    /// Decodes one access unit (optional sequence header + one frame packet).
-    /// Corrupt data -> Err (the caller skips the frame). A P-frame without its
-    /// reference (the previous frame, decoded) -> Err(Error::NoReference); a
-    /// packet before any sequence header -> Err(Error::NeedKeyframe). After any
-    /// error the reference is gone, so P-frames fail until the next keyframe.
+    /// Decodes one frame: its access units, one per channel (optional sequence
+    /// header + one frame packet each). Corrupt data -> Err (the caller skips the
+    /// frame). A P-frame without its reference (the previous frame, decoded) ->
+    /// Err(Error::NoReference); a packet before any sequence header ->
+    /// Err(Error::NeedKeyframe). After any error the reference is gone, so
+    /// P-frames fail until the next keyframe.
     pub fn decode(&mut self, data: &[u8]) -> Result<DecodedFrame> {
-        let result = self.decode_unit(data);
+        let result = self.decode_frame(data);
         if result.is_err() {
             // The frame this unit should have produced is lost: a later P-frame
             // predicted from an older one would decode to drifting garbage.
@@ -419,69 +514,111 @@ impl Decoder {
         result
     }
 
-    fn decode_unit(&mut self, data: &[u8]) -> Result<DecodedFrame> {
-        let unit = bitstream::parse_access_unit(data, self.header.as_ref())?;
-        if let Some(h) = unit.header {
-            self.accept_header(h)?;
-        }
-        let p = unit.packet.header;
-        let header = self.header.as_ref().ok_or(Error::NeedKeyframe)?;
-        if p.channel != 0 || header.channels != 1 {
-            return Err(Error::Unsupported("multispectral streams (more than one channel) are not decodable yet".into()));
-        }
-        let (w, h, bd, transform) = (header.width, header.height, header.bit_depth, header.transform);
-        let plane = match p.frame_type {
-            FrameType::I => self.intra.decode(unit.packet.payload, w as usize, h as usize, p.quality)?,
-            FrameType::P => {
-                let inter = match &mut self.inter {
-                    Some(inter) if header.model_id != self.intra.model().id => inter,
-                    _ => {
-                        return Err(Error::Corrupt(format!(
-                            "P-frame {} in a stream whose sequence header (model id {}) announces I-frames only",
-                            p.frame_number, header.model_id
+    fn decode_frame(&mut self, data: &[u8]) -> Result<DecodedFrame> {
+        let units = bitstream::split_units(data, self.header.as_ref())?;
+        let mut planes: Vec<PixelBuf> = Vec::with_capacity(units.len());
+        // Transform-space planes of this frame (X-frame references).
+        let mut refs: Vec<Vec<f32>> = Vec::with_capacity(units.len());
+        let mut first: Option<PacketHeader> = None;
+        let mut predicted = false;
+        for (c, bytes) in units.iter().enumerate() {
+            let unit = bitstream::parse_access_unit(bytes, self.header.as_ref())?;
+            if let Some(h) = unit.header {
+                if c != 0 {
+                    return Err(Error::Corrupt(format!("sequence header in front of channel {c}, not channel 0")));
+                }
+                self.accept_header(h)?;
+            }
+            let p = unit.packet.header;
+            let header = self.header.as_ref().ok_or(Error::NeedKeyframe)?;
+            if units.len() != header.channels as usize {
+                return Err(Error::Corrupt(format!(
+                    "frame of {} access units; the stream has {} channel(s)",
+                    units.len(),
+                    header.channels
+                )));
+            }
+            if p.channel as usize != c {
+                return Err(Error::Corrupt(format!("unit {c} of the frame is for channel {}", p.channel)));
+            }
+            if let Some(f) = first
+                && (f.frame_number, f.quality) != (p.frame_number, p.quality)
+            {
+                return Err(Error::Corrupt(format!(
+                    "channel {c} has frame number {} quality {}, channel 0 has {} and {}",
+                    p.frame_number, p.quality, f.frame_number, f.quality
+                )));
+            }
+            let (w, h, bd, transform) = (header.width, header.height, header.bit_depth, header.transform);
+            let n = w as usize * h as usize;
+            if p.frame_type != FrameType::I && header.model_id == self.intra.model().id {
+                return Err(Error::Corrupt(format!(
+                    "{:?}-frame {} in a stream whose sequence header (model id {}) announces I-frames only",
+                    p.frame_type, p.frame_number, header.model_id
+                )));
+            }
+            let lut = match &self.lut {
+                Some((t, d, lut)) if (*t, *d) == (transform, bd) => lut,
+                _ => &self.lut.insert((transform, bd, ForwardLut::new(transform, bd))).2,
+            };
+            let plane = match (p.frame_type, &mut self.inter) {
+                (FrameType::I, _) => self.intra.decode(unit.packet.payload, w as usize, h as usize, p.quality)?,
+                (FrameType::X, Some(inter)) => {
+                    let reference = &refs[p.ref_channel as usize];
+                    inter.decode(unit.packet.payload, reference, w as usize, h as usize, p.quality)?
+                }
+                (FrameType::P, Some(inter)) => {
+                    predicted = true;
+                    let no_reference = |reason: String| Error::NoReference { frame_number: p.frame_number, reason };
+                    let r = self.reference.as_ref().ok_or_else(|| {
+                        no_reference("no reference frame (stream joined mid-GoP, or after a reset)".into())
+                    })?;
+                    if (r.width, r.height, r.channels, r.bit_depth, r.transform)
+                        != (w, h, header.channels, bd, transform)
+                    {
+                        return Err(no_reference(format!(
+                            "the reference is {}x{}x{} at {} bits, the stream is now {w}x{h}x{} at {bd} bits",
+                            r.width, r.height, r.channels, r.bit_depth, header.channels
                         )));
                     }
-                };
-                let no_reference = |reason: String| Error::NoReference { frame_number: p.frame_number, reason };
-                let r = self
-                    .reference
-                    .as_ref()
-                    .ok_or_else(|| no_reference("no reference frame (stream joined mid-GoP, or after a reset)".into()))?;
-                if (r.width, r.height, r.bit_depth, r.transform) != (w, h, bd, transform) {
-                    return Err(no_reference(format!(
-                        "the reference is {}x{} at {} bits, the stream is now {w}x{h} at {bd} bits",
-                        r.width, r.height, r.bit_depth
-                    )));
+                    if p.frame_number != r.frame_number.wrapping_add(1) {
+                        return Err(no_reference(format!(
+                            "frame number jumps from {} to {}: frames were lost",
+                            r.frame_number, p.frame_number
+                        )));
+                    }
+                    let reference = reference_plane(lut, r.pixels.plane(c, n));
+                    inter.decode(unit.packet.payload, &reference, w as usize, h as usize, p.quality)?
                 }
-                if p.frame_number != r.frame_number.wrapping_add(1) {
-                    return Err(no_reference(format!(
-                        "frame number jumps from {} to {}: frames were lost",
-                        r.frame_number, p.frame_number
-                    )));
+                (t, None) => {
+                    return Err(Error::Corrupt(format!("{t:?}-frame but no inter package is loaded")));
                 }
-                let lut = match &self.lut {
-                    Some((t, d, lut)) if (*t, *d) == (transform, bd) => lut,
-                    _ => &self.lut.insert((transform, bd, ForwardLut::new(transform, bd))).2,
-                };
-                let reference = reference_plane(lut, &r.pixels);
-                inter.decode(unit.packet.payload, &reference, w as usize, h as usize, p.quality)?
-            }
-        };
-        let pixels = to_pixels(&plane, transform, bd);
+            };
+            let pixels = to_pixels(&plane, transform, bd);
+            refs.push(reference_plane(lut, pixels.as_pixels()));
+            planes.push(pixels);
+            first.get_or_insert(p);
+        }
+        let header = self.header.as_ref().ok_or(Error::NeedKeyframe)?;
+        let p = first.ok_or_else(|| Error::Corrupt("empty frame (no access unit)".into()))?;
+        let pixels = concat_planes(planes.iter());
         self.reference = Some(Reference {
-            width: w,
-            height: h,
-            bit_depth: bd,
-            transform,
+            width: header.width,
+            height: header.height,
+            channels: header.channels,
+            bit_depth: header.bit_depth,
+            transform: header.transform,
             frame_number: p.frame_number,
             pixels: pixels.clone(),
         });
         Ok(DecodedFrame {
-            width: w,
-            height: h,
-            bit_depth: bd,
-            frame_type: p.frame_type,
+            width: header.width,
+            height: header.height,
+            bit_depth: header.bit_depth,
+            frame_type: if predicted { FrameType::P } else { FrameType::I },
             pixels,
+            channels: header.channels,
+            wavelengths: header.wavelengths.clone(),
             frame_number: p.frame_number,
             quality: p.quality,
         })
@@ -549,26 +686,49 @@ impl Decoder {
     }
 }
 
-/// Bytes of a unit carrying a payload of `payload_len` bytes (keyframes repeat the sequence header).
-fn unit_len(frame_type: FrameType, payload_len: usize) -> usize {
-    let header = if frame_type == FrameType::I { SEQUENCE_HEADER_LEN } else { 0 };
-    header + PACKET_HEADER_LEN + payload_len
-}
-
-/// Transform-space plane of decoded samples (the next P-frame's reference).
-fn reference_plane(lut: &ForwardLut, pixels: &PixelBuf) -> Vec<f32> {
+/// Transform-space plane of decoded samples (the reference of P- and X-frames).
+fn reference_plane(lut: &ForwardLut, pixels: Pixels<'_>) -> Vec<f32> {
     match pixels {
-        PixelBuf::U8(p) => {
+        Pixels::U8(p) => {
             let mut out = vec![0f32; p.len()];
             lut.apply_u8(p, &mut out);
             out
         }
-        PixelBuf::U16(p) => {
+        Pixels::U16(p) => {
             let mut out = vec![0f32; p.len()];
             lut.apply_u16(p, &mut out);
             out
         }
     }
+}
+
+/// The planes of one frame, one after the other (all of one sample type).
+fn concat_planes<'a>(planes: impl Iterator<Item = &'a PixelBuf>) -> PixelBuf {
+    let mut out: Option<PixelBuf> = None;
+    for p in planes {
+        match (&mut out, p) {
+            (None, p) => out = Some(p.clone()),
+            (Some(PixelBuf::U8(o)), PixelBuf::U8(p)) => o.extend_from_slice(p),
+            (Some(PixelBuf::U16(o)), PixelBuf::U16(p)) => o.extend_from_slice(p),
+            _ => unreachable!("one bit depth per frame"),
+        }
+    }
+    out.unwrap_or(PixelBuf::U8(Vec::new()))
+}
+
+/// Index of the reference whose least-squares gain-matched copy is closest to
+/// `plane` (what an X-frame predicts from): cheap, and on AIA the best
+/// neighbour differs per band (1700 from 1600, 1600 from the EUV bands...).
+fn closest_channel<'a>(plane: &[f32], references: impl Iterator<Item = &'a [f32]>) -> usize {
+    let sse = |reference: &[f32]| {
+        let g = fit_gain(plane, reference) as f32 / GAIN_ONE as f32;
+        plane.iter().zip(reference).map(|(&x, &r)| ((x - (g * r).clamp(0.0, 1.0)) as f64).powi(2)).sum::<f64>()
+    };
+    references
+        .map(sse)
+        .enumerate()
+        .fold((0, f64::INFINITY), |best, (i, e)| if e < best.1 { (i, e) } else { best })
+        .0
 }
 
 fn check_frame_geometry(width: u32, height: u32, bit_depth: u8) -> Result<()> {

@@ -19,19 +19,9 @@ fn encoder(model: &ModelSource, width: u32, height: u32, bit_depth: u8, quality:
         threads,
         keyframe_interval: 1,
         p_frame_decision: Default::default(),
+        wavelengths: vec![],
     })
     .unwrap()
-}
-
-fn decoder(model: &ModelSource, threads: usize) -> Decoder {
-    Decoder::new(DecoderConfig { model: model.clone(), execution_provider: ExecutionProvider::Cpu, threads }).unwrap()
-}
-
-fn u16s(p: &PixelBuf) -> &[u16] {
-    match p {
-        PixelBuf::U16(v) => v,
-        PixelBuf::U8(_) => panic!("expected 16-bit output"),
-    }
 }
 
 /// Floor on PSNR (8-bit sqrt display domain) per quality level on frame_00.
@@ -148,7 +138,14 @@ fn decoder_stream_handling() {
 
     // This stream's header carries the intra package's id: it announces I-frames only.
     let mut p = Vec::new();
-    let ph = bitstream::PacketHeader { frame_type: FrameType::P, quality: 2, channel: 0, frame_number: 2, payload_len: 0 };
+    let ph = bitstream::PacketHeader {
+        frame_type: FrameType::P,
+        quality: 2,
+        channel: 0,
+        ref_channel: 0,
+        frame_number: 2,
+        payload_len: 0,
+    };
     bitstream::write_packet(&ph, b"", &mut p);
     let err = dec.decode(&p).unwrap_err();
     assert!(matches!(err, Error::Corrupt(_)) && err.to_string().contains("I-frames only"), "{err}");
@@ -188,6 +185,7 @@ fn invalid_configurations_and_inputs_are_errors() {
             threads: 1,
             keyframe_interval: 1,
             p_frame_decision: Default::default(),
+            wavelengths: vec![],
         };
         assert!(matches!(Encoder::new(cfg), Err(Error::Config(_))), "{w}x{h}@{bd} q{q} accepted");
     }
@@ -255,6 +253,7 @@ fn seed_fuzz_corpus() {
         keyframe_interval: 30,
         // P seeds whatever the mode decision would pick.
         p_frame_decision: helio_core::PFrameDecision::Always,
+        wavelengths: vec![],
     };
     let mut enc = Encoder::new(cfg).unwrap();
     for (i, f) in drifting_sequence(3, 96, 64).iter().enumerate() {

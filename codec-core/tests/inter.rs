@@ -10,7 +10,7 @@ use helio_core::codec::Pixels;
 use helio_core::codec::PixelBuf;
 use helio_core::intensity::{ForwardLut, IntensityTransform};
 use helio_core::{
-    Decoder, DecoderConfig, EncodedFrame, Encoder, EncoderConfig, Error, ExecutionProvider, ModelSource, PFrameDecision,
+    Decoder, EncodedFrame, Encoder, EncoderConfig, Error, ExecutionProvider, ModelSource, PFrameDecision,
 };
 
 const W: u32 = 160;
@@ -41,12 +41,9 @@ fn encoder_with(
         threads,
         keyframe_interval,
         p_frame_decision,
+        wavelengths: vec![],
     })
     .unwrap()
-}
-
-fn decoder(model: &ModelSource, threads: usize) -> Decoder {
-    Decoder::new(DecoderConfig { model: model.clone(), execution_provider: ExecutionProvider::Cpu, threads }).unwrap()
 }
 
 /// Encodes `frames`; returns the units and the encoder's reconstruction of each.
@@ -110,6 +107,7 @@ fn gop_decodes_bit_exactly_and_p_frames_are_small() {
         match u.frame_type {
             FrameType::I => i_bytes.push(u.data.len()),
             FrameType::P => p_bytes.push(u.data.len()),
+            FrameType::X => unreachable!("X-frames need several channels"),
         }
     }
     let mean = |v: &[usize]| v.iter().sum::<usize>() as f64 / v.len() as f64;

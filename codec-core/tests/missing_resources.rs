@@ -30,6 +30,7 @@ fn missing_model_files_name_the_full_path() {
         threads: 1,
         keyframe_interval: 1,
         p_frame_decision: Default::default(),
+        wavelengths: vec![],
     };
     let msg = Encoder::new(cfg).err().expect("no graphs, no encoder").to_string();
     assert!(msg.contains(&dir.join("g_a.onnx").display().to_string()), "{msg}");

@@ -16,6 +16,13 @@ fuzz_target!(|data: &[u8]| {
     let known = SequenceHeader::parse(data).ok();
     let _ = bitstream::peek_unit_len_with(data, known.as_ref());
 
+    // A frame of several units (multispectral): every unit it yields must
+    // lie inside the input, back to back, covering all of it.
+    if let Ok(units) = bitstream::split_units(data, known.as_ref()) {
+        assert_eq!(units.iter().map(|u| u.len()).sum::<usize>(), data.len());
+        assert!(units.len() <= bitstream::MAX_CHANNELS as usize);
+    }
+
     if let Ok(unit) = bitstream::parse_access_unit(data, None) {
         // A whole valid unit: peek must agree on its length...
         assert_eq!(peeked, Ok(Some(data.len())));

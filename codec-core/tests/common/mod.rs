@@ -111,3 +111,21 @@ pub fn mirror_tiled(size: u32, shift: u32) -> Vec<u16> {
         .map(|(x, y)| frame[(fold(y, fh) * fw + fold(x, fw)) as usize])
         .collect()
 }
+
+/// A decoder on the CPU with `threads` intra-op threads.
+pub fn decoder(model: &helio_core::ModelSource, threads: usize) -> helio_core::Decoder {
+    helio_core::Decoder::new(helio_core::DecoderConfig {
+        model: model.clone(),
+        execution_provider: helio_core::ExecutionProvider::Cpu,
+        threads,
+    })
+    .unwrap()
+}
+
+/// The samples of 16-bit decoder output.
+pub fn u16s(p: &helio_core::codec::PixelBuf) -> &[u16] {
+    match p {
+        helio_core::codec::PixelBuf::U16(v) => v,
+        helio_core::codec::PixelBuf::U8(_) => panic!("expected 16-bit output"),
+    }
+}

@@ -17,7 +17,8 @@ pub const MAX_DIMENSION: i32 = 4096;
 
 /// Human readable summary of the raw formats helio codes, for error messages.
 pub const SUPPORTED_RAW: &str = "video/x-raw, format=(string){ GRAY8, GRAY16_LE }, \
-     width=[ 64, 4096 ], height=[ 64, 4096 ]";
+     width=[ 64, 4096 ], height=[ 64, 4096 ]; or video/x-multispectral (same formats and \
+     sizes, channels=[ 1, 16 ], wavelengths=<...>, see docs/MULTISPECTRAL.md)";
 
 /// ONNX Runtime execution provider selection (`execution-provider` property).
 #[derive(Debug, Eq, PartialEq, Ord, PartialOrd, Hash, Clone, Copy, glib::Enum)]
@@ -159,6 +160,17 @@ pub fn streamheader_value(header: &[u8]) -> gst::Array {
         .expect("new buffer is writable")
         .set_flags(gst::BufferFlags::HEADER);
     gst::Array::new([buffer])
+}
+
+/// Adds the sequence header's `wavelengths` (multispectral streams) to helio caps.
+pub fn with_wavelengths<'a>(
+    builder: gst::caps::Builder<gst::caps::NoFeature>,
+    wavelengths: &[u16],
+) -> gst::caps::Builder<gst::caps::NoFeature> {
+    if wavelengths.is_empty() {
+        return builder;
+    }
+    builder.field("wavelengths", gst::Array::new(wavelengths.iter().map(|&w| w as i32)))
 }
 
 /// Reads the first buffer of a `streamheader` caps field, if any.

@@ -1,20 +1,26 @@
 // SPDX-License-Identifier: MPL-2.0
 
-//! Splitting a helio byte stream into access units, shared by `helioparse`
-//! and the unparsed-input path of `heliodec`. All byte-level knowledge lives
+//! Splitting a helio byte stream into frames (one access unit each, or one
+//! per channel for multispectral streams), shared by `helioparse` and the
+//! unparsed-input path of `heliodec`. All byte-level knowledge lives
 //! in `helio_core::bitstream`; this only turns its answers into
 //! "skip n / need n / here is a unit of n bytes".
 
 use helio_core::bitstream::{self as bs, FrameType, ParseError, SequenceHeader};
 
-/// One CRC-checked access unit at the start of the scanned data.
+/// One frame's CRC-checked access unit(s) at the start of the scanned data.
 #[derive(Debug, Clone)]
 pub struct Unit {
-    /// Bytes the unit spans (sequence header, if any, plus the packet).
+    /// Bytes the frame spans (sequence header, if any, plus its packets).
     pub len: usize,
-    /// I packet (decodable without a reference, given the sequence header).
+    /// Decodable without a reference, given the sequence header (no P packet).
     pub keyframe: bool,
+    /// I for a keyframe, P when a packet needs the previous frame.
     pub frame_type: FrameType,
+    /// Channel of the first packet (0 unless the frame start was lost).
+    pub channel: u8,
+    /// Packets found; fewer than the stream's channels when the frame is damaged.
+    pub units: u8,
     /// Frame counter of the packet (wraps; a jump means lost frames).
     pub frame_number: u32,
     /// The sequence header in front of the packet, with its bytes.
@@ -52,9 +58,41 @@ fn keep_tail(data: &[u8]) -> usize {
         .unwrap_or(0)
 }
 
-/// Looks at the start of `data`. `known` is the stream's last sequence header
-/// (bounds the payload length of packets that come without one).
+/// Looks at the start of `data` for a whole frame: one access unit, then for a
+/// multispectral stream the units of the frame's other channels. A frame cut
+/// short by damage ends at the first unit that does not continue it (the
+/// decoder rejects it; the parser never waits for data that will not come).
+/// `known` is the stream's last sequence header.
 pub fn scan(data: &[u8], known: Option<&SequenceHeader>) -> Scan {
+    let first = match scan_unit(data, known) {
+        Scan::Unit(u) => u,
+        other => return other,
+    };
+    let header = first.header.as_ref().map(|(h, _)| h).or(known);
+    let channels = header.map_or(1, |h| h.channels);
+    if channels <= 1 || first.channel != 0 {
+        return Scan::Unit(first);
+    }
+    let mut frame = first.clone();
+    while frame.units < channels {
+        match scan_unit(&data[frame.len..], header) {
+            Scan::Unit(u) if u.header.is_none() && u.channel == frame.units && u.frame_number == frame.frame_number => {
+                frame.len += u.len;
+                frame.units += 1;
+                if u.frame_type == FrameType::P {
+                    frame.frame_type = FrameType::P;
+                    frame.keyframe = false;
+                }
+            }
+            Scan::NeedMore(n) => return Scan::NeedMore(frame.len + n),
+            _ => break,
+        }
+    }
+    Scan::Unit(frame)
+}
+
+/// One access unit at the start of `data`.
+fn scan_unit(data: &[u8], known: Option<&SequenceHeader>) -> Scan {
     if data.len() >= 4 && !at_sync(data) {
         return match bs::find_next_sync(data) {
             Some(offset) => Scan::Skip {
@@ -96,12 +134,18 @@ pub fn scan(data: &[u8], known: Option<&SequenceHeader>) -> Scan {
     match bs::parse_access_unit(&data[..len], known) {
         Ok(au) => Scan::Unit(Unit {
             len,
-            keyframe: au.packet.header.frame_type == FrameType::I,
-            frame_type: au.packet.header.frame_type,
+            keyframe: au.packet.header.frame_type != FrameType::P,
+            frame_type: match au.packet.header.frame_type {
+                FrameType::P => FrameType::P,
+                _ => FrameType::I,
+            },
+            channel: au.packet.header.channel,
+            units: 1,
             frame_number: au.packet.header.frame_number,
-            header: au
-                .header
-                .map(|h| (h, data[..bs::SEQUENCE_HEADER_LEN].to_vec())),
+            header: au.header.map(|h| {
+                let n = h.encoded_len();
+                (h, data[..n].to_vec())
+            }),
         }),
         // Cannot happen after peek_unit_len said the unit is complete, but be safe.
         Err(ParseError::NeedMore { needed, .. }) => Scan::NeedMore(needed.max(len + 1)),
@@ -112,26 +156,21 @@ pub fn scan(data: &[u8], known: Option<&SequenceHeader>) -> Scan {
     }
 }
 
-/// Whether an access unit starts with a sequence header.
-pub fn starts_with_sequence_header(data: &[u8]) -> bool {
-    data.starts_with(&bs::HEADER_MAGIC)
-}
-
-/// Whether an access unit (from a parser, so one unit per buffer) holds an
-/// I packet. Only looks at the packet header; the decoder checks the rest.
+/// Whether a frame (from a parser, so one frame per buffer) is a keyframe: no
+/// packet needs the previous frame. Only looks at the headers; the decoder
+/// checks the rest.
 pub fn is_keyframe(data: &[u8]) -> bool {
-    let packet = if starts_with_sequence_header(data) {
-        match data.get(bs::SEQUENCE_HEADER_LEN..) {
-            Some(rest) => rest,
-            None => return false,
-        }
-    } else {
-        data
-    };
-    matches!(
-        bs::PacketHeader::parse(packet, bs::max_payload_len_any()),
-        Ok((header, _)) if header.frame_type == FrameType::I
-    )
+    match bs::split_units(data, None) {
+        Ok(units) if !units.is_empty() => units.iter().all(|u| {
+            let packet = match SequenceHeader::parse(u) {
+                Ok(h) => &u[h.encoded_len()..],
+                Err(_) => u,
+            };
+            matches!(bs::PacketHeader::parse(packet, bs::max_payload_len_any()),
+                Ok((header, _)) if header.frame_type != FrameType::P)
+        }),
+        _ => false,
+    }
 }
 
 /// Parses a sequence header (e.g. from caps `streamheader`).

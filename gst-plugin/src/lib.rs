@@ -28,6 +28,7 @@ mod heliocolormap;
 mod heliodec;
 mod helioenc;
 mod helioparse;
+mod multispectral;
 mod heliotestsrc;
 mod typefind;
 

@@ -16,8 +16,13 @@ fn typefind(tf: &mut gst::TypeFind) {
 
     // Files written by helioenc start with a keyframe: sequence header (with
     // its own CRC) followed by a packet sync word.
-    if let Some(data) = tf.peek(0, (bs::SEQUENCE_HEADER_LEN + 4) as u32) {
-        if SequenceHeader::parse(data).is_ok() && data[bs::SEQUENCE_HEADER_LEN..] == bs::PACKET_SYNC
+    // (Multispectral headers are longer: they list the wavelengths.)
+    let header_len = tf
+        .peek(0, bs::SEQUENCE_HEADER_LEN as u32)
+        .map_or(bs::SEQUENCE_HEADER_LEN, |d| (d[5] as usize).clamp(bs::SEQUENCE_HEADER_LEN, bs::MAX_SEQUENCE_HEADER_LEN));
+    if let Some(data) = tf.peek(0, (header_len + 4) as u32) {
+        if SequenceHeader::parse(data).is_ok_and(|h| h.encoded_len() == header_len)
+            && data[header_len..] == bs::PACKET_SYNC
         {
             tf.suggest(gst::TypeFindProbability::Maximum, &caps);
             return;

@@ -170,6 +170,7 @@ fn harness_round_trip_gray16_and_gray8() {
         threads: 0,
         keyframe_interval: 30,
         p_frame_decision: Default::default(),
+        wavelengths: vec![],
     })
     .unwrap();
     for (i, f) in frames.iter().enumerate() {
@@ -315,6 +316,7 @@ fn p_frame_decision_rd_makes_a_scene_cut_a_keyframe() {
             threads: 0,
             keyframe_interval: 30,
             p_frame_decision: decision,
+            wavelengths: vec![],
         })
         .unwrap();
         let mut keys = Vec::new();
@@ -358,6 +360,7 @@ fn decoder_refuses_a_gop_stream_without_the_inter_package() {
         threads: 0,
         keyframe_interval: 30,
         p_frame_decision: Default::default(),
+        wavelengths: vec![],
     })
     .unwrap();
     let unit = enc
@@ -418,6 +421,7 @@ fn encode_units(model: &str, n: u32) -> Vec<Vec<u8>> {
         threads: 0,
         keyframe_interval: 1,
         p_frame_decision: Default::default(),
+        wavelengths: vec![],
     })
     .unwrap();
     (0..n)

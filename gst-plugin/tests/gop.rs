@@ -76,6 +76,7 @@ fn encode_gop_file(model: &str, inter: &str) -> Coded {
         threads: 0,
         keyframe_interval: GOP as u32,
         p_frame_decision: helio_core::PFrameDecision::Always,
+        wavelengths: vec![],
     })
     .unwrap();
     let mut recon = Vec::new();

@@ -12,6 +12,7 @@ use helio_core::codec::PixelBuf;
 
 use crate::common::{self, ExecutionProvider};
 use crate::framing::{self, Scan};
+use crate::multispectral::{MS_CAPS_NAME, MsInfo};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -65,8 +66,9 @@ struct State {
     skip_reason: Option<String>,
     /// Frames dropped while waiting for the current keyframe.
     dropped_waiting: u64,
-    /// Output format currently configured (format, width, height).
-    output: Option<(gst_video::VideoFormat, u32, u32)>,
+    /// Output format currently configured (format, width, height, wavelengths
+    /// of a multispectral stream).
+    output: Option<(gst_video::VideoFormat, u32, u32, Vec<u16>)>,
     /// Byte count the unparsed-input path needs before scanning again.
     parse_need: usize,
     /// Last sequence header seen by the unparsed-input path.
@@ -201,12 +203,17 @@ impl ElementImpl for HelioDec {
             )
             .unwrap();
 
-            let src_caps = gst_video::VideoCapsBuilder::new()
+            let mut src_caps = gst_video::VideoCapsBuilder::new()
                 .format_list([
                     gst_video::VideoFormat::Gray8,
                     gst_video::VideoFormat::Gray16Le,
                 ])
                 .build();
+            src_caps.merge(
+                gst::Caps::builder(MS_CAPS_NAME)
+                    .field("format", gst::List::new(["GRAY8", "GRAY16_LE"]))
+                    .build(),
+            );
             let src_pad_template = gst::PadTemplate::new(
                 "src",
                 gst::PadDirection::Src,
@@ -342,11 +349,17 @@ impl VideoDecoderImpl for HelioDec {
         let width = s.get::<i32>("width").ok();
         let height = s.get::<i32>("height").ok();
         let bit_depth = s.get::<i32>("bit-depth").ok();
+        let wavelengths: Vec<u16> = s
+            .get::<gst::Array>("wavelengths")
+            .map(|a| a.iter().filter_map(|v| v.get::<i32>().ok()).map(|w| w as u16).collect())
+            .unwrap_or_default();
+        let channels = s.get::<i32>("channels").unwrap_or(1);
+        let wavelengths = if channels > 1 && wavelengths.len() == channels as usize { wavelengths } else { Vec::new() };
         if let (Some(w), Some(h), Some(d)) = (width, height, bit_depth) {
-            if w > 0 && h > 0 && (1..=16).contains(&d) {
+            if w > 0 && h > 0 && (1..=16).contains(&d) && (channels == 1 || !wavelengths.is_empty()) {
                 let format = output_format(d as u8);
                 drop(guard);
-                self.configure_output(format, w as u32, h as u32)?;
+                self.configure_output(format, w as u32, h as u32, wavelengths)?;
             }
         }
         Ok(())
@@ -581,7 +594,8 @@ impl VideoDecoderImpl for HelioDec {
         );
 
         let format = output_format(decoded.bit_depth);
-        self.configure_output(format, decoded.width, decoded.height)
+        let wavelengths = if decoded.channels > 1 { decoded.wavelengths.clone() } else { Vec::new() };
+        self.configure_output(format, decoded.width, decoded.height, wavelengths)
             .map_err(|err| {
                 err.log_with_imp(self);
                 gst::FlowError::NotNegotiated
@@ -653,40 +667,66 @@ impl HelioDec {
     }
 
     /// Sets (and negotiates) the output state unless it already matches.
+    /// Multispectral output (several `wavelengths`) is negotiated as
+    /// video/x-multispectral; the base class allocates and maps it as the
+    /// equivalent GRAY frame of the planes stacked (docs/MULTISPECTRAL.md).
     fn configure_output(
         &self,
         format: gst_video::VideoFormat,
         width: u32,
         height: u32,
+        wavelengths: Vec<u16>,
     ) -> Result<(), gst::LoggableError> {
+        let key = (format, width, height, wavelengths);
         let input_state = {
             let guard = self.state.lock().unwrap();
             let state = guard
                 .as_ref()
                 .ok_or_else(|| gst::loggable_error!(CAT, "Not started"))?;
-            if state.output == Some((format, width, height)) {
+            if state.output.as_ref() == Some(&key) {
                 return Ok(());
             }
             state.input_state.clone()
         };
 
+        let wavelengths = &key.3;
         gst::info!(
             CAT,
             imp = self,
-            "Output format {:?} {}x{}",
+            "Output format {:?} {}x{}{}",
             format,
             width,
-            height
+            height,
+            if wavelengths.is_empty() {
+                String::new()
+            } else {
+                format!(", multispectral {:?}", wavelengths)
+            }
         );
         let obj = self.obj();
-        let output_state = obj
-            .set_output_state(format, width, height, input_state.as_ref())
+        let channels = wavelengths.len().max(1) as u32;
+        let mut output_state = obj
+            .set_output_state(format, width, height * channels, input_state.as_ref())
             .map_err(|_| gst::loggable_error!(CAT, "Failed to set output state"))?;
+        if !wavelengths.is_empty() {
+            let stacked = output_state.info().to_caps().map_err(|_| gst::loggable_error!(CAT, "No stacked caps"))?;
+            let ms = MsInfo {
+                format,
+                width,
+                height,
+                fps: output_state.info().fps(),
+                par: output_state.info().par(),
+                wavelengths: wavelengths.iter().map(|&w| w as u32).collect(),
+            };
+            output_state.set_caps(&ms.to_caps());
+            // Buffers are allocated (and pools configured) as the stacked GRAY frame.
+            output_state.set_allocation_caps(&stacked);
+        }
         obj.negotiate(output_state)
             .map_err(|_| gst::loggable_error!(CAT, "Failed to negotiate output caps"))?;
 
         if let Some(state) = self.state.lock().unwrap().as_mut() {
-            state.output = Some((format, width, height));
+            state.output = Some(key);
         }
         Ok(())
     }

@@ -12,6 +12,7 @@ use helio_core::bitstream::FrameType;
 use helio_core::codec::Pixels;
 
 use crate::common::{self, ExecutionProvider, PFrameDecision};
+use crate::multispectral::{MS_CAPS_NAME, MsInfo};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -80,6 +81,10 @@ struct State {
 pub struct HelioEnc {
     settings: Mutex<Settings>,
     state: Mutex<Option<State>>,
+    /// The multispectral caps of the input, when it is multispectral: the base
+    /// class sees the same buffers as one GRAY frame of the planes stacked
+    /// (docs/MULTISPECTRAL.md), so this keeps what the stacked caps lose.
+    multispectral: Mutex<Option<MsInfo>>,
     /// A warning about refused caps was posted since the last start.
     caps_warned: Mutex<bool>,
 }
@@ -289,7 +294,7 @@ impl ElementImpl for HelioEnc {
                     "height",
                     gst::IntRange::new(common::MIN_DIMENSION, common::MAX_DIMENSION),
                 )
-                .field("channels", 1i32)
+                .field("channels", gst::IntRange::new(1i32, 16))
                 .field("bit-depth", gst::IntRange::new(8i32, 16))
                 .field(
                     "framerate",
@@ -314,19 +319,30 @@ impl ElementImpl for HelioEnc {
     }
 }
 
-/// Raw caps the encoder takes; `formats` restricts the format list (driven by
-/// the `bit-depth` property).
+/// Raw caps the encoder takes, monochrome and multispectral; `formats`
+/// restricts the format list (driven by the `bit-depth` property).
 fn sink_template_caps(formats: Option<&[gst_video::VideoFormat]>) -> gst::Caps {
     let formats = formats.unwrap_or(&[
         gst_video::VideoFormat::Gray8,
         gst_video::VideoFormat::Gray16Le,
     ]);
-    gst_video::VideoCapsBuilder::new()
+    let dims = gst::IntRange::new(common::MIN_DIMENSION, common::MAX_DIMENSION);
+    let rates = gst::FractionRange::new(gst::Fraction::new(0, 1), gst::Fraction::new(i32::MAX, 1));
+    let mut caps = gst_video::VideoCapsBuilder::new()
         .format_list(formats.iter().copied())
         .width_range(common::MIN_DIMENSION..=common::MAX_DIMENSION)
         .height_range(common::MIN_DIMENSION..=common::MAX_DIMENSION)
         .framerate_range(gst::Fraction::new(0, 1)..=gst::Fraction::new(i32::MAX, 1))
-        .build()
+        .build();
+    let multispectral = gst::Caps::builder(MS_CAPS_NAME)
+        .field("format", gst::List::new(formats.iter().map(|f| f.to_str())))
+        .field("width", dims)
+        .field("height", dims)
+        .field("framerate", rates)
+        .field("channels", gst::IntRange::new(1i32, helio_core::bitstream::MAX_CHANNELS as i32))
+        .build();
+    caps.merge(multispectral);
+    caps
 }
 
 /// Resolves the `bit-depth` property for the negotiated format.
@@ -463,6 +479,40 @@ impl VideoEncoderImpl for HelioEnc {
         self.obj().proxy_getcaps(Some(&template), filter)
     }
 
+    fn sink_event(&self, event: gst::Event) -> bool {
+        // Multispectral caps: the base class only understands video/x-raw, so
+        // it gets the equivalent stacked GRAY caps (same buffers) instead.
+        if let gst::EventView::Caps(c) = event.view() {
+            let caps = c.caps();
+            let is_ms = caps.structure(0).is_some_and(|s| s.name() == MS_CAPS_NAME);
+            if !is_ms {
+                *self.multispectral.lock().unwrap() = None;
+                return self.parent_sink_event(event);
+            }
+            let ms = match MsInfo::from_caps(caps) {
+                Ok(ms) => ms,
+                Err(err) => {
+                    gst::element_imp_error!(
+                        self,
+                        gst::CoreError::Negotiation,
+                        ("Invalid multispectral caps: {}", err),
+                        ["Caps: {}; helioenc takes {}", caps, common::SUPPORTED_RAW]
+                    );
+                    return false;
+                }
+            };
+            let stacked = match ms.stacked_video_info().to_caps() {
+                Ok(c) => c,
+                Err(_) => return false,
+            };
+            gst::debug!(CAT, imp = self, "Multispectral input {:?}, coded as stacked {}", ms, stacked);
+            *self.multispectral.lock().unwrap() = Some(ms);
+            let event = gst::event::Caps::builder(&stacked).seqnum(event.seqnum()).build();
+            return self.parent_sink_event(event);
+        }
+        self.parent_sink_event(event)
+    }
+
     fn sink_query(&self, query: &mut gst::QueryRef) -> bool {
         let caps = match query.view() {
             gst::QueryView::AcceptCaps(q) => Some(q.caps_owned()),
@@ -485,7 +535,14 @@ impl VideoEncoderImpl for HelioEnc {
         let settings = self.settings.lock().unwrap().clone();
         gst::debug!(CAT, imp = self, "Setting format {:?}", info);
 
-        let (width, height) = (info.width(), info.height());
+        let multispectral = self.multispectral.lock().unwrap().clone();
+        // Per plane: a multispectral frame is its planes stacked vertically.
+        let channels = multispectral.as_ref().map_or(1, |ms| ms.channels() as u32);
+        let (width, height) = (info.width(), info.height() / channels);
+        let wavelengths: Vec<u16> = multispectral
+            .as_ref()
+            .map(|ms| ms.wavelengths.iter().map(|&w| w as u16).collect())
+            .unwrap_or_default();
         let dims = common::MIN_DIMENSION as u32..=common::MAX_DIMENSION as u32;
         if !dims.contains(&width) || !dims.contains(&height) {
             gst::element_imp_error!(
@@ -531,6 +588,7 @@ impl VideoEncoderImpl for HelioEnc {
             threads: settings.threads as usize,
             keyframe_interval: settings.keyframe_interval,
             p_frame_decision: settings.p_frame_decision.into(),
+            wavelengths: wavelengths.clone(),
         };
         gst::debug!(CAT, imp = self, "Creating encoder with {:?}", cfg);
 
@@ -555,11 +613,16 @@ impl VideoEncoderImpl for HelioEnc {
         gst::info!(
             CAT,
             imp = self,
-            "Encoding {}x{} {}-bit {:?} at quality {} with execution provider {:?}; {} (model id {})",
+            "Encoding {}x{} {}-bit {:?}{} at quality {} with execution provider {:?}; {} (model id {})",
             width,
             height,
             bit_depth,
             info.format(),
+            if wavelengths.is_empty() {
+                String::new()
+            } else {
+                format!(", {} wavelengths {:?} (X-frames across them)", wavelengths.len(), wavelengths)
+            },
             settings.quality,
             encoder.execution_provider_in_use(),
             if encoder.inter_coding() {
@@ -577,18 +640,20 @@ impl VideoEncoderImpl for HelioEnc {
         let caps = gst::Caps::builder(common::HELIO_CAPS_NAME)
             .field("width", width as i32)
             .field("height", height as i32)
-            .field("channels", 1i32)
+            .field("channels", channels as i32)
             .field("bit-depth", bit_depth as i32)
             .field("framerate", info.fps())
-            .field("pixel-aspect-ratio", info.par())
+            .field("pixel-aspect-ratio", info.par());
+        let caps = common::with_wavelengths(caps, &wavelengths)
             .field("parsed", true)
             .field("streamheader", common::streamheader_value(&header))
             .build();
 
+        let samples = width as usize * height as usize * channels as usize;
         let scratch = if bit_depth > 8 {
-            Scratch::U16(Vec::with_capacity(width as usize * height as usize))
+            Scratch::U16(Vec::with_capacity(samples))
         } else {
-            Scratch::U8(Vec::with_capacity(width as usize * height as usize))
+            Scratch::U8(Vec::with_capacity(samples))
         };
 
         *self.state.lock().unwrap() = Some(State {
@@ -600,9 +665,19 @@ impl VideoEncoderImpl for HelioEnc {
         });
 
         let obj = self.obj();
-        let output_state = obj
+        let mut output_state = obj
             .set_output_state(caps, Some(state))
             .map_err(|_| gst::loggable_error!(CAT, "Failed to set output state"))?;
+        if channels > 1 {
+            // The base class writes the output info's size into the caps: one
+            // plane, not the stacked frame it was given.
+            let plane = gst_video::VideoInfo::builder(state.info().format(), width, height)
+                .fps(state.info().fps())
+                .par(state.info().par())
+                .build()
+                .map_err(|_| gst::loggable_error!(CAT, "No video info for one plane"))?;
+            output_state.set_info(plane);
+        }
         obj.negotiate(output_state)
             .map_err(|_| gst::loggable_error!(CAT, "Failed to negotiate output caps"))?;
 
@@ -722,8 +797,8 @@ impl VideoEncoderImpl for HelioEnc {
         );
         if let Some(rejected) = encoded.rejected {
             let (i, p) = match encoded.frame_type {
-                FrameType::I => (encoded.rd, rejected),
                 FrameType::P => (rejected, encoded.rd),
+                _ => (encoded.rd, rejected),
             };
             gst::debug!(
                 CAT,
@@ -737,6 +812,24 @@ impl VideoEncoderImpl for HelioEnc {
                 i.cost,
                 i.bytes,
                 i.mse
+            );
+        }
+
+        if encoded.units.len() > 1 {
+            gst::debug!(
+                CAT,
+                imp = self,
+                "Frame {} per wavelength: {}",
+                frame.system_frame_number(),
+                encoded
+                    .units
+                    .iter()
+                    .map(|u| match u.ref_channel {
+                        Some(r) => format!("{:?} from {} ({} bytes)", u.frame_type, r, u.rd.bytes),
+                        None => format!("{:?} ({} bytes)", u.frame_type, u.rd.bytes),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
         }
 

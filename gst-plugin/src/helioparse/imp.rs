@@ -214,7 +214,7 @@ impl BaseParseImpl for HelioParse {
         let par = s.get::<gst::Fraction>("pixel-aspect-ratio").ok();
         let header = common::streamheader_from_caps(s).and_then(|bytes| {
             framing::parse_sequence_header(&bytes).map(|h| {
-                let n = helio_core::bitstream::SEQUENCE_HEADER_LEN;
+                let n = h.encoded_len();
                 (h, bytes[..n].to_vec())
             })
         });
@@ -372,9 +372,10 @@ impl BaseParseImpl for HelioParse {
         gst::log!(
             CAT,
             imp = self,
-            "Access unit {} ({:?}) of {} bytes at offset {}",
+            "Frame {} ({:?}, {} access unit(s)) of {} bytes at offset {}",
             unit.frame_number,
             unit.frame_type,
+            unit.units,
             unit.len,
             frame.offset()
         );
@@ -397,6 +398,7 @@ impl HelioParse {
             .field("channels", header.channels as i32)
             .field("bit-depth", header.bit_depth as i32)
             .field("framerate", framerate);
+        builder = common::with_wavelengths(builder, &header.wavelengths);
         if let Some(par) = state.upstream_par {
             builder = builder.field("pixel-aspect-ratio", par);
         }

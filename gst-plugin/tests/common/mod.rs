@@ -167,6 +167,7 @@ pub fn test_header(width: u32, height: u32, bit_depth: u8) -> SequenceHeader {
         entropy_model: EntropyModelKind::Hyperprior,
         quality_levels: 6,
         model_id: ModelId([1, 2, 3, 4, 5, 6, 7, 8]),
+        wavelengths: vec![],
     }
 }
 
@@ -186,6 +187,7 @@ pub fn test_unit(
         frame_type,
         quality: 3,
         channel: 0,
+        ref_channel: 0,
         frame_number,
         payload_len: 0,
     };

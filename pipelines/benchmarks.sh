@@ -2,13 +2,14 @@
 # Writes BENCHMARKS.md: helio-eval's short sweep on the bundled real AIA 171 frames and on a
 # synthetic 512x512 AIA 171 sequence (helio-synth), with machine, versions and date, and the
 # plots in docs/ (RD curves; PSNR per frame across GoPs: helio-gop30 vs x265 GoP 30 on the
-# real frames and on 31 synthetic frames) when the models venv has matplotlib.
+# real frames and on 31 synthetic frames) when the models venv has matplotlib; and
+# helio-eval-ms on the bundled AIA 171/193/304 frames (joint vs separate wavelengths).
 #   bash pipelines/benchmarks.sh [OUT=BENCHMARKS.md]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-BENCHMARKS.md}
 BIN=target/release
-[ -x $BIN/helio-eval ] && [ -x $BIN/helio-synth ] || cargo build --release --workspace --locked
+[ -x $BIN/helio-eval ] && [ -x $BIN/helio-eval-ms ] && [ -x $BIN/helio-synth ] || cargo build --release --workspace --locked
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 $BIN/helio-synth frames --out "$TMP/syn" --size 512 --wavelengths 171 --frames 31 --cadence 12 --seed 3 >/dev/null
@@ -17,6 +18,8 @@ $BIN/helio-eval --quick --frames "$TMP/syn/171" --max-frames 10 --mode dn16 --ou
 # One full GoP (1 I + 30 P) on the synthetic sequence, for the drift plot.
 $BIN/helio-eval --quick --frames "$TMP/syn/171" --mode dn16 --codecs helio-gop30,x265 \
     --helio-qualities 4 --out "$TMP/gop.md" --frames-csv "$TMP/gop-frames.csv" >/dev/null
+# Multispectral: the three bands of the flare set coded jointly and one by one.
+$BIN/helio-eval-ms --quick --frames data/aia171,data/aia193,data/aia304 --out "$TMP/ms.md" >/dev/null
 mkdir -p docs
 if .venv/bin/python -c 'import matplotlib' 2>/dev/null; then
   .venv/bin/python pipelines/plot_rd.py --csv "$TMP/aia.csv" --per-frame "$TMP/aia-frames.csv" --out docs/aia171
@@ -47,5 +50,13 @@ fi
   echo "Drift across the GoP: [PSNR per frame](docs/synthetic-gop-gop-psnr.png)."
   echo
   sed '1d' "$TMP/gop.md"
+  echo
+  echo "## Multispectral: SDO/AIA 171, 193, 304 of one flare (data/aia171, aia193, aia304), joint vs each band alone"
+  echo
+  echo "helio-joint codes the three bands into one stream (X-frames predict a band from another band of the same"
+  echo "instant); helio-separate, x265 and JPEG 2000 code each band alone. 193 and 304 were in the P model's"
+  echo "training clips (171 is held out)."
+  echo
+  sed '1d' "$TMP/ms.md"
 } > "$OUT"
 echo "wrote $OUT"

@@ -117,3 +117,50 @@ fn invalid_multispectral_caps_are_refused_with_a_message() {
     let all = res.errors.join("\n");
     assert!(all.contains("wavelength") || all.contains("multispectral"), "{all}");
 }
+
+/// `heliotestsrc wavelengths=...`: one buffer holds the bands in ascending
+/// order, rendered from one plasma (correlated, not copies), the same for a seed.
+#[test]
+fn heliotestsrc_renders_several_wavelengths_per_buffer() {
+    init();
+    let frames = |seed: u32| {
+        let pipeline = gst::parse::launch(&format!(
+            "heliotestsrc num-buffers=1 seed={seed} wavelengths=304,171,193 ! \
+             video/x-multispectral,format=GRAY16_LE,width=128,height=128 ! fakesink name=sink"
+        ))
+        .unwrap();
+        let sink = pipeline.downcast_ref::<gst::Bin>().unwrap().by_name("sink").unwrap();
+        let buffers = collect_buffers(&sink);
+        let res = run_to_eos(&pipeline, Duration::from_secs(60));
+        assert!(res.eos && res.errors.is_empty(), "{res:?}");
+        let b = buffers.lock().unwrap()[0].clone();
+        samples16(&b)
+    };
+    let a = frames(7);
+    let n = 128 * 128;
+    assert_eq!(a.len(), 3 * n);
+    assert_eq!(a, frames(7), "same seed, same bytes");
+    assert_ne!(a, frames(8), "another seed, another Sun");
+    let plane = |c: usize| a[c * n..(c + 1) * n].iter().map(|&v| v as f64).collect::<Vec<f64>>();
+    let corr = |x: &[f64], y: &[f64]| {
+        let (mx, my) = (x.iter().sum::<f64>() / n as f64, y.iter().sum::<f64>() / n as f64);
+        let cov: f64 = x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum();
+        let vx: f64 = x.iter().map(|a| (a - mx).powi(2)).sum();
+        let vy: f64 = y.iter().map(|b| (b - my).powi(2)).sum();
+        cov / (vx * vy).sqrt()
+    };
+    // 171 and 193 (planes 0 and 1): both coronal, strongly correlated, not equal.
+    let (p171, p193) = (plane(0), plane(1));
+    assert_ne!(p171, p193);
+    let r = corr(&p171, &p193);
+    assert!(r > 0.5 && r < 0.9999, "171/193 correlation {r}");
+}
+
+#[test]
+fn heliotestsrc_refuses_an_unknown_wavelength_at_start() {
+    init();
+    let pipeline = gst::parse::launch("heliotestsrc num-buffers=1 wavelengths=171,999 ! fakesink").unwrap();
+    let res = run_to_eos(&pipeline, Duration::from_secs(60));
+    let all = res.errors.join("\n");
+    assert!(all.contains("'999'") && all.contains("1700"), "{all}");
+}

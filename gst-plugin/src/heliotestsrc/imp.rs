@@ -13,6 +13,8 @@ use gst_base::subclass::prelude::*;
 use helio_core::intensity::IntensityTransform;
 use helio_synth::{ConfigError, Sun, SunConfig, Wavelength};
 
+use crate::multispectral::{MS_CAPS_NAME, MsInfo};
+
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
         "heliotestsrc",
@@ -47,6 +49,9 @@ const NS_PER_S: u128 = 1_000_000_000;
 struct Settings {
     seed: u64,
     wavelength: u32,
+    /// Multispectral output: bit k set = `Wavelength::ALL[k]` (ascending);
+    /// 0 = one wavelength, `wavelength`.
+    bands: u16,
     cadence: f64,
     fps: gst::Fraction,
     bit_depth: u32,
@@ -59,6 +64,7 @@ impl Default for Settings {
         Settings {
             seed: DEFAULT_SEED,
             wavelength: DEFAULT_WAVELENGTH,
+            bands: 0,
             cadence: DEFAULT_CADENCE,
             fps: DEFAULT_FPS,
             bit_depth: DEFAULT_BIT_DEPTH,
@@ -71,10 +77,14 @@ impl Default for Settings {
 impl Settings {
     /// The generator configuration for a `width` x `height` output, validated.
     fn sun_config(&self, width: u32, height: u32) -> Result<SunConfig, ConfigError> {
+        let wavelengths = match self.bands {
+            0 => vec![Wavelength::from_angstrom(self.wavelength)?],
+            bands => bands_list(bands),
+        };
         let cfg = SunConfig {
             width,
             height,
-            wavelengths: vec![Wavelength::from_angstrom(self.wavelength)?],
+            wavelengths,
             cadence_s: self.cadence,
             seed: self.seed,
             bit_depth: self.bit_depth,
@@ -140,7 +150,9 @@ struct Output {
     sun: Sun,
     /// GRAY8 output: DN -> 8-bit sqrt display scaling, one entry per DN.
     lut8: Option<Vec<u8>>,
-    /// One rendered plane, tightly packed.
+    /// Planes per frame (the Sun's wavelengths).
+    channels: usize,
+    /// The rendered planes, tightly packed, one after the other.
     scratch: Vec<u16>,
 }
 
@@ -162,6 +174,8 @@ struct State {
 #[derive(Default)]
 pub struct HelioTestSrc {
     settings: Mutex<Settings>,
+    /// The `wavelengths` property as set; parsed into `Settings::bands` at start.
+    wavelengths: Mutex<String>,
     state: Mutex<State>,
 }
 
@@ -170,6 +184,74 @@ impl ObjectSubclass for HelioTestSrc {
     const NAME: &'static str = "GstHelioTestSrc";
     type Type = super::HelioTestSrc;
     type ParentType = gst_base::PushSrc;
+}
+
+/// video/x-raw caps of the one-band output.
+fn mono_caps() -> gst::Caps {
+    gst::Caps::builder("video/x-raw")
+        .field("format", gst::List::new(["GRAY16_LE", "GRAY8"]))
+        .field("width", gst::IntRange::new(MIN_SIZE, MAX_SIZE))
+        .field("height", gst::IntRange::new(MIN_SIZE, MAX_SIZE))
+        .field(
+            "framerate",
+            gst::FractionRange::new(
+                gst::Fraction::new(1, i32::MAX),
+                gst::Fraction::new(i32::MAX, 1),
+            ),
+        )
+        .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
+        .build()
+}
+
+/// video/x-multispectral caps the source can produce: any band set, or the
+/// one of `bands` (a mask, see `Settings::bands`).
+fn multispectral_caps(bands: Option<u16>) -> gst::Caps {
+    let b = gst::Caps::builder(MS_CAPS_NAME)
+        .field("format", gst::List::new(["GRAY16_LE", "GRAY8"]))
+        .field("width", gst::IntRange::new(MIN_SIZE, MAX_SIZE))
+        .field("height", gst::IntRange::new(MIN_SIZE, MAX_SIZE))
+        .field(
+            "framerate",
+            gst::FractionRange::new(gst::Fraction::new(1, i32::MAX), gst::Fraction::new(i32::MAX, 1)),
+        )
+        .field("pixel-aspect-ratio", gst::Fraction::new(1, 1));
+    match bands {
+        None => b.field("channels", gst::IntRange::new(1, Wavelength::ALL.len() as i32)).build(),
+        Some(bands) => {
+            let list = bands_list(bands);
+            b.field("channels", list.len() as i32)
+                .field("wavelengths", gst::Array::new(list.iter().map(|w| w.angstrom() as i32)))
+                .build()
+        }
+    }
+}
+
+/// The wavelengths of a band mask, ascending.
+fn bands_list(bands: u16) -> Vec<Wavelength> {
+    Wavelength::ALL.iter().enumerate().filter(|(k, _)| bands & (1 << k) != 0).map(|(_, &w)| w).collect()
+}
+
+/// `wavelengths` property text -> band mask ("" = 0, "all" = all nine).
+fn parse_bands(text: &str) -> Result<u16, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(0);
+    }
+    if text.eq_ignore_ascii_case("all") {
+        return Ok((1 << Wavelength::ALL.len()) - 1);
+    }
+    let mut bands = 0u16;
+    for item in text.split(',').map(str::trim) {
+        let w: Wavelength = item.parse().map_err(|_| {
+            format!("'{item}' in wavelengths '{text}' is not an AIA wavelength (valid: {})", valid_wavelengths())
+        })?;
+        let bit = 1 << Wavelength::ALL.iter().position(|&a| a == w).expect("one of ALL");
+        if bands & bit != 0 {
+            return Err(format!("wavelength {item} is listed twice in '{text}'"));
+        }
+        bands |= bit;
+    }
+    Ok(bands)
 }
 
 fn valid_wavelengths() -> String {
@@ -213,6 +295,18 @@ impl ObjectImpl for HelioTestSrc {
                          (READY->PAUSED) with an error naming it",
                     )
                     .default_value(DEFAULT_WAVELENGTH)
+                    .mutable_ready()
+                    .build(),
+                glib::ParamSpecString::builder("wavelengths")
+                    .nick("Wavelengths")
+                    .blurb(
+                        "Multispectral output: comma-separated AIA wavelengths (e.g. \"171,193,304\") \
+                         or \"all\" for the nine; the frames are video/x-multispectral with these \
+                         bands in ascending order, all rendered from the same plasma, seed and time. \
+                         Empty (default) = one band, the `wavelength` property, as video/x-raw. An \
+                         unknown or repeated entry fails the start with an error naming it",
+                    )
+                    .default_value(Some(""))
                     .mutable_ready()
                     .build(),
                 glib::ParamSpecDouble::builder("cadence")
@@ -303,6 +397,13 @@ impl ObjectImpl for HelioTestSrc {
                 }
                 settings.wavelength = w;
             }
+            "wavelengths" => {
+                let text: String = value.get::<Option<String>>().expect("type checked upstream").unwrap_or_default();
+                if let Err(e) = parse_bands(&text) {
+                    gst::warning!(CAT, imp = self, "{e}; starting will fail");
+                }
+                *self.wavelengths.lock().unwrap() = text;
+            }
             "cadence" => settings.cadence = value.get().expect("type checked upstream"),
             "fps" => settings.fps = value.get().expect("type checked upstream"),
             "is-live" => {
@@ -326,6 +427,7 @@ impl ObjectImpl for HelioTestSrc {
         match pspec.name() {
             "seed" => settings.seed.to_value(),
             "wavelength" => settings.wavelength.to_value(),
+            "wavelengths" => self.wavelengths.lock().unwrap().to_value(),
             "cadence" => settings.cadence.to_value(),
             "fps" => settings.fps.to_value(),
             "is-live" => {
@@ -366,19 +468,8 @@ impl ElementImpl for HelioTestSrc {
 
     fn pad_templates() -> &'static [gst::PadTemplate] {
         static PAD_TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
-            let caps = gst::Caps::builder("video/x-raw")
-                .field("format", gst::List::new(["GRAY16_LE", "GRAY8"]))
-                .field("width", gst::IntRange::new(MIN_SIZE, MAX_SIZE))
-                .field("height", gst::IntRange::new(MIN_SIZE, MAX_SIZE))
-                .field(
-                    "framerate",
-                    gst::FractionRange::new(
-                        gst::Fraction::new(1, i32::MAX),
-                        gst::Fraction::new(i32::MAX, 1),
-                    ),
-                )
-                .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
-                .build();
+            let mut caps = mono_caps();
+            caps.merge(multispectral_caps(None));
             let src_pad_template = gst::PadTemplate::new(
                 "src",
                 gst::PadDirection::Src,
@@ -396,7 +487,9 @@ impl ElementImpl for HelioTestSrc {
 
 impl BaseSrcImpl for HelioTestSrc {
     fn start(&self) -> Result<(), gst::ErrorMessage> {
-        let settings = *self.settings.lock().unwrap();
+        let bands = parse_bands(&self.wavelengths.lock().unwrap())
+            .map_err(|e| gst::error_msg!(gst::LibraryError::Settings, ("{}", e)))?;
+        let settings = Settings { bands, ..*self.settings.lock().unwrap() };
         // Size is not known before negotiation: validate everything else now
         // so that a bad wavelength fails the state change, not the stream.
         if let Err(e) = settings.sun_config(DEFAULT_SIZE as u32, DEFAULT_SIZE as u32) {
@@ -430,6 +523,19 @@ impl BaseSrcImpl for HelioTestSrc {
         Ok(())
     }
 
+    fn caps(&self, filter: Option<&gst::Caps>) -> Option<gst::Caps> {
+        // One kind of output per configuration: video/x-raw for one band,
+        // video/x-multispectral with exactly the configured bands otherwise.
+        let caps = match parse_bands(&self.wavelengths.lock().unwrap()) {
+            Ok(0) | Err(_) => mono_caps(),
+            Ok(bands) => multispectral_caps(Some(bands)),
+        };
+        Some(match filter {
+            Some(f) => f.intersect_with_mode(&caps, gst::CapsIntersectMode::First),
+            None => caps,
+        })
+    }
+
     fn fixate(&self, mut caps: gst::Caps) -> gst::Caps {
         let fps = self.settings.lock().unwrap().fps;
         caps.truncate();
@@ -446,8 +552,15 @@ impl BaseSrcImpl for HelioTestSrc {
     }
 
     fn set_caps(&self, caps: &gst::Caps) -> Result<(), gst::LoggableError> {
-        let info = gst_video::VideoInfo::from_caps(caps)
-            .map_err(|_| gst::loggable_error!(CAT, "Invalid caps {}", caps))?;
+        // Multispectral frames are produced as the equivalent stacked GRAY frame.
+        let (info, channels) = if caps.structure(0).is_some_and(|s| s.name() == MS_CAPS_NAME) {
+            let ms = MsInfo::from_caps(caps).map_err(|e| gst::loggable_error!(CAT, "Invalid caps {}: {}", caps, e))?;
+            (ms.stacked_video_info(), ms.channels())
+        } else {
+            let info = gst_video::VideoInfo::from_caps(caps)
+                .map_err(|_| gst::loggable_error!(CAT, "Invalid caps {}", caps))?;
+            (info, 1)
+        };
         let fps = info.fps();
         if fps.numer() <= 0 || fps.denom() <= 0 {
             return Err(gst::loggable_error!(
@@ -461,7 +574,7 @@ impl BaseSrcImpl for HelioTestSrc {
         let settings = state
             .settings
             .unwrap_or_else(|| *self.settings.lock().unwrap());
-        let cfg = match settings.sun_config(info.width(), info.height()) {
+        let cfg = match settings.sun_config(info.width(), info.height() / channels as u32) {
             Ok(cfg) => cfg,
             Err(e) => {
                 gst::element_imp_error!(self, gst::LibraryError::Settings, ("{}", e));
@@ -524,6 +637,7 @@ impl BaseSrcImpl for HelioTestSrc {
             info,
             sun,
             lut8,
+            channels,
             scratch: vec![0u16; n],
         });
         gst::debug!(CAT, imp = self, "Caps set to {}", caps);
@@ -628,13 +742,16 @@ impl PushSrcImpl for HelioTestSrc {
             return Err(gst::FlowError::Eos);
         }
 
-        if let Err(e) = output.sun.frame_into(&mut output.scratch, 0, n) {
-            gst::element_imp_error!(
-                self,
-                gst::LibraryError::Failed,
-                ("Generating frame {} failed: {}", n, e)
-            );
-            return Err(gst::FlowError::Error);
+        let plane = output.scratch.len() / output.channels;
+        for (c, out) in output.scratch.chunks_exact_mut(plane).enumerate() {
+            if let Err(e) = output.sun.frame_into(out, c, n) {
+                gst::element_imp_error!(
+                    self,
+                    gst::LibraryError::Failed,
+                    ("Generating frame {} failed: {}", n, e)
+                );
+                return Err(gst::FlowError::Error);
+            }
         }
 
         let size = output.info.size();

@@ -4,7 +4,7 @@
  * element-heliotestsrc:
  *
  * Test source for solar video: emits frames of the deterministic synthetic
- * SDO/AIA-like Sun of `helio-synth` (one AIA wavelength, full disk with
+ * SDO/AIA-like Sun of `helio-synth` (one AIA wavelength or several, full disk with
  * active regions, coronal holes, loops, flares, photon and read noise).
  *
  * The Sun evolves by `cadence` seconds of solar time per frame while the
@@ -21,15 +21,17 @@
  * Buffer offsets are the frame (solar time) index: frame `n` shows the Sun at
  * `n * cadence` seconds after the sequence start.
  *
- * Multispectral output (several wavelengths per buffer) waits for the
- * multispectral caps of `video/x-raw` / `video/x-helio` to be settled; for now
- * one element emits one wavelength (run several with the same seed for
- * correlated channels).
+ * Multispectral output: `wavelengths=171,193,304` (or `all`) emits
+ * `video/x-multispectral` frames holding those bands in ascending order
+ * (docs/MULTISPECTRAL.md), all rendered from the same synthetic plasma, seed
+ * and solar time, so the bands are correlated the way AIA's are.
  *
  * ```shell
  * gst-launch-1.0 heliotestsrc num-buffers=30 wavelength=193 ! \
  *     video/x-raw,format=GRAY16_LE,width=512,height=512 ! helioenc ! filesink location=sun.helio
  * gst-launch-1.0 heliotestsrc is-live=true ! video/x-raw,format=GRAY8 ! videoconvert ! autovideosink
+ * gst-launch-1.0 heliotestsrc num-buffers=30 wavelengths=171,193,304 ! \
+ *     video/x-multispectral,width=512,height=512 ! helioenc ! filesink location=sun3.helio
  * ```
  */
 use gst::glib;

@@ -18,6 +18,9 @@
 //! - `heliocolormap`: GRAY8 / GRAY16_LE -> RGB / RGBx / BGRx with the SDO/AIA
 //!   colour tables (SolarSoft `aia_lct.pro`)
 //!
+//! - `heliomssplit`: `video/x-multispectral` -> one GRAY stream per wavelength
+//!   (`src_171`, ...)
+//!
 //! plus a typefinder for the helio byte stream (`*.helio` files).
 
 use gst::glib;
@@ -27,6 +30,7 @@ mod framing;
 mod heliocolormap;
 mod heliodec;
 mod helioenc;
+mod heliomssplit;
 mod helioparse;
 mod multispectral;
 mod heliotestsrc;
@@ -43,6 +47,7 @@ fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     helioparse::register(plugin)?;
     heliotestsrc::register(plugin)?;
     heliocolormap::register(plugin)?;
+    heliomssplit::register(plugin)?;
     typefind::register(plugin)?;
     Ok(())
 }

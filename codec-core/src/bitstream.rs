@@ -244,7 +244,7 @@ impl SequenceHeader {
             return Err(ParseError::UnsupportedVersion(data[4]));
         }
         let len = data[5] as usize;
-        if len < SEQUENCE_HEADER_LEN || len > MAX_SEQUENCE_HEADER_LEN || len % 2 != 0 {
+        if !(SEQUENCE_HEADER_LEN..=MAX_SEQUENCE_HEADER_LEN).contains(&len) || !len.is_multiple_of(2) {
             return Err(ParseError::BadField {
                 field: "header length",
                 value: len as u64,

@@ -163,7 +163,7 @@ pub fn streamheader_value(header: &[u8]) -> gst::Array {
 }
 
 /// Adds the sequence header's `wavelengths` (multispectral streams) to helio caps.
-pub fn with_wavelengths<'a>(
+pub fn with_wavelengths(
     builder: gst::caps::Builder<gst::caps::NoFeature>,
     wavelengths: &[u16],
 ) -> gst::caps::Builder<gst::caps::NoFeature> {

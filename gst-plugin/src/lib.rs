@@ -18,6 +18,8 @@
 //! - `heliocolormap`: GRAY8 / GRAY16_LE -> RGB / RGBx / BGRx with the SDO/AIA
 //!   colour tables (SolarSoft `aia_lct.pro`)
 //!
+//! - `heliomsjoin`: one GRAY stream per wavelength (`sink_171`, ...) ->
+//!   `video/x-multispectral`, matched by timestamp
 //! - `heliomssplit`: `video/x-multispectral` -> one GRAY stream per wavelength
 //!   (`src_171`, ...)
 //!
@@ -30,6 +32,7 @@ mod framing;
 mod heliocolormap;
 mod heliodec;
 mod helioenc;
+mod heliomsjoin;
 mod heliomssplit;
 mod helioparse;
 mod multispectral;
@@ -47,6 +50,7 @@ fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     helioparse::register(plugin)?;
     heliotestsrc::register(plugin)?;
     heliocolormap::register(plugin)?;
+    heliomsjoin::register(plugin)?;
     heliomssplit::register(plugin)?;
     typefind::register(plugin)?;
     Ok(())

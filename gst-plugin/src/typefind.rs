@@ -20,13 +20,12 @@ fn typefind(tf: &mut gst::TypeFind) {
     let header_len = tf
         .peek(0, bs::SEQUENCE_HEADER_LEN as u32)
         .map_or(bs::SEQUENCE_HEADER_LEN, |d| (d[5] as usize).clamp(bs::SEQUENCE_HEADER_LEN, bs::MAX_SEQUENCE_HEADER_LEN));
-    if let Some(data) = tf.peek(0, (header_len + 4) as u32) {
-        if SequenceHeader::parse(data).is_ok_and(|h| h.encoded_len() == header_len)
-            && data[header_len..] == bs::PACKET_SYNC
-        {
-            tf.suggest(gst::TypeFindProbability::Maximum, &caps);
-            return;
-        }
+    if let Some(data) = tf.peek(0, (header_len + 4) as u32)
+        && SequenceHeader::parse(data).is_ok_and(|h| h.encoded_len() == header_len)
+        && data[header_len..] == bs::PACKET_SYNC
+    {
+        tf.suggest(gst::TypeFindProbability::Maximum, &caps);
+        return;
     }
 
     // A cut stream: look for a CRC-valid sequence header a little further in.

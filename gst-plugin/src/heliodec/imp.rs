@@ -355,12 +355,15 @@ impl VideoDecoderImpl for HelioDec {
             .unwrap_or_default();
         let channels = s.get::<i32>("channels").unwrap_or(1);
         let wavelengths = if channels > 1 && wavelengths.len() == channels as usize { wavelengths } else { Vec::new() };
-        if let (Some(w), Some(h), Some(d)) = (width, height, bit_depth) {
-            if w > 0 && h > 0 && (1..=16).contains(&d) && (channels == 1 || !wavelengths.is_empty()) {
-                let format = output_format(d as u8);
-                drop(guard);
-                self.configure_output(format, w as u32, h as u32, wavelengths)?;
-            }
+        if let (Some(w), Some(h), Some(d)) = (width, height, bit_depth)
+            && w > 0
+            && h > 0
+            && (1..=16).contains(&d)
+            && (channels == 1 || !wavelengths.is_empty())
+        {
+            let format = output_format(d as u8);
+            drop(guard);
+            self.configure_output(format, w as u32, h as u32, wavelengths)?;
         }
         Ok(())
     }

@@ -143,9 +143,18 @@ impl HelioMsSplit {
         let mut combined = Ok(gst::FlowSuccess::Ok);
         for (c, pad) in pads.iter().enumerate() {
             // A view of the plane's bytes, with the input's timestamps and flags.
-            let sub = buffer
-                .copy_region(gst::BufferCopyFlags::TIMESTAMPS | gst::BufferCopyFlags::FLAGS | gst::BufferCopyFlags::MEMORY, c * plane..(c + 1) * plane)
+            let mut sub = buffer
+                .copy_region(gst::BufferCopyFlags::FLAGS | gst::BufferCopyFlags::MEMORY, c * plane..(c + 1) * plane)
                 .map_err(|_| gst::FlowError::Error)?;
+            // (copy_region copies timestamps only for a region at offset 0.)
+            {
+                let sub = sub.get_mut().expect("new sub-buffer");
+                sub.set_pts(buffer.pts());
+                sub.set_dts(buffer.dts());
+                sub.set_duration(buffer.duration());
+                sub.set_offset(buffer.offset());
+                sub.set_offset_end(buffer.offset_end());
+            }
             let res = pad.push(sub);
             combined = self.flow_combiner.lock().unwrap().update_pad_flow(pad, res);
         }
@@ -188,7 +197,11 @@ impl HelioMsSplit {
                     return gst::Pad::event_default(pad, Some(&*self.obj()), event);
                 }
                 // Serialized events reach every band; the result is true if any took it.
-                pads.iter().fold(false, |ok, p| p.push_event(event.clone()) || ok)
+                let mut any = false;
+                for p in &pads {
+                    any |= p.push_event(event.clone());
+                }
+                any
             }
         }
     }
@@ -197,10 +210,10 @@ impl HelioMsSplit {
         // Derived from the upstream stream id (the sink pad's stream-start).
         let stream_id = pad.create_stream_id(&*self.obj(), Some(&wavelength.to_string()));
         let mut b = gst::event::StreamStart::builder(&stream_id);
-        if let gst::EventView::StreamStart(s) = upstream.view() {
-            if let Some(g) = s.group_id() {
-                b = b.group_id(g);
-            }
+        if let gst::EventView::StreamStart(s) = upstream.view()
+            && let Some(g) = s.group_id()
+        {
+            b = b.group_id(g);
         }
         b.build()
     }

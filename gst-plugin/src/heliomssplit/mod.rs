@@ -9,7 +9,8 @@
  * maps, compositor, pngenc, x265enc) work on each band. Buffers are
  * sub-buffers of the input (no copy) with its timestamps and flags. Pads
  * appear when the caps arrive and follow a changed wavelength set; an
- * unlinked band does not stop the others.
+ * unlinked band does not stop the others. As after any demuxer, put a
+ * `queue` on each band's branch: one thread pushes every band in turn.
  *
  * ```shell
  * gst-launch-1.0 filesrc location=sun3.helio ! helioparse ! heliodec ! heliomssplit name=s \

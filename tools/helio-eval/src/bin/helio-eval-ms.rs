@@ -107,8 +107,17 @@ fn wavelength_of(dir: &Path) -> Result<u16, String> {
     digits.parse().map_err(|_| format!("{}: no wavelength in meta.json or in the folder name", dir.display()))
 }
 
-/// Per wavelength (ascending): the DN frames cropped to the common size.
-fn load(args: &Args) -> Result<(Vec<u16>, usize, usize, Vec<Vec<Vec<u16>>>, Vec<String>), String> {
+/// The bands of a run: wavelengths (ascending), size, per band its DN frames
+/// cropped to the common size, and notes.
+struct Bands {
+    wavelengths: Vec<u16>,
+    width: usize,
+    height: usize,
+    dn: Vec<Vec<Vec<u16>>>,
+    notes: Vec<String>,
+}
+
+fn load(args: &Args) -> Result<Bands, String> {
     let mut bands = Vec::new();
     let mut notes = Vec::new();
     for dir in &args.frames {
@@ -135,7 +144,7 @@ fn load(args: &Args) -> Result<(Vec<u16>, usize, usize, Vec<Vec<Vec<u16>>>, Vec<
         }
         dn.push(seq);
     }
-    Ok((bands.iter().map(|b| b.0).collect(), w, h, dn, notes))
+    Ok(Bands { wavelengths: bands.iter().map(|b| b.0).collect(), width: w, height: h, dn, notes })
 }
 
 fn model() -> ModelSource {
@@ -300,7 +309,7 @@ fn report(mode: Mode, wavelengths: &[u16], rows: &[Row]) -> String {
 fn run(args: &Args) -> Result<String, String> {
     gst::init().map_err(|e| e.to_string())?;
     helio_core::runtime::init(None).map_err(|e| e.to_string())?;
-    let (wavelengths, w, h, dn, notes) = load(args)?;
+    let Bands { wavelengths, width: w, height: h, dn, notes } = load(args)?;
     let lut = DisplayLut::new(BIT_DEPTH);
     let inputs: Vec<Input> = dn
         .into_iter()

@@ -306,3 +306,29 @@ fn side_by_side_snapshots() {
         assert_eq!(png_header(f), (4 * 256, 256, 8, 2));
     }
 }
+
+#[test]
+fn multispectral_recipe_joins_codes_and_splits_three_bands() {
+    let Some(()) = ready("multispectral_recipe_joins_codes_and_splits_three_bands", &[]) else {
+        return;
+    };
+    let tmp = TempDir::new("recipe-ms");
+    let out = tmp.path().join("ms");
+    let env = [("TIMEOUT", "120".to_string()), ("FRAMES", "2".to_string())];
+    assert!(run("multispectral.sh", &[out.to_str().unwrap(), "2"], &env).status.success());
+    for wl in [171, 193, 304] {
+        let files = pngs(&out.join(wl.to_string()), "dec_");
+        assert_eq!(files.len(), 2, "{wl}: {files:?}");
+        for (i, dec) in files.iter().enumerate() {
+            // The band's own frame (171 cropped to the common 370x500), not another band.
+            let (w, h, b) = png_samples(dec);
+            assert_eq!((w, h), (370, 500), "{}", dec.display());
+            let orig = workspace().join(format!("data/aia{wl}/frame_{i:02}.png"));
+            let (ow, _, a) = png_samples(&orig);
+            let a: Vec<u16> = (0..500).flat_map(|y| a[y * ow as usize..y * ow as usize + 370].to_vec()).collect();
+            let p = psnr(&a, &b, 16383.0);
+            eprintln!("{wl} frame {i}: PSNR {p:.1} dB (DN, max 16383)");
+            assert!(p > 20.0, "{wl} frame {i}: PSNR {p:.1} dB");
+        }
+    }
+}

@@ -78,6 +78,11 @@ awk -v b="$BYTES" -v p="$PNG_BYTES" -v n="$N" -v w="$W" -v h="$H" 'BEGIN {
 [ "$DECODED" -eq "$N" ] || { echo "demo: decoded $DECODED frames, expected $N" >&2; exit 1; }
 "$EVAL" compare --frames "$FRAMES" --decoded "$OUT/decoded"
 
+echo "== 3b. the same flare in three bands (data/aia171, aia193, aia304) coded into one stream"
+FRAMES=$N bash "$(dirname "$0")/multispectral.sh" "$OUT/ms"
+MS_BYTES=$(stat -c %s "$OUT/ms/aia3.helio")
+awk -v b="$MS_BYTES" -v n="$N" 'BEGIN { printf "out/ms/aia3.helio: %.4f bits per pixel and band (3 bands of 370x500, %d frames)\n", 8 * b / (3 * n * 370 * 500), n }'
+
 if [ "${SKIP_EVAL:-0}" = 1 ]; then exit 0; fi
 echo "== 4. helio-eval, short sweep (writes out/results.md, out/results.csv, out/side_by_side.png)"
 "$EVAL" --quick --frames "$FRAMES" --plugin-path "$TARGET_DIR" \

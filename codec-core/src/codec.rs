@@ -68,14 +68,15 @@ impl PixelBuf {
 /// How the encoder codes a frame the GoP schedule makes a P-frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PFrameDecision {
-    /// Code it as P and as I (X for a later channel of a multispectral frame),
-    /// keep the lower rate-distortion cost ([`RdCost`]): a scene cut or a P model
-    /// that does badly on the content gives an I-frame. The alternative is
-    /// skipped while P costs under [`RD_SKIP_MARGIN`] of what the alternative
+    /// Code it as P and as I (X for a later channel of a multispectral frame;
+    /// X and I for such a channel in a keyframe), keep the lower rate-distortion
+    /// cost ([`RdCost`]): a scene cut or a P model that does badly on the
+    /// content gives an I-frame. An alternative is skipped while the candidate
+    /// coded before it costs under [`RD_SKIP_MARGIN`] of what the alternative
     /// cost when last coded for that channel, at most [`RD_RECHECK_FRAMES`]
-    /// frames in a row: it could not have won by that margin, and coding it
-    /// costs an I encode per frame (at 512x512 on 2 CPU cores, 0.74 s instead
-    /// of 0.52 s per frame).
+    /// frames in a row: it could hardly have won by that margin, and coding it
+    /// costs a whole encode (at 512x512 on 2 CPU cores, 0.74 s instead of
+    /// 0.52 s per frame).
     #[default]
     Rd,
     /// Always a P-frame within a GoP, whatever it costs.
@@ -216,9 +217,33 @@ pub struct Encoder {
     last_reconstruction: Option<PixelBuf>,
     /// Per channel, `last_reconstruction` in transform space (P-frame references).
     last_reference: Option<Vec<Vec<f32>>>,
-    /// Per channel: the best alternative to P (I or X) when last coded, and
-    /// the frames since ([`PFrameDecision::Rd`] skips it while P wins clearly).
-    last_alternative: Vec<Option<(f64, u32)>>,
+    /// Per channel, the cost of its last I and X candidates and the frames
+    /// since ([`PFrameDecision::Rd`] skips a candidate the better one beat clearly).
+    last_cost: Vec<LastCost>,
+}
+
+/// See [`Encoder::last_cost`]: (cost, frames since it was coded).
+#[derive(Debug, Clone, Copy, Default)]
+struct LastCost {
+    i: Option<(f64, u32)>,
+    x: Option<(f64, u32)>,
+}
+
+/// Whether a candidate costing `cost` beats by [`RD_SKIP_MARGIN`] what the
+/// alternative cost when last coded, recently enough to skip coding it again.
+fn clearly_beats(cost: Option<f64>, last: Option<(f64, u32)>) -> bool {
+    match (cost, last) {
+        (Some(cost), Some((alt, age))) => age < RD_RECHECK_FRAMES && cost < RD_SKIP_MARGIN * alt,
+        _ => false,
+    }
+}
+
+/// `last` after a frame: `coded` when that candidate was coded, else one frame older.
+fn age(last: Option<(f64, u32)>, coded: Option<f64>) -> Option<(f64, u32)> {
+    match (coded, last) {
+        (Some(cost), _) => Some((cost, 0)),
+        (None, l) => l.map(|(cost, age)| (cost, age + 1)),
+    }
 }
 
 /// One way of coding one channel of the current frame.
@@ -276,7 +301,7 @@ impl Encoder {
             wavelengths: cfg.wavelengths.clone(),
         };
         header.validate().map_err(|e| Error::Config(e.to_string()))?;
-        let last_alternative = vec![None; cfg.channels()];
+        let last_cost = vec![LastCost::default(); cfg.channels()];
         Ok(Self {
             lut: ForwardLut::new(transform, cfg.bit_depth),
             intra: IntraCodec::new(model, nets),
@@ -287,7 +312,7 @@ impl Encoder {
             gop_position: None,
             last_reconstruction: None,
             last_reference: None,
-            last_alternative,
+            last_cost,
         })
     }
 
@@ -359,15 +384,13 @@ impl Encoder {
                 let coded = inter.encode(plane, reference, w, h, self.cfg.quality)?;
                 cands.push(self.candidate((FrameType::P, 0), 0, coded.payload, &coded.reconstruction, plane, lambda));
             }
-            // Under Rd, a P-frame far cheaper than the alternative was last time
-            // keeps it from being coded (see PFrameDecision::Rd).
-            let p_clearly_wins = match (cands.first(), self.last_alternative[c]) {
-                (Some(p), Some((alt, age))) => age < RD_RECHECK_FRAMES && p.rd.cost < RD_SKIP_MARGIN * alt,
-                _ => false,
-            };
-            let alternatives = rd_decision && !p_clearly_wins;
+            // Under Rd, a candidate far cheaper than an alternative was last time
+            // keeps the alternative from being coded (see PFrameDecision::Rd).
+            let best_cost = |cands: &[Candidate]| cands.iter().map(|k| k.rd.cost).reduce(f64::min);
+            let last = self.last_cost[c];
             // X: in a keyframe always, in a P-frame as the alternative to P.
-            let try_x = c > 0 && (scheduled == FrameType::I || alternatives);
+            let try_x = c > 0
+                && (scheduled == FrameType::I || (rd_decision && !clearly_beats(best_cost(&cands), last.x)));
             if let (true, Some(inter)) = (try_x, &mut self.inter) {
                 let r = closest_channel(plane, chosen.iter().map(|k| k.reference.as_slice()));
                 let coded = inter.encode(plane, &chosen[r].reference, w, h, self.cfg.quality)?;
@@ -376,7 +399,8 @@ impl Encoder {
             }
             // I: when nothing else can code the channel, and under the RD decision
             // for channel 0 of a P-frame (scene cut) and every channel of a keyframe.
-            if cands.is_empty() || (alternatives && (c == 0 || scheduled == FrameType::I)) {
+            let try_i = rd_decision && (c == 0 || scheduled == FrameType::I) && !clearly_beats(best_cost(&cands), last.i);
+            if cands.is_empty() || try_i {
                 let coded = self.intra.encode(plane, w, h, self.cfg.quality)?;
                 // Counts the sequence header on channel 0, as if the frame became a keyframe.
                 let header_bytes = if c == 0 { self.header.encoded_len() } else { 0 };
@@ -386,12 +410,8 @@ impl Encoder {
             // loses to one within it.
             let key = |k: &Candidate| (k.payload.len() > max_payload, k.rd.cost);
             let best = (1..cands.len()).fold(0, |b, i| if key(&cands[i]) < key(&cands[b]) { i } else { b });
-            let alternative = cands.iter().filter(|k| k.frame_type != FrameType::P).map(|k| k.rd.cost).reduce(f64::min);
-            self.last_alternative[c] = match (alternative, self.last_alternative[c]) {
-                (Some(cost), _) => Some((cost, 0)),
-                (None, Some((cost, age))) => Some((cost, age + 1)),
-                (None, None) => None,
-            };
+            let cost_of = |t: FrameType| cands.iter().find(|k| k.frame_type == t).map(|k| k.rd.cost);
+            self.last_cost[c] = LastCost { i: age(last.i, cost_of(FrameType::I)), x: age(last.x, cost_of(FrameType::X)) };
             let pick = cands.swap_remove(best);
             if pick.payload.len() > max_payload {
                 // Decoders would reject it; only a badly broken model gets here.

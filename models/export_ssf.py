@@ -336,13 +336,15 @@ def write_card(a, cmd, ck, cfg, mj, diffs, rows, per_frame, params, total, macs,
     w(f"- Data (`models/clips.py`): {cfg['T']}-frame clips, {cfg['crop']}x{cfg['crop']}, batch {cfg['batch']}; "
       f"{int(100 * cfg['p_synth'])}% helio-synth clips (9 wavelengths, cadence 12 s to 6 min, a quarter "
       "with exposure changes), the rest real sequences (AIA 193 and 304 of the flare set with their "
-      "alternating exposures, EIT 195 hourly, SWAP 174). AIA 171 is held out.")
+      "alternating exposures, EIT 195 hourly, SWAP 174). AIA 171 is held out."
+      + (f" Of all pairs, {int(100 * cfg['p_xwl'])}% are one instant in two wavelengths instead "
+         "(synthetic, or real AIA 193/304), for X-frames." if cfg.get("p_xwl") else ""))
     w("- Frame 0 of each clip is coded by the frozen intra model (the checkpoint's copy), frames 1.. "
       "by the P model from the previous reconstruction (detached); loss per P-frame "
       "lambda*255^2*MSE + bpp(motion) + bpp(residual), the paper's eq. 10.")
     w(f"- Adam lr {cfg['lr']} (gains {cfg['gain_lr']}), aux {cfg['aux_lr']}; this checkpoint: iteration "
       f"{ck['iter']:,}, {ck['wall_s'] / 3600:.2f} h wall time on {ck['device']} "
-      f"({platform.machine()}, 2 threads, nice 5, shared with builds).")
+      f"({platform.machine()}, 1-2 threads, nice 5, shared with builds).")
     for note in cfg.get("notes") or []:
         w(f"- Note: {note}")
     w("")

@@ -68,12 +68,16 @@ impl FrameType {
 pub enum EntropyModelKind {
     /// Mean-scale hyperprior: factorized z, Gaussian y conditioned on h_s(z).
     Hyperprior = 1,
+    /// The hyperprior's z, then y in uneven channel groups, each coded in two
+    /// checkerboard passes (anchors, then non-anchors with local context).
+    ChannelGroupsCheckerboard = 2,
 }
 
 impl EntropyModelKind {
     pub fn from_id(id: u8) -> Option<Self> {
         match id {
             1 => Some(Self::Hyperprior),
+            2 => Some(Self::ChannelGroupsCheckerboard),
             _ => None,
         }
     }
@@ -82,6 +86,7 @@ impl EntropyModelKind {
     pub fn from_model_json(name: &str) -> Option<Self> {
         match name {
             "hyperprior" => Some(Self::Hyperprior),
+            "channel-groups-checkerboard" => Some(Self::ChannelGroupsCheckerboard),
             _ => None,
         }
     }
@@ -269,7 +274,7 @@ impl SequenceHeader {
         let entropy_model = EntropyModelKind::from_id(h[13]).ok_or(ParseError::BadField {
             field: "entropy model kind",
             value: h[13] as u64,
-            allowed: "1 (hyperprior)",
+            allowed: "1 (hyperprior) or 2 (channel groups + checkerboard)",
         })?;
         let header = SequenceHeader {
             width: be16(&h[6..8]) as u32,

@@ -5,6 +5,10 @@
 //! - [`GaussianConditional`]: one table per quantized scale; each element picks
 //!   its table from a predicted scale and is coded as `round(y - mean)`.
 //! - [`Hyperprior`]: z with the bottleneck, then y conditioned on `h_s(z_hat)`.
+//! - [`ChannelGroupsCheckerboard`]: z as the hyperprior, then y group by group
+//!   (uneven channel groups), each in two checkerboard passes whose parameters
+//!   come from the hyper-synthesis output, the decoded earlier groups and (for
+//!   the second pass) the group's decoded anchors.
 //!
 //! The networks are reached through [`HyperNets`], so this module knows no ONNX
 //! and the composition is unit-tested with stand-in closures. Later context
@@ -244,6 +248,127 @@ impl Hyperprior {
     }
 }
 
+/// The networks of [`ChannelGroupsCheckerboard`], beyond the hyperprior's.
+pub trait ContextNets: HyperNets {
+    /// (scales, means), each `[G_k, h, w]`, of group `k` from the hyper-synthesis
+    /// output, the decoded earlier groups (`None` for group 0) and, for the
+    /// non-anchor pass, the group's decoded anchors with every non-anchor 0
+    /// (`None` for the anchor pass, or for the single pass without local context).
+    fn group_params(
+        &mut self,
+        k: usize,
+        hyper: (&Latent, &Latent),
+        y_prev: Option<&Latent>,
+        anchors: Option<&Latent>,
+    ) -> Result<(Latent, Latent)>;
+}
+
+/// Uneven channel groups with a checkerboard context (He et al. 2021, the source
+/// paper's section III.C without its global context). Every pass is one call of
+/// a network over the whole latent, so decoding costs `2 x groups` network runs,
+/// not one per symbol.
+#[derive(Debug, Clone)]
+pub struct ChannelGroupsCheckerboard {
+    pub z: EntropyBottleneck,
+    pub y: GaussianConditional,
+    /// Channels per group, in coding order; they add up to M.
+    pub groups: Vec<usize>,
+    /// Second (non-anchor) pass with the local context; without it each group
+    /// is one pass over all positions.
+    pub local: bool,
+}
+
+/// A checkerboard anchor: coded in the first pass of a group.
+pub fn is_anchor(row: usize, col: usize) -> bool {
+    (row + col) % 2 == 0
+}
+
+impl ChannelGroupsCheckerboard {
+    /// Codes `y` (already multiplied by the quality gain); returns the code words
+    /// and `y_hat` exactly as [`ChannelGroupsCheckerboard::decompress`] computes it.
+    pub fn compress(&self, y: &Latent, nets: &mut impl ContextNets) -> Result<(HyperpriorBits, Latent)> {
+        let [m, h, w] = y.shape();
+        let z = nets.h_a(y)?;
+        z.expect_shape([self.z.channels(), h / Z_STRIDE, w / Z_STRIDE], "h_a output z")?;
+        let z_sym = self.z.quantize(&z);
+        let mut enc = SymbolEncoder::new();
+        self.z.encode(&mut enc, &z_sym, z.plane_len())?;
+        let z_bits = enc.finish();
+        let z_hat = self.z.dequantize(&z_sym, z.height, z.width);
+
+        let mut enc = SymbolEncoder::new();
+        let y_hat = self.code_groups(&z_hat, [m, h, w], nets, |positions, means, indexes| {
+            let values: Vec<f32> = positions.iter().map(|&i| y.data[i]).collect();
+            let symbols = self.y.quantize(&values, means);
+            self.y.encode(&mut enc, &symbols, indexes)?;
+            Ok(symbols)
+        })?;
+        Ok((HyperpriorBits { z: z_bits, y: enc.finish() }, y_hat))
+    }
+
+    /// Decodes a latent of shape `y_shape` (`[M, h, w]`) from its code words.
+    pub fn decompress(&self, bits: &HyperpriorBits, y_shape: [usize; 3], nets: &mut impl ContextNets) -> Result<Latent> {
+        let [_, h, w] = y_shape;
+        let (zh, zw) = (h / Z_STRIDE, w / Z_STRIDE);
+        let mut dec = SymbolDecoder::new(&bits.z)?;
+        let z_sym = self.z.decode(&mut dec, zh, zw)?;
+        let z_hat = self.z.dequantize(&z_sym, zh, zw);
+        let mut dec = SymbolDecoder::new(&bits.y)?;
+        self.code_groups(&z_hat, y_shape, nets, |_, _, indexes| self.y.decode(&mut dec, indexes))
+    }
+
+    /// The pass structure both sides share. `code(positions, means, indexes)`
+    /// codes the symbols at `positions` (flat indexes into `[M, h, w]`) and
+    /// returns them; `y_hat = symbol + mean` is filled in as the passes go.
+    fn code_groups(
+        &self,
+        z_hat: &Latent,
+        y_shape: [usize; 3],
+        nets: &mut impl ContextNets,
+        mut code: impl FnMut(&[usize], &[f32], &[u16]) -> Result<Vec<i32>>,
+    ) -> Result<Latent> {
+        let [m, h, w] = y_shape;
+        if self.groups.iter().sum::<usize>() != m {
+            return Err(Error::Model(format!("channel groups {:?} do not add up to M={m}", self.groups)));
+        }
+        let (scales, means) = nets.h_s(z_hat)?;
+        scales.expect_shape(y_shape, "h_s output scales")?;
+        means.expect_shape(y_shape, "h_s output means")?;
+        let n = h * w;
+        let mut y_hat = vec![0f32; m * n];
+        let mut start = 0;
+        for (k, &g) in self.groups.iter().enumerate() {
+            let prev = (k > 0).then(|| Latent { channels: start, height: h, width: w, data: y_hat[..start * n].to_vec() });
+            // Some(true): anchors, Some(false): non-anchors, None: all positions.
+            let passes: &[Option<bool>] = if self.local { &[Some(true), Some(false)] } else { &[None] };
+            let mut anchors = None;
+            for &pass in passes {
+                let (s, mu) = nets.group_params(k, (&scales, &means), prev.as_ref(), anchors.as_ref())?;
+                s.expect_shape([g, h, w], &format!("group {k} scales"))?;
+                mu.expect_shape([g, h, w], &format!("group {k} means"))?;
+                // Positions of this pass inside the group, then in the whole latent.
+                let local: Vec<usize> =
+                    (0..g * n).filter(|&i| pass.is_none_or(|a| is_anchor((i % n) / w, i % w) == a)).collect();
+                let positions: Vec<usize> = local.iter().map(|&i| start * n + i).collect();
+                let pass_means: Vec<f32> = local.iter().map(|&i| mu.data[i]).collect();
+                let pass_scales: Vec<f32> = local.iter().map(|&i| s.data[i]).collect();
+                let indexes = self.y.build_indexes(&pass_scales);
+                let symbols = code(&positions, &pass_means, &indexes)?;
+                for ((&p, &sym), &mean) in positions.iter().zip(&symbols).zip(&pass_means) {
+                    y_hat[p] = sym as f32 + mean;
+                }
+                if pass == Some(true) {
+                    // Non-anchors are still 0 here: exactly the network's input.
+                    let data = y_hat[start * n..(start + g) * n].to_vec();
+                    anchors = Some(Latent { channels: g, height: h, width: w, data });
+                }
+            }
+            start += g;
+        }
+        Ok(Latent { channels: m, height: h, width: w, data: y_hat })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,6 +446,92 @@ mod tests {
         for (a, b) in y.data.iter().zip(&y_hat_dec.data) {
             assert!((a - b).abs() <= 0.5 + 1e-4, "{a} vs {b}");
         }
+    }
+
+    /// FakeNets plus a context that depends on everything it is given, so any
+    /// encoder/decoder difference in what the passes see changes the tables.
+    struct FakeContext {
+        calls: Vec<(usize, bool, bool)>,
+    }
+    impl HyperNets for FakeContext {
+        fn h_a(&mut self, y: &Latent) -> Result<Latent> {
+            FakeNets.h_a(y)
+        }
+        fn h_s(&mut self, z: &Latent) -> Result<(Latent, Latent)> {
+            FakeNets.h_s(z)
+        }
+    }
+    impl ContextNets for FakeContext {
+        fn group_params(
+            &mut self,
+            k: usize,
+            (scales, means): (&Latent, &Latent),
+            y_prev: Option<&Latent>,
+            anchors: Option<&Latent>,
+        ) -> Result<(Latent, Latent)> {
+            self.calls.push((k, y_prev.is_some(), anchors.is_some()));
+            let (start, g) = [(0, 1), (1, 2)][k];
+            let n = scales.plane_len();
+            let prev_mean = y_prev.map_or(0.0, |p| p.data.iter().sum::<f32>() / p.data.len() as f32);
+            let mut s = Vec::new();
+            let mut mu = Vec::new();
+            for c in 0..g {
+                for i in 0..n {
+                    let j = (start + c) * n + i;
+                    // Left neighbour: an anchor whenever i is a non-anchor.
+                    let left = anchors.map_or(0.0, |a| a.data[c * n + i - usize::from(i % scales.width > 0)]);
+                    mu.push(means.data[j] + 0.5 * left + 0.1 * prev_mean);
+                    s.push(scales.data[j] * if anchors.is_some() { 0.5 } else { 1.0 });
+                }
+            }
+            Ok((Latent::new(g, scales.height, scales.width, s)?, Latent::new(g, scales.height, scales.width, mu)?))
+        }
+    }
+
+    fn checkerboard(local: bool) -> ChannelGroupsCheckerboard {
+        let z = EntropyBottleneck::new(vec![0.25, -0.5], vec![test_table(9, -4, 1.5), test_table(9, -4, 1.5)]).unwrap();
+        ChannelGroupsCheckerboard { z, y: gaussian(), groups: vec![1, 2], local }
+    }
+
+    #[test]
+    fn checkerboard_round_trip_and_pass_structure() {
+        let mut rng = Rng(11);
+        let (m, h, w) = (3, 8, 12);
+        let data = (0..m * h * w).map(|_| (rng.range(-4000, 4000) as f32) / 100.0).collect();
+        let y = Latent::new(m, h, w, data).unwrap();
+        for local in [true, false] {
+            let cb = checkerboard(local);
+            let mut enc_nets = FakeContext { calls: vec![] };
+            let (bits, y_hat_enc) = cb.compress(&y, &mut enc_nets).unwrap();
+            let mut dec_nets = FakeContext { calls: vec![] };
+            let y_hat_dec = cb.decompress(&bits, [m, h, w], &mut dec_nets).unwrap();
+            assert_eq!(y_hat_enc, y_hat_dec, "local {local}");
+            assert_eq!(enc_nets.calls, dec_nets.calls);
+            let expected: Vec<_> = if local {
+                vec![(0, false, false), (0, false, true), (1, true, false), (1, true, true)]
+            } else {
+                vec![(0, false, false), (1, true, false)]
+            };
+            assert_eq!(enc_nets.calls, expected);
+            for (a, b) in y.data.iter().zip(&y_hat_dec.data) {
+                assert!((a - b).abs() <= 0.5 + 1e-4, "{a} vs {b}");
+            }
+            // Damaged y words decode to something (or an error), never a panic.
+            let mut bad = bits.clone();
+            for b in bad.y.iter_mut().step_by(3) {
+                *b ^= 0x5a;
+            }
+            let _ = cb.decompress(&bad, [m, h, w], &mut FakeContext { calls: vec![] });
+        }
+    }
+
+    #[test]
+    fn checkerboard_rejects_groups_that_do_not_cover_m() {
+        let mut cb = checkerboard(true);
+        cb.groups = vec![1, 1];
+        let y = Latent::new(3, 8, 8, vec![0.0; 192]).unwrap();
+        let err = cb.compress(&y, &mut FakeContext { calls: vec![] }).unwrap_err().to_string();
+        assert!(err.contains("do not add up to M=3"), "{err}");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! hyper-networks (steps 1-6 of the procedure in `models/PACKAGE.md`), and
 //! length-prefixed payload sections.
 
-use crate::latent_codecs::{HyperNets, Hyperprior, HyperpriorBits, Latent};
+use crate::latent_codecs::{ChannelGroupsCheckerboard, ContextNets, HyperNets, Hyperprior, HyperpriorBits, Latent};
 use crate::model::QualitySpec;
 use crate::runtime::{NchwOutput, Network};
 use crate::{Error, Result};
@@ -69,6 +69,47 @@ impl HyperNets for OnnxHyper<'_> {
     }
 }
 
+/// [`OnnxHyper`] plus the context networks of a channel-groups/checkerboard
+/// package: `groups[k]` is (anchor pass `cg{k}_a`, non-anchor pass `cg{k}_n` if any).
+pub struct OnnxContext<'a> {
+    pub hyper: OnnxHyper<'a>,
+    pub groups: &'a mut [(Network, Option<Network>)],
+}
+
+impl HyperNets for OnnxContext<'_> {
+    fn h_a(&mut self, y: &Latent) -> Result<Latent> {
+        self.hyper.h_a(y)
+    }
+
+    fn h_s(&mut self, z: &Latent) -> Result<(Latent, Latent)> {
+        self.hyper.h_s(z)
+    }
+}
+
+impl ContextNets for OnnxContext<'_> {
+    fn group_params(
+        &mut self,
+        k: usize,
+        (scales, means): (&Latent, &Latent),
+        y_prev: Option<&Latent>,
+        anchors: Option<&Latent>,
+    ) -> Result<(Latent, Latent)> {
+        let (a, n) = self.groups.get_mut(k).ok_or_else(|| Error::Model(format!("no context network for group {k}")))?;
+        let net = match anchors {
+            None => a,
+            Some(_) => n.as_mut().ok_or_else(|| Error::Model(format!("no non-anchor network for group {k}")))?,
+        };
+        let shape = |l: &Latent| [1, l.channels, l.height, l.width];
+        let mut inputs = vec![(scales.data.as_slice(), shape(scales)), (means.data.as_slice(), shape(means))];
+        inputs.extend([y_prev, anchors].into_iter().flatten().map(|l| (l.data.as_slice(), shape(l))));
+        let name = net.name();
+        let mut out = net.run_inputs(&inputs, &["scales", "means"])?.into_iter();
+        let s = to_latent(&format!("{name} output scales"), out.next().expect("two outputs"))?;
+        let m = to_latent(&format!("{name} output means"), out.next().expect("two outputs"))?;
+        Ok((s, m))
+    }
+}
+
 /// Multiplies channel `c` by `gain[c]` (f32, as both sides do).
 pub fn apply_gain(y: &mut Latent, gain: &[f32]) {
     let n = y.plane_len();
@@ -105,6 +146,35 @@ pub fn decode_latent(
 ) -> Result<Latent> {
     let mut nets = OnnxHyper { h_a: None, h_s };
     let mut y_hat = hyperprior.decompress(bits, shape, &mut nets)?;
+    apply_gain(&mut y_hat, &quality.inv_gain);
+    Ok(y_hat)
+}
+
+/// [`encode_latent`] for a channel-groups/checkerboard latent.
+pub fn encode_latent_checkerboard(
+    codec: &ChannelGroupsCheckerboard,
+    quality: &QualitySpec,
+    mut y: Latent,
+    expected: [usize; 3],
+    what: &str,
+    nets: &mut OnnxContext<'_>,
+) -> Result<(HyperpriorBits, Latent)> {
+    y.expect_shape(expected, what)?;
+    apply_gain(&mut y, &quality.gain);
+    let (bits, mut y_hat) = codec.compress(&y, nets)?;
+    apply_gain(&mut y_hat, &quality.inv_gain);
+    Ok((bits, y_hat))
+}
+
+/// Decoder side of [`encode_latent_checkerboard`].
+pub fn decode_latent_checkerboard(
+    codec: &ChannelGroupsCheckerboard,
+    quality: &QualitySpec,
+    bits: &HyperpriorBits,
+    shape: [usize; 3],
+    nets: &mut OnnxContext<'_>,
+) -> Result<Latent> {
+    let mut y_hat = codec.decompress(bits, shape, nets)?;
     apply_gain(&mut y_hat, &quality.inv_gain);
     Ok(y_hat)
 }

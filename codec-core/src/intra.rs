@@ -8,10 +8,13 @@
 //! I packet payload: two length-prefixed range-coded sections,
 //! `u32 BE z_len | z words | u32 BE y_len | y words`, filling the payload exactly.
 
-use crate::frame_coding::{self, OnnxHyper, decode_latent, encode_latent, image_output, read_sections, to_latent, write_sections};
+use crate::frame_coding::{
+    self, OnnxContext, OnnxHyper, decode_latent, decode_latent_checkerboard, encode_latent, encode_latent_checkerboard,
+    image_output, read_sections, to_latent, write_sections,
+};
 pub use crate::frame_coding::{crop, pad_replicate, padded};
 use crate::latent_codecs::{HyperpriorBits, Latent};
-use crate::model::{LATENT_STRIDE, ModelPackage};
+use crate::model::{LATENT_STRIDE, MAX_CONTEXT_GROUPS, ModelPackage};
 use crate::runtime::{self, ExecutionProvider, Network, SessionSettings};
 use crate::{Error, Result};
 
@@ -21,8 +24,23 @@ pub struct Networks {
     h_a: Option<Network>,
     h_s: Network,
     g_s: Network,
+    /// Per channel group: (anchor pass, non-anchor pass); empty for a hyperprior package.
+    context: Vec<(Network, Option<Network>)>,
     in_use: ExecutionProvider,
 }
+
+/// Names of the context networks (`cg{k}_a`, `cg{k}_n`) as `Network` wants them:
+/// static, for at most [`MAX_CONTEXT_GROUPS`] groups.
+const CONTEXT_GRAPH_NAMES: [[&str; 2]; MAX_CONTEXT_GROUPS] = [
+    ["cg0_a", "cg0_n"],
+    ["cg1_a", "cg1_n"],
+    ["cg2_a", "cg2_n"],
+    ["cg3_a", "cg3_n"],
+    ["cg4_a", "cg4_n"],
+    ["cg5_a", "cg5_n"],
+    ["cg6_a", "cg6_n"],
+    ["cg7_a", "cg7_n"],
+];
 
 /// Fixed intra-op thread count of the hyper-synthesis network (see [`Networks::create`]).
 pub const HYPER_SYNTHESIS_THREADS: usize = 1;
@@ -42,6 +60,25 @@ impl Networks {
         let make = |name: &'static str, threads: usize| {
             runtime::create_session(model.graph(name), name, in_use, threads).and_then(|s| Network::new(name, s))
         };
+        // Context networks pick symbols' tables like h_s: one thread, same reason.
+        let context_net = |k: usize, non_anchor: bool| -> Result<Network> {
+            let name = CONTEXT_GRAPH_NAMES[k][usize::from(non_anchor)];
+            let session = runtime::create_session(model.context_graph(name), name, in_use, HYPER_SYNTHESIS_THREADS)?;
+            let mut inputs = vec!["hyper_scales", "hyper_means"];
+            if k > 0 {
+                inputs.push("y_prev");
+            }
+            if non_anchor {
+                inputs.push("anchors");
+            }
+            Network::with_inputs(name, session, &inputs)
+        };
+        let context = match &model.spec.context {
+            None => Vec::new(),
+            Some(c) => (0..c.groups.len())
+                .map(|k| Ok((context_net(k, false)?, if c.local { Some(context_net(k, true)?) } else { None })))
+                .collect::<Result<_>>()?,
+        };
         Ok(Self {
             g_s: Network::new("g_s", g_s)?,
             // h_s picks every symbol's CDF, so encoder and decoder must agree bit
@@ -52,6 +89,7 @@ impl Networks {
             h_s: make("h_s", HYPER_SYNTHESIS_THREADS)?,
             g_a: if encoder { Some(make("g_a", settings.threads)?) } else { None },
             h_a: if encoder { Some(make("h_a", settings.threads)?) } else { None },
+            context,
             in_use,
         })
     }
@@ -106,24 +144,45 @@ impl IntraCodec {
         let g_a = self.nets.g_a.as_mut().expect("encoder networks");
         let y = to_latent("g_a output y", g_a.run(&x, [1, 1, ph, pw], &["y"])?.into_iter().next().expect("one output"))?;
         let shape = self.latent_shape(width, height);
-        let mut nets = OnnxHyper { h_a: self.nets.h_a.as_mut(), h_s: &mut self.nets.h_s };
-        let (bits, y_hat) = encode_latent(&self.model.hyperprior, q, y, shape, "g_a output y", &mut nets)?;
+        let mut hyper = OnnxHyper { h_a: self.nets.h_a.as_mut(), h_s: &mut self.nets.h_s };
+        let (bits, y_hat) = match &self.model.checkerboard {
+            None => encode_latent(&self.model.hyperprior, q, y, shape, "g_a output y", &mut hyper)?,
+            Some(cb) => {
+                let mut nets = OnnxContext { hyper, groups: &mut self.nets.context };
+                encode_latent_checkerboard(cb, q, y, shape, "g_a output y", &mut nets)?
+            }
+        };
         let reconstruction = self.synthesize(&y_hat, width, height)?;
         Ok(IntraEncoded { payload: write_payload(&bits), reconstruction })
     }
 
     /// Decodes a payload into a `width` x `height` plane in transform space.
     pub fn decode(&mut self, payload: &[u8], width: usize, height: usize, quality: u8) -> Result<Vec<f32>> {
+        let y_hat = self.decode_latent(payload, width, height, quality)?;
+        self.synthesize(&y_hat, width, height)
+    }
+
+    /// The entropy-decoding half of [`IntraCodec::decode`]: `y_hat` (after
+    /// inv_gain), ready for [`IntraCodec::synthesize`]. Public so benchmarks can
+    /// time the entropy model apart from the synthesis network.
+    pub fn decode_latent(&mut self, payload: &[u8], width: usize, height: usize, quality: u8) -> Result<Latent> {
         let q = self.model.spec.quality(quality).map_err(|_| {
             Error::Corrupt(format!("quality {quality} is out of range 1..={}", self.model.spec.quality_levels()))
         })?;
         let bits = read_payload(payload)?;
         let shape = self.latent_shape(width, height);
-        let y_hat = decode_latent(&self.model.hyperprior, q, &bits, shape, &mut self.nets.h_s)?;
-        self.synthesize(&y_hat, width, height)
+        Ok(match &self.model.checkerboard {
+            None => decode_latent(&self.model.hyperprior, q, &bits, shape, &mut self.nets.h_s)?,
+            Some(cb) => {
+                let hyper = OnnxHyper { h_a: None, h_s: &mut self.nets.h_s };
+                let mut nets = OnnxContext { hyper, groups: &mut self.nets.context };
+                decode_latent_checkerboard(cb, q, &bits, shape, &mut nets)?
+            }
+        })
     }
 
-    fn synthesize(&mut self, y_hat: &Latent, width: usize, height: usize) -> Result<Vec<f32>> {
+    /// Synthesis of a decoded latent into a `width` x `height` plane (transform space).
+    pub     fn synthesize(&mut self, y_hat: &Latent, width: usize, height: usize) -> Result<Vec<f32>> {
         let (pw, ph) = self.padded_dims(width, height);
         let out = self.nets.g_s.run(&y_hat.data, [1, y_hat.channels, y_hat.height, y_hat.width], &["x_hat"])?;
         Ok(frame_coding::crop(&image_output("g_s output x_hat", out, pw, ph)?, pw, width, height))

@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use crate::bitstream::{EntropyModelKind, ModelId};
 use crate::entropy::{CdfTable, PRECISION};
-use crate::latent_codecs::{EntropyBottleneck, GaussianConditional, Hyperprior};
+use crate::latent_codecs::{ChannelGroupsCheckerboard, EntropyBottleneck, GaussianConditional, Hyperprior};
 use crate::{Error, Result};
 
 /// Where the model packages come from: the intra package (I-frames) always,
@@ -30,6 +30,8 @@ pub enum ModelSource {
 
 /// The graph files, in the order they enter the model id.
 pub const GRAPHS: [&str; 4] = ["g_a", "h_a", "h_s", "g_s"];
+const CONTEXT_FILES_HINT: &str = "a \"channel-groups-checkerboard\" package also needs cg<k>_a.onnx (and cg<k>_n.onnx \
+     with context.local) for every channel group k (see models/PACKAGE.md)";
 const FILES_HINT: &str =
     "a model directory must contain model.json, g_a.onnx, h_a.onnx, h_s.onnx and g_s.onnx (see models/PACKAGE.md)";
 
@@ -44,6 +46,29 @@ pub struct ModelSpec {
     /// `M`, `N`, `qualities`, `z`, `y` at the top level of an intra model.json.
     #[serde(flatten)]
     pub latent: LatentSpec,
+    /// Channel groups and checkerboard of `entropy_model`
+    /// "channel-groups-checkerboard" (absent for "hyperprior").
+    #[serde(default)]
+    pub context: Option<ContextSpec>,
+}
+
+/// Most channel groups a package may have.
+pub const MAX_CONTEXT_GROUPS: usize = 8;
+
+/// `context` of model.json: how y is split and whether the local pass exists.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ContextSpec {
+    pub groups: Vec<usize>,
+    pub local: bool,
+}
+
+impl ContextSpec {
+    /// Graph files of the context networks, in the order they enter the model
+    /// id: per group `cg{k}_a` (anchors) and, with `local`, `cg{k}_n`.
+    pub fn graph_names(&self) -> Vec<String> {
+        let passes: &[&str] = if self.local { &["a", "n"] } else { &["a"] };
+        (0..self.groups.len()).flat_map(|k| passes.iter().map(move |p| format!("cg{k}_{p}"))).collect()
+    }
 }
 
 /// The fields describing one hyperprior-coded latent: the whole intra package,
@@ -181,8 +206,27 @@ impl LatentSpec {
 impl ModelSpec {
     fn validate(&self, origin: &str) -> Result<()> {
         let bad = |msg: String| Err(Error::Model(format!("{origin}/model.json: {msg}")));
-        if EntropyModelKind::from_model_json(&self.entropy_model).is_none() {
-            return bad(format!("entropy_model {:?} is not supported (this build has \"hyperprior\")", self.entropy_model));
+        let Some(kind) = EntropyModelKind::from_model_json(&self.entropy_model) else {
+            return bad(format!(
+                "entropy_model {:?} is not supported (this build has \"hyperprior\" and \"channel-groups-checkerboard\")",
+                self.entropy_model
+            ));
+        };
+        match (kind, &self.context) {
+            (EntropyModelKind::Hyperprior, Some(_)) => return bad("a \"hyperprior\" model has no context section".into()),
+            (EntropyModelKind::ChannelGroupsCheckerboard, None) => {
+                return bad("entropy_model \"channel-groups-checkerboard\" needs a context section (groups, local)".into());
+            }
+            (_, Some(c)) if c.groups.is_empty() || c.groups.len() > MAX_CONTEXT_GROUPS || c.groups.contains(&0) => {
+                return bad(format!(
+                    "context.groups {:?} must be 1..={MAX_CONTEXT_GROUPS} nonzero channel counts",
+                    c.groups
+                ));
+            }
+            (_, Some(c)) if c.groups.iter().sum::<usize>() != self.latent.m => {
+                return bad(format!("context.groups {:?} do not add up to M={}", c.groups, self.latent.m));
+            }
+            _ => {}
         }
         validate_common(self.format, self.pad_multiple, self.precision)
             .and_then(|()| self.latent.validate(""))
@@ -209,9 +253,13 @@ impl ModelSpec {
 pub struct ModelPackage {
     pub spec: ModelSpec,
     pub hyperprior: Hyperprior,
+    /// The same tables with the package's context, for "channel-groups-checkerboard".
+    pub checkerboard: Option<ChannelGroupsCheckerboard>,
     pub kind: EntropyModelKind,
     /// g_a, h_a, h_s, g_s (see [`GRAPHS`]).
     pub graphs: [Cow<'static, [u8]>; 4],
+    /// The context networks, named as [`ContextSpec::graph_names`] (empty for a hyperprior).
+    pub context_graphs: Vec<(String, Cow<'static, [u8]>)>,
     pub id: ModelId,
     /// Where it came from, for messages ("embedded" or the directory).
     pub origin: String,
@@ -224,17 +272,46 @@ impl ModelPackage {
             ModelSource::Embedded => embedded()?,
             ModelSource::Dir(dir) | ModelSource::Dirs { intra: dir, .. } => read_dir(dir, GRAPHS, FILES_HINT)?,
         };
-        Self::from_parts(origin, &json, graphs)
+        let dir = match source {
+            ModelSource::Embedded => None,
+            ModelSource::Dir(dir) | ModelSource::Dirs { intra: dir, .. } => Some(dir.as_path()),
+        };
+        Self::from_parts(origin, &json, graphs, |name| match dir {
+            Some(dir) => read_file(&dir.join(format!("{name}.onnx")), CONTEXT_FILES_HINT).map(Cow::Owned),
+            None => Err(Error::Model(format!("the embedded model has no {name}.onnx"))),
+        })
     }
 
-    fn from_parts(origin: String, json: &[u8], graphs: [Cow<'static, [u8]>; 4]) -> Result<Self> {
+    /// `context_graph` reads one context network by name (only called for a
+    /// package whose model.json has a context section).
+    fn from_parts(
+        origin: String,
+        json: &[u8],
+        graphs: [Cow<'static, [u8]>; 4],
+        mut context_graph: impl FnMut(&str) -> Result<Cow<'static, [u8]>>,
+    ) -> Result<Self> {
         let spec: ModelSpec = serde_json::from_slice(json)
             .map_err(|e| Error::Model(format!("{origin}/model.json is not a valid model description: {e}")))?;
         spec.validate(&origin)?;
         let hyperprior = spec.hyperprior(&origin)?;
         let kind = EntropyModelKind::from_model_json(&spec.entropy_model).expect("validated");
-        let id = model_id(json, &graphs);
-        Ok(Self { spec, hyperprior, kind, graphs, id, origin })
+        let context_graphs = match &spec.context {
+            None => Vec::new(),
+            Some(c) => c.graph_names().into_iter().map(|n| Ok((n.clone(), context_graph(&n)?))).collect::<Result<_>>()?,
+        };
+        let checkerboard = spec.context.as_ref().map(|c| ChannelGroupsCheckerboard {
+            z: hyperprior.z.clone(),
+            y: hyperprior.y.clone(),
+            groups: c.groups.clone(),
+            local: c.local,
+        });
+        let id = model_id_with(json, &graphs, context_graphs.iter().map(|(_, g)| g.as_ref()));
+        Ok(Self { spec, hyperprior, checkerboard, kind, graphs, context_graphs, id, origin })
+    }
+
+    /// A context network by name (see [`ContextSpec::graph_names`]).
+    pub fn context_graph(&self, name: &str) -> &[u8] {
+        &self.context_graphs.iter().find(|(n, _)| n == name).expect("known context graph").1
     }
 
     pub fn graph(&self, name: &str) -> &[u8] {
@@ -372,9 +449,21 @@ pub fn combined_id(intra: ModelId, inter: ModelId) -> ModelId {
 
 /// First 8 bytes of SHA-256 over model.json then the graphs, in order.
 pub fn model_id<const N: usize>(json: &[u8], graphs: &[Cow<'static, [u8]>; N]) -> ModelId {
+    model_id_with(json, graphs, std::iter::empty())
+}
+
+/// [`model_id`] with more graphs after the fixed ones (a package's context networks).
+pub fn model_id_with<'a, const N: usize>(
+    json: &[u8],
+    graphs: &[Cow<'static, [u8]>; N],
+    more: impl Iterator<Item = &'a [u8]>,
+) -> ModelId {
     let mut h = Sha256::new();
     h.update(json);
     for g in graphs {
+        h.update(g);
+    }
+    for g in more {
         h.update(g);
     }
     let digest = h.finalize();
@@ -472,7 +561,66 @@ pub(crate) mod tests {
 
     fn parts(json: &serde_json::Value) -> Result<ModelPackage> {
         let graphs = [b"a".as_slice(), b"b", b"c", b"d"].map(Cow::Borrowed);
-        ModelPackage::from_parts("test".into(), &serde_json::to_vec(json).unwrap(), graphs)
+        ModelPackage::from_parts("test".into(), &serde_json::to_vec(json).unwrap(), graphs, |n| {
+            Ok(Cow::Owned(n.as_bytes().to_vec()))
+        })
+    }
+
+    fn checkerboard_json() -> serde_json::Value {
+        let mut j = spec_json();
+        j["entropy_model"] = "channel-groups-checkerboard".into();
+        j["context"] = serde_json::json!({"groups": [1, 1], "local": true});
+        j
+    }
+
+    #[test]
+    fn checkerboard_package_loads_its_context_graphs_into_the_id() {
+        let p = parts(&checkerboard_json()).unwrap();
+        assert_eq!(p.kind, EntropyModelKind::ChannelGroupsCheckerboard);
+        let names: Vec<&str> = p.context_graphs.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["cg0_a", "cg0_n", "cg1_a", "cg1_n"]);
+        assert_eq!(p.context_graph("cg1_a"), b"cg1_a");
+        let cb = p.checkerboard.as_ref().unwrap();
+        assert_eq!((cb.groups.as_slice(), cb.local), (&[1usize, 1][..], true));
+        // The context graphs are part of the id: the same json and base graphs
+        // without them (or with other bytes) give another id.
+        let json = serde_json::to_vec(&checkerboard_json()).unwrap();
+        let base = [b"a".as_slice(), b"b", b"c", b"d"].map(Cow::Borrowed);
+        assert_ne!(model_id(&json, &base), p.id);
+        let other = ModelPackage::from_parts("test".into(), &json, base.clone(), |_| Ok(Cow::Borrowed(b"x"))).unwrap();
+        assert_ne!(other.id, p.id);
+        // Without local context: one graph per group.
+        let mut j = checkerboard_json();
+        j["context"]["local"] = false.into();
+        let names: Vec<String> = parts(&j).unwrap().context_graphs.into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["cg0_a", "cg1_a"]);
+        // A missing graph file names itself.
+        let err = ModelPackage::from_parts("test".into(), &json, base, |n| {
+            Err(Error::Model(format!("cannot read {n}.onnx")))
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("cg0_a.onnx"), "{err}");
+    }
+
+    #[test]
+    fn invalid_context_sections_are_named() {
+        let cases: [(serde_json::Value, &str); 4] = [
+            (serde_json::json!({"groups": [1, 2], "local": true}), "do not add up to M=2"),
+            (serde_json::json!({"groups": [2, 0], "local": true}), "nonzero"),
+            (serde_json::json!({"groups": [], "local": true}), "nonzero"),
+            (serde_json::Value::Null, "needs a context section"),
+        ];
+        for (context, expect) in cases {
+            let mut j = checkerboard_json();
+            j["context"] = context;
+            let err = parts(&j).unwrap_err().to_string();
+            assert!(err.contains(expect), "{err}");
+        }
+        let mut j = spec_json();
+        j["context"] = serde_json::json!({"groups": [2], "local": true});
+        let err = parts(&j).unwrap_err().to_string();
+        assert!(err.contains("has no context section"), "{err}");
     }
 
     #[test]

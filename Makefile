@@ -1,7 +1,8 @@
 # helio: two commands do everything on a fresh Debian 12 machine.
 #   make demo   installs what is missing, builds, codes the bundled real AIA frames
 #   make test   installs what is missing, builds, runs every test
-.PHONY: all setup build demo test fuzz-check train-deps pack train export synth-clips train-ssf export-ssf clean
+.PHONY: all setup build demo test fuzz-check train-deps pack train export synth-clips train-ssf export-ssf \
+	train-checkerboard export-checkerboard clean
 
 CARGO ?= cargo
 PY := .venv/bin/python
@@ -23,6 +24,10 @@ demo: build
 test: export HELIO_NO_SKIP = 1
 test: build
 	$(CARGO) test --release --workspace --locked
+
+# The fuzz targets compile on stable (running them needs nightly: fuzz/README.md).
+fuzz-check:
+	cd fuzz && $(CARGO) check --locked
 
 # Training (never run by CI): torch + CompressAI into .venv, then resumable training.
 train-deps: setup
@@ -48,6 +53,13 @@ train-ssf: train-deps
 
 export-ssf:
 	$(PY) -m models.export_ssf --ckpt models/checkpoints/ssf/last.pt --out models/ssf
+
+# The channel-group / checkerboard entropy model on the frozen models/hyperprior transforms.
+train-checkerboard: train-deps
+	$(PY) -m models.train_checkerboard --config models/configs/checkerboard.json
+
+export-checkerboard:
+	$(PY) -m models.export_checkerboard --ckpt models/checkpoints/checkerboard/last.pt --out models/checkerboard
 
 clean:
 	$(CARGO) clean

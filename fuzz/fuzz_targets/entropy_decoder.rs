@@ -1,12 +1,15 @@
 //! Arbitrary bytes as range-coded symbols (and as CDF tables), and as a P-frame
 //! payload through the P decoder's entropy stages (two hyperprior latents with
-//! stand-in hyper-synthesis networks): decoding must return values or errors in
-//! bounded time, never panic.
+//! stand-in hyper-synthesis networks), and as an I payload through the
+//! channel-groups/checkerboard decoder (stand-in context networks): decoding
+//! must return values or errors in bounded time, never panic.
 #![no_main]
 
 use helio_core::Result;
 use helio_core::entropy::{CdfTable, MAX_ABS_SYMBOL, PRECISION, SymbolDecoder};
-use helio_core::latent_codecs::{EntropyBottleneck, GaussianConditional, HyperNets, Hyperprior, Latent};
+use helio_core::latent_codecs::{
+    ChannelGroupsCheckerboard, ContextNets, EntropyBottleneck, GaussianConditional, HyperNets, Hyperprior, Latent,
+};
 use libfuzzer_sys::fuzz_target;
 
 /// A table over `bins` values plus escape, probability mass peaked at the centre.
@@ -46,6 +49,47 @@ impl HyperNets for FakeHyperSynthesis {
     }
 }
 
+/// Group parameters that depend on everything decoded so far, as real context
+/// networks do: a wrong symbol changes later tables.
+impl ContextNets for FakeHyperSynthesis {
+    fn group_params(
+        &mut self,
+        k: usize,
+        (scales, means): (&Latent, &Latent),
+        y_prev: Option<&Latent>,
+        anchors: Option<&Latent>,
+    ) -> Result<(Latent, Latent)> {
+        let g = [1, 2][k.min(1)];
+        let n = scales.plane_len();
+        let prev = y_prev.map_or(0.0, |p| p.data.iter().sum::<f32>().clamp(-1e6, 1e6) * 1e-3);
+        let (mut s, mut m) = (Vec::new(), Vec::new());
+        for c in 0..g {
+            for i in 0..n {
+                let a = anchors.map_or(0.0, |a| a.data[c * n + i.saturating_sub(1)]);
+                s.push(scales.data[i] + a.abs() * 0.1);
+                m.push(means.data[i] + prev + 0.5 * a);
+            }
+        }
+        Ok((Latent::new(g, scales.height, scales.width, s)?, Latent::new(g, scales.height, scales.width, m)?))
+    }
+}
+
+/// The I decoder's entropy stage for a channel-groups/checkerboard package.
+fn decode_checkerboard_payload(payload: &[u8], tables: &[CdfTable; 4], local: bool) {
+    let Ok(bits) = helio_core::intra::read_payload(payload) else { return };
+    let codec = ChannelGroupsCheckerboard {
+        z: EntropyBottleneck::new(vec![0.25, -0.5], vec![tables[1].clone(), tables[2].clone()]).unwrap(),
+        y: GaussianConditional::new(vec![0.11, 1.0, 8.0, 64.0], 0.11, tables.to_vec()).unwrap(),
+        groups: vec![1, 2],
+        local,
+    };
+    let shape = [3, 8, 8];
+    if let Ok(y_hat) = codec.decompress(&bits, shape, &mut FakeHyperSynthesis(3)) {
+        assert_eq!(y_hat.shape(), shape);
+        assert!(y_hat.data.iter().all(|v| v.is_finite()));
+    }
+}
+
 /// The P decoder's entropy stages on `payload`: four sections, motion then residual.
 fn decode_p_payload(payload: &[u8], tables: &[CdfTable; 4]) {
     let Ok(bits) = helio_core::inter::read_payload(payload) else { return };
@@ -66,6 +110,10 @@ fuzz_target!(|data: &[u8]| {
     let tables = [table(1, 0), table(4, -2), table(63, -31), table(500, -250)];
     if selector & 2 == 2 {
         decode_p_payload(rest, &tables);
+        return;
+    }
+    if selector & 4 == 4 {
+        decode_checkerboard_payload(rest, &tables, selector & 8 == 8);
         return;
     }
 

@@ -1,0 +1,175 @@
+"""Uneven channel groups with checkerboard context: the source paper's entropy
+model (section III.C, after He et al. 2021 and ELIC's uneven grouping) for the
+gained hyperprior's latent y, without the masked-attention global context.
+
+y (M=96 channels) is split into groups of 16, 16, 32 and 32 channels, coded in
+that order. Each group is coded in two passes over a checkerboard:
+
+    anchors     (row + col even):  params = ep_k(hyper, cc_k(y_hat[<k]), 0)
+    non-anchors (row + col odd):   params = ep_k(hyper, cc_k(y_hat[<k]), lc_k(anchors_k))
+
+hyper = h_s(z_hat) (2M channels, as the plain hyperprior's h_s computes its
+scales and means), ep_k predicts corrections to hyper's scales and means of
+the group, cc_k = channel context from the already decoded groups,
+lc_k = a 5x5 conv over the group's decoded anchors with every non-anchor set
+to zero (so at a non-anchor position it only sees anchors: the checkerboard
+mask is in the input, not in the weights), ep_k = 1x1 convs. Every pass is one
+network call over the whole latent, so decoding stays parallel: 2 calls per
+group, never a per-symbol loop.
+
+Transforms: g_a, h_a, g_s and the per-quality gains are those of the shipped
+hyperprior package, frozen (loaded from its ONNX graphs); only h_s, the
+contexts and the z bottleneck are trained, for rate only. Distortion then stays
+that of the shipped package (y_hat = round(yg - mean) + mean differs only in
+the means) and the entropy models can be compared at equal quality.
+"""
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from compressai.entropy_models import EntropyBottleneck, GaussianConditional
+from compressai.models.utils import conv, deconv
+
+GROUPS = (16, 16, 32, 32)
+
+
+def anchor_mask(h, w, device=None):
+    """[1,1,h,w] float, 1 where (row + col) is even (anchors, coded first)."""
+    r = torch.arange(h, device=device)[:, None]
+    c = torch.arange(w, device=device)[None, :]
+    return (((r + c) % 2) == 0).float()[None, None]
+
+
+def hyper_synthesis(N, M):
+    """The plain hyperprior's h_s (models/hyperprior.py): z_hat -> 2M channels."""
+    return nn.Sequential(
+        deconv(N, M), nn.LeakyReLU(inplace=True),
+        deconv(M, M * 3 // 2), nn.LeakyReLU(inplace=True),
+        conv(M * 3 // 2, M * 2, stride=1, kernel_size=3),
+    )
+
+
+class ChannelContext(nn.Module):
+    """Already decoded groups -> features for group k (ELIC-style, smaller)."""
+
+    def __init__(self, in_ch, out_ch, hidden=64):
+        super().__init__()
+        self.net = nn.Sequential(
+            conv(in_ch, hidden, stride=1, kernel_size=5), nn.GELU(),
+            conv(hidden, out_ch, stride=1, kernel_size=5),
+        )
+
+    def forward(self, y_prev):
+        return self.net(y_prev)
+
+
+class EntropyParameters(nn.Module):
+    """1x1 convs: concatenated contexts -> corrections to the group's
+    (scales, means) from h_s. The last layer starts at zero, so training starts
+    from the hyperprior's own prediction instead of from noise."""
+
+    def __init__(self, in_ch, G, hidden=128):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(in_ch, hidden, 1), nn.GELU(),
+            nn.Conv2d(hidden, hidden * 3 // 4, 1), nn.GELU(),
+            nn.Conv2d(hidden * 3 // 4, 2 * G, 1),
+        )
+        nn.init.zeros_(self.net[-1].weight)
+        nn.init.zeros_(self.net[-1].bias)
+
+    def forward(self, x):
+        d_scales, d_means = self.net(x).chunk(2, 1)
+        return d_scales, d_means
+
+
+class GroupContext(nn.Module):
+    """Everything that predicts one group's parameters.
+
+    channel: use the decoded earlier groups (False: hyperprior + groups only
+    for bookkeeping, an ablation); local: add the checkerboard context.
+    """
+
+    def __init__(self, M, G, prev, channel=True, local=True):
+        super().__init__()
+        self.M, self.G, self.prev = M, G, prev
+        self.cc = ChannelContext(prev, 2 * G) if channel and prev > 0 else None
+        self.lc = conv(G, 2 * G, stride=1, kernel_size=5) if local else None
+        in_ch = 2 * M + (2 * G if self.cc is not None else 0) + (2 * G if local else 0)
+        self.ep = EntropyParameters(in_ch, G)
+
+    def params(self, hyper, y_prev, anchors):
+        """anchors: the group's decoded anchors with non-anchors zeroed, or
+        None for the anchor pass (local context then is zero)."""
+        parts = [hyper]
+        if self.cc is not None:
+            parts.append(self.cc(y_prev))
+        if self.lc is not None:
+            if anchors is None:
+                B, _, h, w = hyper.shape
+                parts.append(hyper.new_zeros(B, 2 * self.G, h, w))
+            else:
+                parts.append(self.lc(anchors))
+        d_scales, d_means = self.ep(torch.cat(parts, 1))
+        s = slice(self.prev, self.prev + self.G)
+        scales, means = hyper[:, :self.M], hyper[:, self.M:]
+        return scales[:, s] + d_scales, means[:, s] + d_means
+
+
+def ste_round(v, means):
+    """round(v - means) + means with a straight-through gradient."""
+    return v + (torch.round(v - means) + means - v).detach()
+
+
+class CheckerboardGroups(nn.Module):
+    """Entropy model of y given the hyper feature: groups x two passes.
+
+    variant: "hyperprior" (h_s's own scales/means, no context: the baseline
+    retrained under the same conditions), "groups" (channel context only),
+    "checkerboard" (channel + local checkerboard context).
+    """
+
+    def __init__(self, N=64, M=96, groups=GROUPS, variant="checkerboard"):
+        super().__init__()
+        assert sum(groups) == M, f"groups {groups} do not add up to M={M}"
+        self.N, self.M, self.groups, self.variant = N, M, tuple(groups), variant
+        self.h_s = hyper_synthesis(N, M)
+        self.gaussian_conditional = GaussianConditional(None)
+        if variant == "hyperprior":
+            self.ctx = None
+        else:
+            local = variant == "checkerboard"
+            starts = [sum(groups[:k]) for k in range(len(groups))]
+            self.ctx = nn.ModuleList(GroupContext(M, G, s, channel=True, local=local)
+                                     for G, s in zip(groups, starts))
+
+    def forward(self, yg, z_hat):
+        """Training/eval: likelihoods of yg and y_hat (gained domain).
+
+        Parameters of each pass see straight-through rounded latents, as the
+        decoder will; likelihoods use CompressAI's noise in training mode.
+        """
+        hyper = self.h_s(z_hat)
+        if self.ctx is None:
+            scales, means = hyper.chunk(2, 1)
+            _, lik = self.gaussian_conditional(yg, scales, means=means)
+            return lik, ste_round(yg, means)
+        B, _, h, w = yg.shape
+        m_a = anchor_mask(h, w, yg.device)
+        liks, hats = [], []
+        for k, y_k in enumerate(yg.split(self.groups, 1)):
+            y_prev = torch.cat(hats, 1) if hats else None
+            g = self.ctx[k]
+            s_a, mu_a = g.params(hyper, y_prev, None)
+            hat_a = ste_round(y_k, mu_a) * m_a
+            if g.lc is not None:
+                s_n, mu_n = g.params(hyper, y_prev, hat_a)
+            else:
+                s_n, mu_n = s_a, mu_a
+            scales = s_a * m_a + s_n * (1 - m_a)
+            means = mu_a * m_a + mu_n * (1 - m_a)
+            _, lik = self.gaussian_conditional(y_k, scales, means=means)
+            liks.append(lik)
+            hats.append(ste_round(y_k, means))
+        return torch.cat(liks, 1), torch.cat(hats, 1)

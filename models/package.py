@@ -1,0 +1,77 @@
+"""Read a shipped model package (models/PACKAGE.md) back into PyTorch.
+
+Checkpoints stay out of git and die with the machine; the ONNX graphs and
+model.json in the repo hold every trained weight of the transforms. This turns
+them back into a GainedMeanScaleHyperprior so a new run can start from the
+shipped networks (warm start; Adam state and the z bottleneck's density
+parameters are not in a package: the bottleneck is re-learned, its medians
+seed the quantiles).
+"""
+
+import json
+import os
+
+import numpy as np
+import onnx
+import torch
+from onnx import numpy_helper
+
+from compressai.layers import GDN
+from models.hyperprior import GainedMeanScaleHyperprior
+
+
+def initializers(path):
+    m = onnx.load(path)
+    return {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in m.graph.initializer}
+
+
+def _load_seq(seq, weights, prefix=""):
+    """Copy '<i>.weight/bias' and baked GDN '<i>.beta/gamma' into seq[i]."""
+    used = set()
+    with torch.no_grad():
+        for i, mod in enumerate(seq):
+            key = f"{prefix}{i}"
+            if isinstance(mod, GDN):
+                C = mod.beta.numel()
+                mod.beta.copy_(mod.beta_reparam.init(weights[f"{key}.beta"]))
+                mod.gamma.copy_(mod.gamma_reparam.init(weights[f"{key}.gamma"].reshape(C, C)))
+                used |= {f"{key}.beta", f"{key}.gamma"}
+            elif hasattr(mod, "weight"):
+                mod.weight.copy_(weights[f"{key}.weight"])
+                mod.bias.copy_(weights[f"{key}.bias"])
+                used |= {f"{key}.weight", f"{key}.bias"}
+    return used
+
+
+def _check_all_used(name, weights, used):
+    left = set(weights) - used
+    if left:
+        raise ValueError(f"{name}: initializers not loaded: {sorted(left)}")
+
+
+def load_h_s(h_s, pkg_dir):
+    """h_s's last conv was exported split into 'scales' and 'means' convs."""
+    w = initializers(os.path.join(pkg_dir, "h_s.onnx"))
+    used = _load_seq(h_s[:-1], w, "body.")
+    with torch.no_grad():
+        h_s[-1].weight.copy_(torch.cat([w["scales.weight"], w["means.weight"]]))
+        h_s[-1].bias.copy_(torch.cat([w["scales.bias"], w["means.bias"]]))
+    _check_all_used("h_s", w, used | {"scales.weight", "means.weight", "scales.bias", "means.bias"})
+
+
+def load_hyperprior(pkg_dir):
+    """The package's networks and gains as a GainedMeanScaleHyperprior."""
+    mj = json.load(open(os.path.join(pkg_dir, "model.json")))
+    lambdas = [q["lambda"] for q in mj["qualities"]]
+    model = GainedMeanScaleHyperprior(mj["N"], mj["M"], lambdas)
+    for name in ("g_a", "h_a", "g_s"):
+        w = initializers(os.path.join(pkg_dir, f"{name}.onnx"))
+        _check_all_used(name, w, _load_seq(getattr(model, name), w))
+    load_h_s(model.h_s, pkg_dir)
+    with torch.no_grad():
+        model.log_gain.copy_(torch.tensor(np.log([q["gain"] for q in mj["qualities"]]), dtype=torch.float32))
+        model.log_inv_gain.copy_(torch.tensor(np.log([q["inv_gain"] for q in mj["qualities"]]),
+                                              dtype=torch.float32))
+        med = torch.tensor(mj["z"]["medians"], dtype=torch.float32)
+        model.entropy_bottleneck.quantiles[:, 0, 1] = med
+    return model, mj

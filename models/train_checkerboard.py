@@ -1,0 +1,181 @@
+"""Train the channel-group / checkerboard entropy model (models/checkerboard.py)
+on the frozen transforms of the shipped hyperprior package, with its ablation.
+
+    python -m models.train_checkerboard --config models/configs/checkerboard.json
+
+Three entropy models learn side by side on the same batches, from the same
+start (the package's h_s), for rate only: "hyperprior" (h_s retrained: the
+baseline under identical conditions), "groups" (+ channel context),
+"checkerboard" (+ local checkerboard context, the one that ships). They share
+g_a, h_a, the gains and the z bottleneck (z does not depend on them), so the
+comparison isolates the entropy model and costs one g_a pass per batch.
+Resumes from models/checkpoints/<name>/last.pt like the other trainers.
+
+Validation: held-out AIA 171 frames, each quality, bpp of y per variant
+(-log2 likelihood, hard rounding) + the shared z bpp, PSNR of g_s(y_hat) per
+variant (the means move y_hat slightly).
+"""
+
+import csv
+import math
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from models.checkerboard import CheckerboardGroups
+from models.data import CropSampler, load_train_frames, load_val_frames
+from models.package import load_h_s, load_hyperprior
+from models.train import pad_to, save_atomic, start_run
+
+VARIANTS = ("hyperprior", "groups", "checkerboard")
+
+DEFAULTS = dict(
+    name="checkerboard", package="models/hyperprior", crop=128, batch=8,
+    lr=1e-4, aux_lr=1e-3, clip=1.0, max_iters=2_000_000, ckpt_every_s=180,
+    val_every_s=900, val_frames=[0, 1, 4, 12], data="/work/shared/data",
+    pack="models/pack/train.npz", seed=0, threads=1, variants=list(VARIANTS), notes=[],
+)
+
+
+def build(cfg, device):
+    base, mj = load_hyperprior(cfg["package"])
+    for p in base.parameters():
+        p.requires_grad_(False)
+    # The z bottleneck is trained (packages do not hold its density model).
+    for p in base.entropy_bottleneck.parameters():
+        p.requires_grad_(True)
+    heads = torch.nn.ModuleDict()
+    for v in cfg["variants"]:
+        h = CheckerboardGroups(mj["N"], mj["M"], variant=v)
+        load_h_s(h.h_s, cfg["package"])
+        heads[v] = h
+    return base.to(device), heads.to(device)
+
+
+def rates(base, heads, x, q, npix):
+    """(z bits, {variant: (y bits, y_hat)}) for a batch at quality q."""
+    with torch.no_grad():
+        yg = base.g_a(x) * base.gain(q)[None, :, None, None]
+        z = base.h_a(yg)
+    z_hat, z_lik = base.entropy_bottleneck(z)
+    bz = -torch.log2(z_lik).sum() / npix
+    out = {}
+    for v, h in heads.items():
+        lik, y_hat = h(yg, z_hat)
+        out[v] = (-torch.log2(lik).sum() / npix, y_hat)
+    return bz, out
+
+
+@torch.no_grad()
+def validate(base, heads, val, device):
+    base.eval()
+    heads.eval()
+    res = {v: [] for v in heads}
+    Q = base.num_qualities
+    for q in range(Q):
+        acc = {v: ([], []) for v in heads}
+        for _, t in val:
+            x = torch.from_numpy(t)[None, None].to(device)
+            H, W = x.shape[-2:]
+            bz, out = rates(base, heads, pad_to(x), q, H * W)
+            for v, (by, y_hat) in out.items():
+                x_hat = base.g_s(y_hat * base.inv_gain(q)[None, :, None, None])[..., :H, :W].clamp(0, 1)
+                acc[v][0].append((bz + by).item())
+                acc[v][1].append(10 * math.log10(1 / F.mse_loss(x_hat, x).item()))
+        for v in heads:
+            res[v].append((float(np.mean(acc[v][0])), float(np.mean(acc[v][1]))))
+    base.train()
+    heads.train()
+    return res
+
+
+def main():
+    cfg, device, ckpath, rundir = start_run(DEFAULTS)
+    base, heads = build(cfg, device)
+    opt = torch.optim.Adam([p for n, p in heads.named_parameters() if not n.endswith(".quantiles")]
+                           + [p for n, p in base.entropy_bottleneck.named_parameters()
+                              if not n.endswith("quantiles")], lr=cfg["lr"])
+    aux_opt = torch.optim.Adam([base.entropy_bottleneck.quantiles], lr=cfg["aux_lr"])
+
+    it, wall, seed = 0, 0.0, cfg["seed"]
+    if os.path.exists(ckpath):
+        ck = torch.load(ckpath, map_location=device, weights_only=False)
+        heads.load_state_dict(ck["heads"])
+        base.entropy_bottleneck.load_state_dict(ck["z"])
+        opt.load_state_dict(ck["opt"])
+        aux_opt.load_state_dict(ck["aux_opt"])
+        it, wall = ck["iter"], ck["wall_s"]
+        opt.param_groups[0]["lr"] = cfg["lr"]
+        seed = cfg["seed"] + it
+        print(f"resumed from {ckpath} at iter {it} ({wall:.0f} s)", flush=True)
+
+    src = cfg["pack"] if cfg.get("pack") and os.path.exists(cfg["pack"]) else cfg["data"]
+    sampler = CropSampler(load_train_frames(src), cfg["crop"], seed=seed)
+    val = load_val_frames(cfg["data"], cfg["val_frames"])
+    Q = base.num_qualities
+    rng = np.random.default_rng(seed + 1)
+
+    logpath = os.path.join(rundir, "log.csv")
+    new_log = not os.path.exists(logpath)
+    logf = open(logpath, "a", newline="")
+    log = csv.writer(logf)
+    if new_log:
+        log.writerow(["iter", "wall_s", "it_per_s", "bpp_z"] + [f"bpp_y_{v}" for v in heads]
+                     + [f"val_{v}_q{q + 1}_{m}" for v in heads for q in range(Q) for m in ("bpp", "psnr")])
+
+    acc = {"n": 0, "z": 0.0, **{v: 0.0 for v in heads}}
+    wall0, t_start, t_ck, it_ck, t_val = wall, time.time(), time.time(), it, time.time()
+    base.train()
+    heads.train()
+    while it < cfg["max_iters"]:
+        q = int(rng.integers(Q))
+        x = torch.from_numpy(sampler.batch(cfg["batch"])).to(device)
+        npix = x.shape[0] * x.shape[2] * x.shape[3]
+        bz, out = rates(base, heads, x, q, npix)
+        loss = bz + sum(by for by, _ in out.values())
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(opt.param_groups[0]["params"], cfg["clip"])
+        opt.step()
+        aux = base.entropy_bottleneck.loss()
+        aux_opt.zero_grad()
+        aux.backward()
+        aux_opt.step()
+        it += 1
+        acc["n"] += 1
+        acc["z"] += bz.item()
+        for v, (by, _) in out.items():
+            acc[v] += by.item()
+
+        now = time.time()
+        if now - t_ck >= cfg["ckpt_every_s"] or it == cfg["max_iters"]:
+            ips = (it - it_ck) / (now - t_ck)
+            wall = wall0 + (now - t_start)
+            save_atomic({"heads": heads.state_dict(), "z": base.entropy_bottleneck.state_dict(),
+                         "opt": opt.state_dict(), "aux_opt": aux_opt.state_dict(), "iter": it,
+                         "wall_s": wall, "config": cfg, "device": device}, ckpath)
+            n = acc["n"]
+            train = f"z {acc['z'] / n:.4f} " + " ".join(f"{v} {acc[v] / n:.4f}" for v in heads)
+            if now - t_val < cfg["val_every_s"] and it != cfg["max_iters"]:
+                print(f"iter {it} wall {wall:.0f}s {ips:.2f} it/s train bpp {train}", flush=True)
+                t_ck, it_ck = time.time(), it
+                continue
+            t_val = now
+            res = validate(base, heads, val, device)
+            log.writerow([it, round(wall, 1), round(ips, 3), round(acc["z"] / n, 5)]
+                         + [round(acc[v] / n, 5) for v in heads]
+                         + [round(x, 5) for v in heads for bp in res[v] for x in bp])
+            logf.flush()
+            print(f"iter {it} wall {wall:.0f}s {ips:.2f} it/s train bpp {train} | val", flush=True)
+            for v in heads:
+                print(f"  {v:13s} " + " ".join(f"q{q + 1} {b:.4f}/{p:.2f}" for q, (b, p) in enumerate(res[v])),
+                      flush=True)
+            acc = {"n": 0, "z": 0.0, **{v: 0.0 for v in heads}}
+            t_ck, it_ck = time.time(), it
+
+
+if __name__ == "__main__":
+    main()

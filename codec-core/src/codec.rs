@@ -517,6 +517,10 @@ struct Reference {
 
 pub struct Decoder {
     intra: IntraCodec,
+    /// Other intra packages this decoder can switch to when a sequence header
+    /// names one of them (the embedded hyperprior behind the embedded default).
+    alternates: Vec<ModelPackage>,
+    settings: SessionSettings,
     inter: Option<InterCodec>,
     header: Option<SequenceHeader>,
     reference: Option<Reference>,
@@ -527,8 +531,11 @@ pub struct Decoder {
 impl Decoder {
     pub fn new(cfg: DecoderConfig) -> Result<Self> {
         let (model, inter_model) = load_packages(&cfg.model)?;
+        let alternates = ModelPackage::load_all(&cfg.model)?.into_iter().filter(|p| p.id != model.id).collect();
         let settings = SessionSettings { execution_provider: cfg.execution_provider, threads: cfg.threads };
         let nets = Networks::for_decoder(&model, settings)?;
+        // Alternates get sessions on the provider the first package settled on.
+        let settings = SessionSettings { execution_provider: nets.execution_provider_in_use(), ..settings };
         let inter = match inter_model {
             Some(m) => {
                 let nets = InterNetworks::for_decoder(&m, nets.execution_provider_in_use(), cfg.threads)?;
@@ -536,7 +543,8 @@ impl Decoder {
             }
             None => None,
         };
-        Ok(Self { intra: IntraCodec::new(model, nets), inter, header: None, reference: None, lut: None })
+        let intra = IntraCodec::new(model, nets);
+        Ok(Self { intra, alternates, settings, inter, header: None, reference: None, lut: None })
     }
 
     pub fn execution_provider_in_use(&self) -> ExecutionProvider {
@@ -691,16 +699,28 @@ impl Decoder {
         self.intra.model().id
     }
 
-    /// The sequence header model ids this decoder accepts: the intra package's
-    /// id, and the combined id when an inter package is loaded.
+    /// The sequence header model ids this decoder accepts: each intra package's
+    /// id (the one in use, then the alternates), and with an inter package
+    /// loaded each one's combined id.
     pub fn accepted_model_ids(&self) -> Vec<ModelId> {
-        let intra = self.intra.model().id;
-        let mut ids = vec![intra];
-        ids.extend(self.inter.as_ref().map(|i| combined_id(intra, i.model().id)));
-        ids
+        std::iter::once(self.intra.model()).chain(&self.alternates).flat_map(|p| self.ids_of(p)).collect()
+    }
+
+    fn ids_of(&self, package: &ModelPackage) -> Vec<ModelId> {
+        std::iter::once(package.id).chain(self.inter.as_ref().map(|i| combined_id(package.id, i.model().id))).collect()
     }
 
     fn accept_header(&mut self, h: SequenceHeader) -> Result<()> {
+        if !self.ids_of(self.intra.model()).contains(&h.model_id)
+            && let Some(i) = self.alternates.iter().position(|p| self.ids_of(p).contains(&h.model_id))
+        {
+            // The stream was coded with another of our intra packages: switch.
+            let package = self.alternates.remove(i);
+            let nets = Networks::for_decoder(&package, self.settings)?;
+            let previous = std::mem::replace(&mut self.intra, IntraCodec::new(package, nets));
+            self.alternates.push(previous.into_model());
+            self.reference = None;
+        }
         let model = self.intra.model();
         if !self.accepted_model_ids().contains(&h.model_id) {
             let loaded = match &self.inter {

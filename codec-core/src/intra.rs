@@ -121,6 +121,10 @@ impl IntraCodec {
         &self.model
     }
 
+    pub fn into_model(self) -> ModelPackage {
+        self.model
+    }
+
     pub fn execution_provider_in_use(&self) -> ExecutionProvider {
         self.nets.in_use
     }

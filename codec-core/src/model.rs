@@ -266,8 +266,47 @@ pub struct ModelPackage {
 }
 
 impl ModelPackage {
-    /// Loads the intra package of `source` (see [`InterPackage::load`] for the P-frame one).
+    /// Loads the intra package new streams are coded with (see
+    /// [`InterPackage::load`] for the P-frame one): for the embedded models the
+    /// channel-groups/checkerboard package when it was compiled in, else the
+    /// hyperprior; for a directory, its package.
     pub fn load(source: &ModelSource) -> Result<Self> {
+        if *source == ModelSource::Embedded
+            && let Some(p) = Self::embedded_checkerboard()?
+        {
+            return Ok(p);
+        }
+        Self::load_base(source)
+    }
+
+    /// Every intra package `source` offers, [`ModelPackage::load`]'s first: the
+    /// embedded models add the hyperprior after the checkerboard package, so
+    /// streams coded before the switch stay decodable.
+    pub fn load_all(source: &ModelSource) -> Result<Vec<Self>> {
+        let first = Self::load(source)?;
+        let legacy = *source == ModelSource::Embedded && first.kind != EntropyModelKind::Hyperprior;
+        let mut all = vec![first];
+        if legacy {
+            all.push(Self::load_base(source)?);
+        }
+        Ok(all)
+    }
+
+    fn embedded_checkerboard() -> Result<Option<Self>> {
+        let Some((json, graphs, context)) = embedded_checkerboard_files() else { return Ok(None) };
+        let origin = "embedded checkerboard".to_string();
+        Self::from_parts(origin, json, graphs.map(Cow::Borrowed), |name| {
+            context
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, bytes)| Cow::Borrowed(*bytes))
+                .ok_or_else(|| Error::Model(format!("the embedded checkerboard package has no {name}.onnx")))
+        })
+        .map(Some)
+    }
+
+    /// The package of a directory, or the embedded hyperprior.
+    fn load_base(source: &ModelSource) -> Result<Self> {
         let (origin, json, graphs) = match source {
             ModelSource::Embedded => embedded()?,
             ModelSource::Dir(dir) | ModelSource::Dirs { intra: dir, .. } => read_dir(dir, GRAPHS, FILES_HINT)?,
@@ -471,6 +510,12 @@ pub fn model_id_with<'a, const N: usize>(
 }
 
 type Parts<const N: usize> = (String, Vec<u8>, [Cow<'static, [u8]>; N]);
+
+/// model.json, g_a/h_a/h_s/g_s and the named context graphs of a package
+/// compiled in by build.rs.
+type EmbeddedFiles = (&'static [u8], [&'static [u8]; 4], &'static [(&'static str, &'static [u8])]);
+
+include!(concat!(env!("OUT_DIR"), "/embedded_checkerboard.rs"));
 
 fn read_file(path: &Path, hint: &str) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| Error::Model(format!("cannot read {}: {e}; {hint}", path.display())))

@@ -200,6 +200,24 @@ pub struct DecodedFrame {
     pub frame_number: u32,
     /// 1-based quality level the frame was coded at.
     pub quality: u8,
+    /// Channels of a multispectral frame that could not be decoded (damaged,
+    /// or predicted from a lost band): their planes are zeros. The others are
+    /// good. Empty for a complete frame.
+    pub lost: Vec<LostChannel>,
+}
+
+/// A band missing from a decoded multispectral frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LostChannel {
+    pub channel: u8,
+    /// Its wavelength (Angstrom), when the stream names them.
+    pub wavelength: Option<u16>,
+    pub reason: String,
+}
+
+/// Damage confined to one access unit: a multispectral frame conceals it.
+fn is_unit_damage(e: &Error) -> bool {
+    matches!(e, Error::Corrupt(_) | Error::Truncated { .. } | Error::NoReference { .. })
 }
 
 pub struct Encoder {
@@ -513,6 +531,8 @@ struct Reference {
     frame_number: u32,
     /// All channels' output samples.
     pixels: PixelBuf,
+    /// Channels whose plane is a concealment, not a reference for P-frames.
+    lost: Vec<bool>,
 }
 
 pub struct Decoder {
@@ -575,87 +595,46 @@ impl Decoder {
     fn decode_frame(&mut self, data: &[u8]) -> Result<DecodedFrame> {
         let units = bitstream::split_units(data, self.header.as_ref())?;
         let mut planes: Vec<PixelBuf> = Vec::with_capacity(units.len());
-        // Transform-space planes of this frame (X-frame references).
-        let mut refs: Vec<Vec<f32>> = Vec::with_capacity(units.len());
+        // Transform-space planes of this frame (X-frame references); None = lost.
+        let mut refs: Vec<Option<Vec<f32>>> = Vec::with_capacity(units.len());
+        let mut lost: Vec<LostChannel> = Vec::new();
         let mut first: Option<PacketHeader> = None;
         let mut predicted = false;
-        for (c, bytes) in units.iter().enumerate() {
-            let unit = bitstream::parse_access_unit(bytes, self.header.as_ref())?;
-            if let Some(h) = unit.header {
-                if c != 0 {
-                    return Err(Error::Corrupt(format!("sequence header in front of channel {c}, not channel 0")));
-                }
-                self.accept_header(h)?;
-            }
-            let p = unit.packet.header;
-            let header = self.header.as_ref().ok_or(Error::NeedKeyframe)?;
-            if units.len() != header.channels as usize {
-                return Err(Error::Corrupt(format!(
-                    "frame of {} access units; the stream has {} channel(s)",
-                    units.len(),
-                    header.channels
-                )));
-            }
-            if p.channel as usize != c {
-                return Err(Error::Corrupt(format!("unit {c} of the frame is for channel {}", p.channel)));
-            }
-            if let Some(f) = first
-                && (f.frame_number, f.quality) != (p.frame_number, p.quality)
-            {
-                return Err(Error::Corrupt(format!(
-                    "channel {c} has frame number {} quality {}, channel 0 has {} and {}",
-                    p.frame_number, p.quality, f.frame_number, f.quality
-                )));
-            }
-            let (w, h, bd, transform) = (header.width, header.height, header.bit_depth, header.transform);
-            let n = w as usize * h as usize;
-            if p.frame_type != FrameType::I && header.model_id == self.intra.model().id {
-                return Err(Error::Corrupt(format!(
-                    "{:?}-frame {} in a stream whose sequence header (model id {}) announces I-frames only",
-                    p.frame_type, p.frame_number, header.model_id
-                )));
-            }
-            let lut = match &self.lut {
-                Some((t, d, lut)) if (*t, *d) == (transform, bd) => lut,
-                _ => &self.lut.insert((transform, bd, ForwardLut::new(transform, bd))).2,
-            };
-            let plane = match (p.frame_type, &mut self.inter) {
-                (FrameType::I, _) => self.intra.decode(unit.packet.payload, w as usize, h as usize, p.quality)?,
-                (FrameType::X, Some(inter)) => {
-                    let reference = &refs[p.ref_channel as usize];
-                    inter.decode(unit.packet.payload, reference, w as usize, h as usize, p.quality)?
-                }
-                (FrameType::P, Some(inter)) => {
-                    predicted = true;
-                    let no_reference = |reason: String| Error::NoReference { frame_number: p.frame_number, reason };
-                    let r = self.reference.as_ref().ok_or_else(|| {
-                        no_reference("no reference frame (stream joined mid-GoP, or after a reset)".into())
-                    })?;
-                    if (r.width, r.height, r.channels, r.bit_depth, r.transform)
-                        != (w, h, header.channels, bd, transform)
-                    {
-                        return Err(no_reference(format!(
-                            "the reference is {}x{}x{} at {} bits, the stream is now {w}x{h}x{} at {bd} bits",
-                            r.width, r.height, r.channels, r.bit_depth, header.channels
-                        )));
+        let mut last_error = None;
+        for bytes in &units {
+            match self.decode_unit(bytes, &refs, &mut first) {
+                Ok((c, pixels, reference, frame_type)) => {
+                    // Channels skipped over never arrived (the parser ends a
+                    // frame at a damaged unit, so they are usually the last ones).
+                    while planes.len() < c {
+                        self.conceal(planes.len(), "missing from the frame".into(), &mut planes, &mut refs, &mut lost);
                     }
-                    if p.frame_number != r.frame_number.wrapping_add(1) {
-                        return Err(no_reference(format!(
-                            "frame number jumps from {} to {}: frames were lost",
-                            r.frame_number, p.frame_number
-                        )));
-                    }
-                    let reference = reference_plane(lut, r.pixels.plane(c, n));
-                    inter.decode(unit.packet.payload, &reference, w as usize, h as usize, p.quality)?
+                    predicted |= frame_type == FrameType::P;
+                    refs.push(Some(reference));
+                    planes.push(pixels);
                 }
-                (t, None) => {
-                    return Err(Error::Corrupt(format!("{t:?}-frame but no inter package is loaded")));
+                // One band of a multispectral stream is damaged or lost its
+                // reference: conceal it (zeros, reported) and keep the others.
+                Err(e) if self.header.as_ref().is_some_and(|h| h.channels > 1) && is_unit_damage(&e) => {
+                    self.conceal(planes.len(), e.to_string(), &mut planes, &mut refs, &mut lost);
+                    last_error = Some(e);
                 }
-            };
-            let pixels = to_pixels(&plane, transform, bd);
-            refs.push(reference_plane(lut, pixels.as_pixels()));
-            planes.push(pixels);
-            first.get_or_insert(p);
+                Err(e) => return Err(e),
+            }
+        }
+        let header = self.header.as_ref().ok_or(Error::NeedKeyframe)?;
+        if planes.len() > header.channels as usize {
+            return Err(Error::Corrupt(format!(
+                "frame of {} access units; the stream has {} channel(s)",
+                units.len(),
+                header.channels
+            )));
+        }
+        while planes.len() < header.channels as usize {
+            self.conceal(planes.len(), "missing from the frame".into(), &mut planes, &mut refs, &mut lost);
+        }
+        if lost.len() == planes.len() {
+            return Err(last_error.unwrap_or_else(|| Error::Corrupt("no channel of the frame decoded".into())));
         }
         let header = self.header.as_ref().ok_or(Error::NeedKeyframe)?;
         let p = first.ok_or_else(|| Error::Corrupt("empty frame (no access unit)".into()))?;
@@ -668,6 +647,7 @@ impl Decoder {
             transform: header.transform,
             frame_number: p.frame_number,
             pixels: pixels.clone(),
+            lost: refs.iter().map(Option::is_none).collect(),
         });
         Ok(DecodedFrame {
             width: header.width,
@@ -679,7 +659,114 @@ impl Decoder {
             wavelengths: header.wavelengths.clone(),
             frame_number: p.frame_number,
             quality: p.quality,
+            lost,
         })
+    }
+
+    /// A zero plane for channel `c`, reported in `lost`.
+    fn conceal(
+        &self,
+        c: usize,
+        reason: String,
+        planes: &mut Vec<PixelBuf>,
+        refs: &mut Vec<Option<Vec<f32>>>,
+        lost: &mut Vec<LostChannel>,
+    ) {
+        let h = self.header.as_ref().expect("concealment needs the stream's header");
+        let n = h.width as usize * h.height as usize;
+        planes.push(if h.bit_depth <= 8 { PixelBuf::U8(vec![0; n]) } else { PixelBuf::U16(vec![0; n]) });
+        refs.push(None);
+        lost.push(LostChannel { channel: c as u8, wavelength: h.wavelengths.get(c).copied(), reason });
+    }
+
+    /// One access unit of a frame whose earlier channels are `refs` (their
+    /// transform-space planes, None = lost): its channel, samples,
+    /// transform-space plane and type. `first` is the first decoded unit's
+    /// packet header (the frame's number and quality).
+    fn decode_unit(
+        &mut self,
+        bytes: &[u8],
+        refs: &[Option<Vec<f32>>],
+        first: &mut Option<PacketHeader>,
+    ) -> Result<(usize, PixelBuf, Vec<f32>, FrameType)> {
+        let unit = bitstream::parse_access_unit(bytes, self.header.as_ref())?;
+        if let Some(h) = unit.header {
+            if !refs.is_empty() {
+                return Err(Error::Corrupt(format!("sequence header in front of unit {} of a frame", refs.len())));
+            }
+            self.accept_header(h)?;
+        }
+        let p = unit.packet.header;
+        let c = p.channel as usize;
+        let header = self.header.as_ref().ok_or(Error::NeedKeyframe)?;
+        if c < refs.len() || c >= header.channels as usize {
+            return Err(Error::Corrupt(format!(
+                "unit {} of the frame is for channel {c} (stream of {} channel(s), {} already in this frame)",
+                refs.len(),
+                header.channels,
+                refs.len()
+            )));
+        }
+        if let Some(f) = first
+            && (f.frame_number, f.quality) != (p.frame_number, p.quality)
+        {
+            return Err(Error::Corrupt(format!(
+                "channel {c} has frame number {} quality {}, the frame's first channel has {} and {}",
+                p.frame_number, p.quality, f.frame_number, f.quality
+            )));
+        }
+        let (w, h, bd, transform) = (header.width, header.height, header.bit_depth, header.transform);
+        let n = w as usize * h as usize;
+        if p.frame_type != FrameType::I && header.model_id == self.intra.model().id {
+            return Err(Error::Corrupt(format!(
+                "{:?}-frame {} in a stream whose sequence header (model id {}) announces I-frames only",
+                p.frame_type, p.frame_number, header.model_id
+            )));
+        }
+        let lut = match &self.lut {
+            Some((t, d, lut)) if (*t, *d) == (transform, bd) => lut,
+            _ => &self.lut.insert((transform, bd, ForwardLut::new(transform, bd))).2,
+        };
+        let no_reference = |reason: String| Error::NoReference { frame_number: p.frame_number, reason };
+        let plane = match (p.frame_type, &mut self.inter) {
+            (FrameType::I, _) => self.intra.decode(unit.packet.payload, w as usize, h as usize, p.quality)?,
+            (FrameType::X, Some(inter)) => {
+                let reference = refs
+                    .get(p.ref_channel as usize)
+                    .and_then(Option::as_ref)
+                    .ok_or_else(|| no_reference(format!("its reference channel {} was lost", p.ref_channel)))?;
+                inter.decode(unit.packet.payload, reference, w as usize, h as usize, p.quality)?
+            }
+            (FrameType::P, Some(inter)) => {
+                let r = self.reference.as_ref().ok_or_else(|| {
+                    no_reference("no reference frame (stream joined mid-GoP, or after a reset)".into())
+                })?;
+                if (r.width, r.height, r.channels, r.bit_depth, r.transform) != (w, h, header.channels, bd, transform) {
+                    return Err(no_reference(format!(
+                        "the reference is {}x{}x{} at {} bits, the stream is now {w}x{h}x{} at {bd} bits",
+                        r.width, r.height, r.channels, r.bit_depth, header.channels
+                    )));
+                }
+                if p.frame_number != r.frame_number.wrapping_add(1) {
+                    return Err(no_reference(format!(
+                        "frame number jumps from {} to {}: frames were lost",
+                        r.frame_number, p.frame_number
+                    )));
+                }
+                if r.lost[c] {
+                    return Err(no_reference(format!("channel {c} was lost in frame {}", r.frame_number)));
+                }
+                let reference = reference_plane(lut, r.pixels.plane(c, n));
+                inter.decode(unit.packet.payload, &reference, w as usize, h as usize, p.quality)?
+            }
+            (t, None) => {
+                return Err(Error::Corrupt(format!("{t:?}-frame but no inter package is loaded")));
+            }
+        };
+        let pixels = to_pixels(&plane, transform, bd);
+        let reference = reference_plane(lut, pixels.as_pixels());
+        first.get_or_insert(p);
+        Ok((c, pixels, reference, p.frame_type))
     }
 
     /// Takes a sequence header on its own (e.g. from caps `streamheader`).

@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use helio_core::bitstream::{self, FrameType};
 use helio_core::codec::Pixels;
-use helio_core::{Encoder, EncoderConfig, Error, ExecutionProvider, ModelSource, PFrameDecision};
+use helio_core::{Encoder, EncoderConfig, ExecutionProvider, ModelSource, PFrameDecision};
 
 const W: u32 = 320;
 const H: u32 = 256;
@@ -112,16 +112,16 @@ fn damaged_multispectral_frame_is_an_error_and_the_next_keyframe_resyncs() {
     let units: Vec<_> = (0..4).map(|i| enc.encode(Pixels::U16(&aia_set(i % 2)), false).unwrap()).collect();
     let mut dec = decoder(&model, 1);
     dec.decode(&units[0].data).unwrap();
-    // Frame 1 without its last channel: a frame of 2 units in a 3-channel stream.
+    // Frame 1 without its last channel (what helioparse passes on when that
+    // unit is damaged): the band is reported missing, the others decode.
     let parts = bitstream::split_units(&units[1].data, None).unwrap();
     let short: Vec<u8> = parts[..2].concat();
-    assert!(matches!(dec.decode(&short), Err(Error::Corrupt(_))));
-    // Cut in the middle of a unit, and a flipped payload byte (CRC).
+    let got = dec.decode(&short).unwrap();
+    assert_eq!(got.lost.len(), 1);
+    assert_eq!((got.lost[0].channel, got.lost[0].wavelength), (2, Some(304)));
+    assert!(got.lost[0].reason.contains("missing"), "{:?}", got.lost);
+    // Cut in the middle of a unit: the frame cannot even be split.
     assert!(dec.decode(&units[1].data[..units[1].data.len() - 5]).is_err());
-    let mut flipped = units[1].data.clone();
-    let at = flipped.len() - 3;
-    flipped[at] ^= 0x40;
-    assert!(dec.decode(&flipped).is_err());
     // Frame 2 is a keyframe: decoding resumes there, bit-exactly.
     assert_eq!(units[2].frame_type, FrameType::I);
     let got = dec.decode(&units[2].data).unwrap();
@@ -130,6 +130,42 @@ fn damaged_multispectral_frame_is_an_error_and_the_next_keyframe_resyncs() {
     let want: Vec<_> = units.iter().map(|u| clean.decode(&u.data).unwrap().pixels).collect();
     assert_eq!(got.pixels, want[2]);
     assert_eq!(got3.pixels, want[3]);
+}
+
+/// One damaged band of a multispectral frame costs that band only: the others
+/// decode bit-exactly, the lost band (zeros) is reported by wavelength and stays
+/// lost while its P-frames have no reference, and comes back at the keyframe.
+#[test]
+fn a_damaged_band_is_concealed_and_the_others_keep_decoding() {
+    let Some(model) = inter_model_or_skip("a_damaged_band_is_concealed") else { return };
+    let mut enc = encoder(&model, &WAVELENGTHS, 3, PFrameDecision::Always);
+    let units: Vec<_> = (0..4).map(|i| enc.encode(Pixels::U16(&aia_set(i)), false).unwrap()).collect();
+    let kinds: Vec<FrameType> = units.iter().map(|u| u.frame_type).collect();
+    assert_eq!(kinds, [FrameType::I, FrameType::P, FrameType::P, FrameType::I]);
+    let mut clean = decoder(&model, 1);
+    let want: Vec<_> = units.iter().map(|u| clean.decode(&u.data).unwrap().pixels).collect();
+    let n = (W * H) as usize;
+    let plane = |p: &helio_core::codec::PixelBuf, c: usize| u16s(p)[c * n..(c + 1) * n].to_vec();
+
+    let mut dec = decoder(&model, 1);
+    dec.decode(&units[0].data).unwrap();
+    // A flipped byte near the end of frame 1: inside the 304 A unit (CRC).
+    let mut flipped = units[1].data.clone();
+    let at = flipped.len() - 3;
+    flipped[at] ^= 0x40;
+    for (i, data) in [(1, &flipped), (2, &units[2].data)] {
+        let got = dec.decode(data).unwrap();
+        assert_eq!(got.lost.len(), 1, "frame {i}: {:?}", got.lost);
+        assert_eq!((got.lost[0].channel, got.lost[0].wavelength), (2, Some(304)), "frame {i}");
+        for c in 0..2 {
+            assert_eq!(plane(&got.pixels, c), plane(&want[i], c), "frame {i} channel {c}");
+        }
+        assert!(plane(&got.pixels, 2).iter().all(|&v| v == 0));
+        eprintln!("frame {i}: lost {:?}", got.lost[0]);
+    }
+    let got = dec.decode(&units[3].data).unwrap();
+    assert!(got.lost.is_empty());
+    assert_eq!(got.pixels, want[3]);
 }
 
 #[test]

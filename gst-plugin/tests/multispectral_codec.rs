@@ -164,3 +164,70 @@ fn heliotestsrc_refuses_an_unknown_wavelength_at_start() {
     let all = res.errors.join("\n");
     assert!(all.contains("'999'") && all.contains("1700"), "{all}");
 }
+
+/// A damaged band in a multispectral file: helioparse passes the frame on
+/// without it, heliodec outputs every frame, the band's plane zeroed and the
+/// buffer flagged CORRUPTED until the next keyframe, with a warning naming
+/// the wavelength; the other bands are the encoder's reconstruction.
+#[test]
+fn a_damaged_band_is_concealed_and_named() {
+    init();
+    let Some((model, inter)) = inter_model_or_skip("a_damaged_band_is_concealed_and_named") else {
+        return;
+    };
+    let mut enc = helio_core::Encoder::new(helio_core::EncoderConfig {
+        width: SIZE,
+        height: SIZE,
+        bit_depth: 14,
+        quality: 3,
+        model: helio_core::ModelSource::Dirs { intra: model.clone().into(), inter: Some(inter.clone().into()) },
+        execution_provider: helio_core::ExecutionProvider::Cpu,
+        threads: 1,
+        keyframe_interval: 3,
+        p_frame_decision: helio_core::PFrameDecision::Always,
+        wavelengths: WAVELENGTHS.to_vec(),
+    })
+    .unwrap();
+    let n = (SIZE * SIZE) as usize;
+    let mut stream = Vec::new();
+    let mut recon = Vec::new();
+    for f in 0..4usize {
+        // Three correlated bands with a feature that moves a little each frame.
+        let px: Vec<u16> = (0..3 * n)
+            .map(|i| {
+                let (c, x, y) = (i / n, (i % n) % SIZE as usize, (i % n) / SIZE as usize);
+                let d = ((x as f64 - 60.0 - f as f64).powi(2) + (y as f64 - 64.0).powi(2)).sqrt();
+                ((3000.0 + 8000.0 * (-d / 30.0).exp()) * (1.0 + 0.3 * c as f64)) as u16
+            })
+            .collect();
+        let out = enc.encode(helio_core::codec::Pixels::U16(&px), false).unwrap();
+        let mut data = out.data.clone();
+        if f == 1 {
+            // A flipped byte inside the last (304 A) unit's payload.
+            let at = data.len() - 6;
+            data[at] ^= 0x10;
+        }
+        stream.extend_from_slice(&data);
+        let Some(helio_core::codec::PixelBuf::U16(r)) = enc.last_reconstruction() else { panic!("16-bit") };
+        recon.push(r.clone());
+    }
+    let dir = TempDir::new("ms-damage");
+    let path = dir.file("damaged.helio");
+    std::fs::write(&path, &stream).unwrap();
+
+    let (out, _, res) = decode_file(&path, &format!("helioparse ! {}", dec_chain(&model, &inter)));
+    assert!(res.eos && res.errors.is_empty(), "{res:?}");
+    assert_eq!(out.len(), 4, "every frame comes out: {res:?}");
+    assert!(res.warnings.iter().any(|w| w.contains("304 A")), "no warning names the band: {:?}", res.warnings);
+    for (i, b) in out.iter().enumerate() {
+        let damaged = i == 1 || i == 2; // frame 2's 304 A P-frame has no reference
+        assert_eq!(b.flags().contains(gst::BufferFlags::CORRUPTED), damaged, "frame {i}");
+        let got = samples16(b);
+        assert!(got[..2 * n] == recon[i][..2 * n], "frame {i}: 171/193 differ from the reconstruction");
+        if damaged {
+            assert!(got[2 * n..].iter().all(|&v| v == 0), "frame {i}: lost band not zeroed");
+        } else {
+            assert!(got[2 * n..] == recon[i][2 * n..], "frame {i}: 304 differs");
+        }
+    }
+}

@@ -76,6 +76,9 @@ struct State {
     /// Bytes the unparsed-input path skipped since the last good unit.
     parse_skipped: usize,
     parse_skip_reason: Option<String>,
+    /// Channels of the multispectral stream lost in the last frame (a warning
+    /// is posted when this set changes, not for every frame of an outage).
+    lost_channels: Vec<u8>,
 }
 
 #[derive(Default)]
@@ -284,6 +287,7 @@ impl VideoDecoderImpl for HelioDec {
             parse_header: None,
             parse_skipped: 0,
             parse_skip_reason: None,
+            lost_channels: Vec::new(),
         });
 
         let obj = self.obj();
@@ -478,13 +482,10 @@ impl VideoDecoderImpl for HelioDec {
         let mut guard = self.state.lock().unwrap();
         let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
 
-        if !keyframe && input.flags().contains(gst::BufferFlags::DISCONT) && !state.need_keyframe {
-            // Data was lost before this predicted frame: its reference is gone.
-            state.need_keyframe = true;
-            state.skip_reason = Some(format!(
-                "data was lost before P-frame {frame_number} (discontinuity)"
-            ));
-        }
+        // A DISCONT before a P-frame is not by itself a lost reference: the
+        // decoder checks that a P-frame's number follows its reference's (and,
+        // in a multispectral stream, that its band was not lost), so a skipped
+        // damaged band costs that band only, not the whole GoP.
         if state.need_keyframe && !keyframe {
             let reason = state.skip_reason.take();
             state.dropped_waiting += 1;
@@ -502,6 +503,7 @@ impl VideoDecoderImpl for HelioDec {
         }
 
         let result = state.decoder.decode(data);
+        let lost_changed;
         let decoded = match result {
             Ok(decoded) => {
                 if state.need_keyframe && state.dropped_waiting > 0 {
@@ -516,6 +518,10 @@ impl VideoDecoderImpl for HelioDec {
                 state.need_keyframe = false;
                 state.skip_reason = None;
                 state.dropped_waiting = 0;
+                let lost: Vec<u8> = decoded.lost.iter().map(|l| l.channel).collect();
+                // Reported below, once the state lock is released.
+                lost_changed = lost != state.lost_channels;
+                state.lost_channels = lost;
                 decoded
             }
             Err(helio_core::Error::NeedKeyframe) => {
@@ -584,6 +590,9 @@ impl VideoDecoderImpl for HelioDec {
         };
         drop(guard);
         drop(map);
+        if lost_changed {
+            self.report_lost_channels(frame_number, &decoded.lost);
+        }
 
         gst::log!(
             CAT,
@@ -604,7 +613,7 @@ impl VideoDecoderImpl for HelioDec {
                 gst::FlowError::NotNegotiated
             })?;
 
-        self.output_frame(frame, &decoded.pixels, decoded.bit_depth)
+        self.output_frame(frame, &decoded.pixels, decoded.bit_depth, !decoded.lost.is_empty())
     }
 
     fn flush(&self) -> bool {
@@ -634,6 +643,32 @@ fn output_format(bit_depth: u8) -> gst_video::VideoFormat {
 }
 
 impl HelioDec {
+    /// Warns when bands of a multispectral stream are lost (their planes are
+    /// zeros, the buffer is flagged CORRUPTED, the other bands are good), and
+    /// tells when they are all back.
+    fn report_lost_channels(&self, frame_number: u32, lost: &[helio_core::codec::LostChannel]) {
+        if lost.is_empty() {
+            gst::info!(CAT, imp = self, "Frame {}: every wavelength decodes again", frame_number);
+            return;
+        }
+        let names: Vec<String> = lost
+            .iter()
+            .map(|l| match l.wavelength {
+                Some(wl) => format!("{wl} A (channel {}): {}", l.channel, l.reason),
+                None => format!("channel {}: {}", l.channel, l.reason),
+            })
+            .collect();
+        gst::element_imp_warning!(
+            self,
+            gst::StreamError::Decode,
+            ("Frame {}: lost {}", frame_number, names.join("; ")),
+            [
+                "Those planes are zeros and the buffers are flagged CORRUPTED until the band decodes again \
+                 (at the latest at the next keyframe); the other wavelengths are decoded normally"
+            ]
+        );
+    }
+
     /// Posts the warning that starts a run of frames dropped until the next keyframe.
     fn warn_waiting(&self, frame_number: u32, reason: &str) {
         gst::element_imp_warning!(
@@ -735,11 +770,13 @@ impl HelioDec {
     }
 
     /// Copies the decoded samples into a downstream buffer, honouring its stride.
+    /// `corrupted`: some band of a multispectral frame is a concealment (zeros).
     fn output_frame(
         &self,
         mut frame: gst_video::VideoCodecFrame,
         pixels: &PixelBuf,
         bit_depth: u8,
+        corrupted: bool,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         let obj = self.obj();
         let output_state = obj.output_state().ok_or(gst::FlowError::NotNegotiated)?;
@@ -748,6 +785,9 @@ impl HelioDec {
 
         obj.allocate_output_frame(&mut frame, None)?;
         let buffer = frame.output_buffer_mut().ok_or(gst::FlowError::Error)?;
+        if corrupted {
+            buffer.set_flags(gst::BufferFlags::CORRUPTED);
+        }
         let mut vframe = gst_video::VideoFrameRef::from_buffer_ref_writable(buffer, &info)
             .map_err(|_| {
                 gst::element_imp_error!(

@@ -7,7 +7,9 @@
  * (bit depth 9..16) raw video. Takes parsed access units (from `helioenc` or
  * `helioparse`, caps `parsed=true`) or an unparsed byte stream, which it then
  * splits itself. Damaged frames are dropped with a warning and decoding
- * resumes at the next keyframe; `max-errors` (inherited, default 25 here)
+ * resumes at the next keyframe. In a multispectral stream a damaged band
+ * costs that band only: the frame comes out with its plane zeroed, flagged
+ * CORRUPTED, and a warning names the wavelength. `max-errors` (inherited, default 25 here)
  * consecutive undecodable frames are a fatal error. A stream coded with a
  * different model package than `model-dir` is a fatal error right away.
  *

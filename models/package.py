@@ -49,9 +49,9 @@ def _check_all_used(name, weights, used):
         raise ValueError(f"{name}: initializers not loaded: {sorted(left)}")
 
 
-def load_h_s(h_s, pkg_dir):
+def load_h_s(h_s, pkg_dir, graph="h_s.onnx"):
     """h_s's last conv was exported split into 'scales' and 'means' convs."""
-    w = initializers(os.path.join(pkg_dir, "h_s.onnx"))
+    w = initializers(os.path.join(pkg_dir, graph))
     used = _load_seq(h_s[:-1], w, "body.")
     with torch.no_grad():
         h_s[-1].weight.copy_(torch.cat([w["scales.weight"], w["means.weight"]]))
@@ -74,4 +74,33 @@ def load_hyperprior(pkg_dir):
                                               dtype=torch.float32))
         med = torch.tensor(mj["z"]["medians"], dtype=torch.float32)
         model.entropy_bottleneck.quantiles[:, 0, 1] = med
+    return model, mj
+
+
+def _load_latent(hp, pkg_dir, prefix, spec):
+    """One gained-hyperprior latent of an inter package: h_a, h_s, gains,
+    medians (g_a/g_s live in wrapper graphs, loaded by the caller)."""
+    w = initializers(os.path.join(pkg_dir, f"{prefix}h_a.onnx"))
+    _check_all_used(f"{prefix}h_a", w, _load_seq(hp.h_a, w))
+    load_h_s(hp.h_s, pkg_dir, f"{prefix}h_s.onnx")
+    with torch.no_grad():
+        hp.log_gain.copy_(torch.tensor(np.log([q["gain"] for q in spec["qualities"]]), dtype=torch.float32))
+        hp.log_inv_gain.copy_(torch.tensor(np.log([q["inv_gain"] for q in spec["qualities"]]), dtype=torch.float32))
+        hp.entropy_bottleneck.quantiles[:, 0, 1] = torch.tensor(spec["z"]["medians"], dtype=torch.float32)
+
+
+def load_ssf(pkg_dir, levels=5, sigma0=1.5):
+    """The inter package as a ScaleSpaceFlow (same warm-start caveats as
+    load_hyperprior; the warp has no weights)."""
+    from models.ssf import ScaleSpaceFlow
+    mj = json.load(open(os.path.join(pkg_dir, "model.json")))
+    mo, re = mj["motion"], mj["residual"]
+    lambdas = [q["lambda"] for q in mo["qualities"]]
+    model = ScaleSpaceFlow(lambdas, mo["N"], mo["M"], re["M"], levels, sigma0)
+    for graph, seq, prefix in [("m_g_a", model.motion.g_a, "g_a."), ("predict", model.motion.g_s, "g_s."),
+                               ("r_g_a", model.residual.g_a, "g_a."), ("r_g_s", model.residual.g_s, "g_s.")]:
+        w = initializers(os.path.join(pkg_dir, f"{graph}.onnx"))
+        _check_all_used(graph, w, _load_seq(seq, w, prefix))
+    _load_latent(model.motion, pkg_dir, "m_", mo)
+    _load_latent(model.residual, pkg_dir, "r_", re)
     return model, mj

@@ -3,7 +3,9 @@
     python -m models.train_ssf --config models/configs/ssf.json
 
 Runs unchanged on CPU or CUDA; re-running resumes from
-models/checkpoints/<name>/last.pt. On a fresh start the intra model is
+models/checkpoints/<name>/last.pt. Without a checkpoint and without
+`intra_ckpt` (checkpoints stay on the machine that trained), it starts from the
+shipped packages `intra_package` and `init_package`. On a fresh start the intra model is
 copied from `intra_ckpt` into the checkpoint (so later intra training does not
 move the P model's target under it), and the residual autoencoder starts from
 the intra weights: coding x - pred is still transform coding of a solar-like
@@ -39,6 +41,9 @@ from models.train import bpp_of, pad_to, save_atomic, start_run
 DEFAULTS = dict(
     name="ssf", N=64, M_motion=64, M_residual=96, levels=5, sigma0=1.5,
     intra_ckpt="models/checkpoints/hyperprior/last.pt",
+    # Without a checkpoint or intra_ckpt (a new machine): start from the shipped
+    # packages instead (models/package.py), the intra one frozen as usual.
+    intra_package="models/hyperprior", init_package="models/ssf",
     synth_dir="models/pack/synth-clips", T=3, crop=128, batch=8, p_synth=0.5,
     lr=1e-4, gain_lr=1e-3, aux_lr=1e-3, clip=1.0, max_iters=2_000_000,
     ckpt_every_s=180, val_every_s=600, val_start=0, val_len=4,
@@ -103,19 +108,31 @@ def main():
     cfg, device, ckpath, rundir = start_run(DEFAULTS)
 
     it, wall, seed = 0, 0.0, cfg["seed"]
+    warm = None
     if os.path.exists(ckpath):
         ck = torch.load(ckpath, map_location=device, weights_only=False)
         intra_state, intra_cfg = ck["intra"], ck["intra_config"]
-    else:
+    elif os.path.exists(cfg["intra_ckpt"]):
         ik = torch.load(cfg["intra_ckpt"], map_location=device, weights_only=False)
         intra_state, intra_cfg = ik["model"], ik["config"]
+        ck = None
+    else:
+        from models.package import load_hyperprior, load_ssf
+        intra_model, imj = load_hyperprior(cfg["intra_package"])
+        intra_state = intra_model.state_dict()
+        intra_cfg = {"N": imj["N"], "M": imj["M"], "lambdas": [q["lambda"] for q in imj["qualities"]]}
+        warm, _ = load_ssf(cfg["init_package"], cfg["levels"], cfg["sigma0"])
         ck = None
     intra = load_intra(intra_state, intra_cfg, device)
     lambdas = intra_cfg["lambdas"]
     model = ScaleSpaceFlow(lambdas, cfg["N"], cfg["M_motion"], cfg["M_residual"],
                            cfg["levels"], cfg["sigma0"]).to(device)
     model.use_gain = cfg["global_gain"]
-    if ck is None:
+    if warm is not None:
+        model.load_state_dict(warm.state_dict())
+        print(f"new run: warm start from packages {cfg['intra_package']} (intra, frozen) and "
+              f"{cfg['init_package']} (P networks; Adam state and z density re-learned)", flush=True)
+    elif ck is None:
         model.residual.load_state_dict(intra_state)
         print(f"new run: intra model and residual init from {cfg['intra_ckpt']}", flush=True)
 

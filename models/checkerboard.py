@@ -19,9 +19,11 @@ group, never a per-symbol loop.
 
 Transforms: g_a, h_a, g_s and the per-quality gains are those of the shipped
 hyperprior package, frozen (loaded from its ONNX graphs); only h_s, the
-contexts and the z bottleneck are trained, for rate only. Distortion then stays
-that of the shipped package (y_hat = round(yg - mean) + mean differs only in
-the means) and the entropy models can be compared at equal quality.
+contexts and the z bottleneck are trained. y_hat = round(yg - mean) + mean
+differs from the shipped package's only through the means, so quality stays
+close to it and the entropy models can be compared at (nearly) equal quality;
+the loss still has the distortion term (models/train_checkerboard.py), since
+rate alone teaches the means to pull latents into the zero bin.
 """
 
 import torch
@@ -122,6 +124,13 @@ def ste_round(v, means):
     return v + (torch.round(v - means) + means - v).detach()
 
 
+def hard_round(v, means):
+    """round(v - means) + means with the gradient of the means only: what a
+    distortion term can teach the entropy model (with the transforms frozen,
+    the means decide where the quantization grid sits)."""
+    return torch.round(v - means).detach() + means
+
+
 class CheckerboardGroups(nn.Module):
     """Entropy model of y given the hyper feature: groups x two passes.
 
@@ -145,7 +154,8 @@ class CheckerboardGroups(nn.Module):
                                      for G, s in zip(groups, starts))
 
     def forward(self, yg, z_hat):
-        """Training/eval: likelihoods of yg and y_hat (gained domain).
+        """Training/eval: likelihoods of yg and y_hat (gained domain, with
+        gradients to the means: see hard_round).
 
         Parameters of each pass see straight-through rounded latents, as the
         decoder will; likelihoods use CompressAI's noise in training mode.
@@ -154,10 +164,10 @@ class CheckerboardGroups(nn.Module):
         if self.ctx is None:
             scales, means = hyper.chunk(2, 1)
             _, lik = self.gaussian_conditional(yg, scales, means=means)
-            return lik, ste_round(yg, means)
+            return lik, hard_round(yg, means)
         B, _, h, w = yg.shape
         m_a = anchor_mask(h, w, yg.device)
-        liks, hats = [], []
+        liks, hats, outs = [], [], []
         for k, y_k in enumerate(yg.split(self.groups, 1)):
             y_prev = torch.cat(hats, 1) if hats else None
             g = self.ctx[k]
@@ -172,4 +182,5 @@ class CheckerboardGroups(nn.Module):
             _, lik = self.gaussian_conditional(y_k, scales, means=means)
             liks.append(lik)
             hats.append(ste_round(y_k, means))
-        return torch.cat(liks, 1), torch.cat(hats, 1)
+            outs.append(hard_round(y_k, means))
+        return torch.cat(liks, 1), torch.cat(outs, 1)

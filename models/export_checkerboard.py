@@ -216,7 +216,7 @@ def main():
             for _, t in frames:
                 x = torch.from_numpy(t)[None, None]
                 H, W = t.shape
-                bz, out = rates(base, heads, pad_to(x, PAD), q, H * W)
+                bz, out, _ = rates(base, heads, pad_to(x, PAD), q, H * W)
                 for v, (by, y_hat) in out.items():
                     xh = base.g_s(y_hat * base.inv_gain(q)[None, :, None, None])[0, 0, :H, :W]
                     acc[v][0].append(float(bz + by))
@@ -258,7 +258,7 @@ def write_card(a, cmd, ck, cfg, mj, diffs, rows, abl, macs, params, sizes, rd_s)
       "anchors (local context). 2 network runs per group, each over the whole latent: decoding stays "
       "parallel. Procedure byte by byte: `codec-core/BITSTREAM.md`, entropy model kind 2.\n")
     w("- g_a, h_a, g_s and the per-quality gains are the base package's, copied byte for byte "
-      "(frozen in training); h_s, the context networks and the z bottleneck were trained, for rate only.")
+      "(frozen in training); h_s, the context networks and the z bottleneck were trained.")
     w("- Channel context of group k: 5x5 conv (y_hat of groups < k -> 64), GELU, 5x5 conv -> 2G. "
       "Local context: 5x5 conv over the anchors (non-anchors zeroed) -> 2G. Parameters: 1x1 convs "
       "(2M + 2G + 2G -> 128 -> 96 -> 2G), GELU between.\n")
@@ -275,7 +275,10 @@ def write_card(a, cmd, ck, cfg, mj, diffs, rows, abl, macs, params, sizes, rd_s)
     w("- Data: the base package's real training frames (`models/data.py`: AIA 193/304, SWAP, EIT, "
       "singles; AIA 171 held out), crops "
       f"{cfg['crop']}x{cfg['crop']}, batch {cfg['batch']}, random exposure gain, one random quality per batch.")
-    w(f"- Loss: bits only (z + y of every variant); Adam lr {cfg['lr']}, aux lr {cfg['aux_lr']}, grad clip {cfg['clip']}.")
+    w("- Loss per variant: bits (z + y) + lambda[q] * 255^2 * pixel MSE of its latent errors, "
+      "estimated through per-channel weights of the frozen g_s (`distortion_weights`), gradient to the "
+      "means only; summed over the variants.")
+    w(f"- Adam lr {cfg['lr']}, aux lr {cfg['aux_lr']}, grad clip {cfg['clip']}.")
     w(f"- This checkpoint: iteration {ck['iter']:,}, {ck['wall_s'] / 3600:.2f} h wall time, {ck['device']} "
       f"({platform.machine()}, {cfg['threads']} thread(s), nice 10, shared with builds).")
     for n in cfg.get("notes", []):

@@ -4,7 +4,7 @@ on the frozen transforms of the shipped hyperprior package, with its ablation.
     python -m models.train_checkerboard --config models/configs/checkerboard.json
 
 Three entropy models learn side by side on the same batches, from the same
-start (the package's h_s), for rate only: "hyperprior" (h_s retrained: the
+start (the package's h_s), for rate + lambda * latent-error distortion: "hyperprior" (h_s retrained: the
 baseline under identical conditions), "groups" (+ channel context),
 "checkerboard" (+ local checkerboard context, the one that ships). They share
 g_a, h_a, the gains and the z bottleneck (z does not depend on them), so the
@@ -35,6 +35,9 @@ VARIANTS = ("hyperprior", "groups", "checkerboard")
 DEFAULTS = dict(
     name="checkerboard", package="models/hyperprior", crop=128, batch=8,
     lr=1e-4, aux_lr=1e-3, clip=1.0, max_iters=2_000_000, ckpt_every_s=180,
+    # Add lambda * 255^2 * (latent-error pixel MSE, see distortion_weights):
+    # rate alone lets the means pull latents into the zero bin at low rates.
+    distortion=True,
     val_every_s=900, val_frames=[0, 1, 4, 12], data="/work/shared/data",
     pack="models/pack/train.npz", seed=0, threads=1, variants=list(VARIANTS), notes=[],
 )
@@ -55,8 +58,27 @@ def build(cfg, device):
     return base.to(device), heads.to(device)
 
 
+@torch.no_grad()
+def distortion_weights(base, x, q=3, eps=0.05):
+    """Pixel MSE per unit of latent error variance, per channel of g_s's input
+    (y_hat after inv_gain), by perturbing one channel at a time around real
+    latents: MSE(g_s(y + eps*n_c)) - MSE(g_s(y)) ~ w_c eps^2. The frozen g_s
+    is about linear at this scale, so sum_c w_c mean(e_c^2) is the pixel MSE
+    that latent errors e cost, without running g_s in every step."""
+    ig = base.inv_gain(q)[None, :, None, None]
+    y = torch.round(base.g_a(x) * base.gain(q)[None, :, None, None]) * ig
+    ref = base.g_s(y)
+    g = torch.Generator().manual_seed(0)
+    w = torch.zeros(y.shape[1])
+    for c in range(y.shape[1]):
+        d = torch.zeros_like(y)
+        d[:, c] = eps * torch.randn(y[:, c].shape, generator=g)
+        w[c] = F.mse_loss(base.g_s(y + d), ref) / eps ** 2
+    return w
+
+
 def rates(base, heads, x, q, npix):
-    """(z bits, {variant: (y bits, y_hat)}) for a batch at quality q."""
+    """(z bits, {variant: (y bits, y_hat)}, yg) for a batch at quality q."""
     with torch.no_grad():
         yg = base.g_a(x) * base.gain(q)[None, :, None, None]
         z = base.h_a(yg)
@@ -66,7 +88,7 @@ def rates(base, heads, x, q, npix):
     for v, h in heads.items():
         lik, y_hat = h(yg, z_hat)
         out[v] = (-torch.log2(lik).sum() / npix, y_hat)
-    return bz, out
+    return bz, out, yg
 
 
 @torch.no_grad()
@@ -80,7 +102,7 @@ def validate(base, heads, val, device):
         for _, t in val:
             x = torch.from_numpy(t)[None, None].to(device)
             H, W = x.shape[-2:]
-            bz, out = rates(base, heads, pad_to(x), q, H * W)
+            bz, out, _ = rates(base, heads, pad_to(x), q, H * W)
             for v, (by, y_hat) in out.items():
                 x_hat = base.g_s(y_hat * base.inv_gain(q)[None, :, None, None])[..., :H, :W].clamp(0, 1)
                 acc[v][0].append((bz + by).item())
@@ -114,6 +136,12 @@ def main():
 
     src = cfg["pack"] if cfg.get("pack") and os.path.exists(cfg["pack"]) else cfg["data"]
     sampler = CropSampler(load_train_frames(src), cfg["crop"], seed=seed)
+    dist_w = None
+    if cfg["distortion"]:
+        dist_w = distortion_weights(base, torch.from_numpy(CropSampler(
+            load_train_frames(src), 256, seed=123).batch(4)).to(device)).to(device)
+        print(f"latent distortion weights: {dist_w.min():.3g}..{dist_w.max():.3g} "
+              f"(mean {dist_w.mean():.3g}) pixel MSE per unit latent variance", flush=True)
     val = load_val_frames(cfg["data"], cfg["val_frames"])
     Q = base.num_qualities
     rng = np.random.default_rng(seed + 1)
@@ -134,8 +162,17 @@ def main():
         q = int(rng.integers(Q))
         x = torch.from_numpy(sampler.batch(cfg["batch"])).to(device)
         npix = x.shape[0] * x.shape[2] * x.shape[3]
-        bz, out = rates(base, heads, x, q, npix)
+        bz, out, yg = rates(base, heads, x, q, npix)
         loss = bz + sum(by for by, _ in out.values())
+        if dist_w is not None:
+            # lambda * 255^2 * (pixel MSE of the latent errors), as in the base
+            # model's loss: keeps the means from trading quality for bits.
+            ig = base.inv_gain(q)[None, :, None, None]
+            for v, (_, y_hat) in out.items():
+                e2 = (((y_hat - yg) * ig) ** 2).mean(dim=(0, 2, 3))
+                d = (dist_w * e2).sum()
+                loss = loss + base.lambdas[q] * 255 ** 2 * d
+                acc["d_" + v] = acc.get("d_" + v, 0.0) + d.item()
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(opt.param_groups[0]["params"], cfg["clip"])
@@ -159,6 +196,8 @@ def main():
                          "wall_s": wall, "config": cfg, "device": device}, ckpath)
             n = acc["n"]
             train = f"z {acc['z'] / n:.4f} " + " ".join(f"{v} {acc[v] / n:.4f}" for v in heads)
+            if dist_w is not None:
+                train += " | latent-error MSE " + " ".join(f"{v} {acc['d_' + v] / n:.3g}" for v in heads)
             if now - t_val < cfg["val_every_s"] and it != cfg["max_iters"]:
                 print(f"iter {it} wall {wall:.0f}s {ips:.2f} it/s train bpp {train}", flush=True)
                 t_ck, it_ck = time.time(), it

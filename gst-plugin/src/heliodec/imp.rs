@@ -101,9 +101,11 @@ impl ObjectImpl for HelioDec {
                 glib::ParamSpecString::builder("model-dir")
                     .nick("Model directory")
                     .blurb(
-                        "Folder of a helio model package (model.json + g_a/h_a/h_s/g_s.onnx); \
-                         empty = the default models embedded in the plugin. Must be the \
-                         package the stream was encoded with",
+                        "Folder of a helio intra model package (model.json + g_a/h_a/h_s/g_s.onnx, \
+                         plus cg*.onnx for a channel-groups/checkerboard package); empty = the \
+                         models embedded in the plugin, which decode streams of both the embedded \
+                         checkerboard and hyperprior packages (chosen by each sequence header's \
+                         model id). A folder must hold the package the stream was encoded with",
                     )
                     .default_value(Some(DEFAULT_MODEL_DIR))
                     .mutable_ready()

@@ -115,8 +115,10 @@ impl ObjectImpl for HelioEnc {
                 glib::ParamSpecString::builder("model-dir")
                     .nick("Model directory")
                     .blurb(
-                        "Folder of a helio model package (model.json + g_a/h_a/h_s/g_s.onnx); \
-                         empty = the default models embedded in the plugin",
+                        "Folder of a helio intra model package (model.json + g_a/h_a/h_s/g_s.onnx, \
+                         plus cg*.onnx for a channel-groups/checkerboard package); empty = the \
+                         default models embedded in the plugin (new streams use the \
+                         channel-groups/checkerboard entropy model when it was built in)",
                     )
                     .default_value(Some(DEFAULT_MODEL_DIR))
                     .mutable_ready()

@@ -129,7 +129,7 @@ impl Point {
 /// Keyframe interval of a codec's sweep: [`GOP`] for the GoP codecs, 1 for the intra ones.
 pub fn keyframe_interval(codec: &str) -> u32 {
     match codec {
-        "helio-gop30" | "x264" | "x265" => GOP,
+        "helio-gop30" | "x264" | "x265" | "av1" => GOP,
         _ => 1,
     }
 }
@@ -173,9 +173,14 @@ pub const CRF_SWEEP_QUICK: &[u32] = &[17, 25, 33, 40];
 pub const J2K_BPP: &[f64] = &[0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2];
 pub const J2K_BPP_QUICK: &[f64] = &[0.05, 0.2, 0.8];
 
+/// AV1 (libaom `av1enc`, end-usage=q) constant quantizers, 0..63 scale: a sweep
+/// over about the same rate range as the CRF sweeps.
+pub const AV1_Q: &[u32] = &[16, 24, 32, 40, 48, 56];
+pub const AV1_Q_QUICK: &[u32] = &[24, 36, 48, 58];
+
 /// All codec names known to the tool, in run order.
 pub const ALL_CODECS: &[&str] =
-    &["png", "j2k-lossless", "helio", "helio-gop30", "x264", "x264-intra", "x265", "x265-intra", "j2k"];
+    &["png", "j2k-lossless", "helio", "helio-gop30", "x264", "x264-intra", "x265", "x265-intra", "av1", "j2k"];
 
 /// Keyframe interval of the GoP codecs (x264, x265, helio-gop30): the papers' GoP 30.
 pub const GOP: u32 = 30;
@@ -312,6 +317,30 @@ pub fn sweep(codec: &str, mode: Mode, opts: &SweepOptions) -> Vec<Spec> {
                     enc_caps: Some(H265.into()),
                     dec: "h265parse ! avdec_h265".into(),
                     dec_caps: dec_caps.into(),
+                    lossless: false,
+                });
+            }
+        }
+        "av1" => {
+            if mode == Mode::Dn16 {
+                return out; // av1enc in GStreamer 1.22 takes 8-bit 4:2:0 only.
+            }
+            for &q in if opts.quick { AV1_Q_QUICK } else { AV1_Q } {
+                out.push(Spec {
+                    codec: codec.into(),
+                    setting: format!("q={q} cpu-used=4"),
+                    elements: vec!["av1enc", "av1parse", "av1dec"],
+                    feed: Feed::I420Even,
+                    // Constant quantizer, low delay (no lag, no alt-ref reordering),
+                    // GoP 30 like the x26x anchors; cpu-used=4, libaom's usual
+                    // good-quality speed (0, the default, takes minutes per frame).
+                    enc: format!(
+                        "av1enc end-usage=q min-quantizer={q} max-quantizer={q} cpu-used=4 lag-in-frames=0 \
+                         keyframe-max-dist={GOP}"
+                    ),
+                    enc_caps: Some("video/x-av1,alignment=tu".into()),
+                    dec: "av1parse ! av1dec".into(),
+                    dec_caps: "video/x-raw,format=I420".into(),
                     lossless: false,
                 });
             }

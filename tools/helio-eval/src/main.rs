@@ -12,14 +12,14 @@ use helio_eval::intensity::DisplayLut;
 use helio_eval::report;
 
 const USAGE: &str = "\
-helio-eval: rate-distortion and speed of helio vs x264, x265, JPEG 2000 and PNG (GStreamer, in-process)
+helio-eval: rate-distortion and speed of helio vs x264, x265, AV1, JPEG 2000 and PNG (GStreamer, in-process)
 
 USAGE: helio-eval [OPTIONS]
 
   --frames DIR          folder of 8- or 16-bit grayscale PNG frames (default: <workspace>/data/aia171)
   --mode M              display8 | dn16 | both (default: both for 16-bit input, display8 for 8-bit)
-  --codecs LIST         comma list from: png,j2k-lossless,helio,helio-gop30,x264,x264-intra,x265,x265-intra,j2k
-                        (default: all). helio = every frame an I-frame; helio-gop30, x264 and x265 = GoP 30
+  --codecs LIST         comma list from: png,j2k-lossless,helio,helio-gop30,x264,x264-intra,x265,x265-intra,av1,j2k
+                        (default: all). helio = every frame an I-frame; helio-gop30, x264, x265 and av1 = GoP 30
                         (I + P-frames; helio-gop30 needs helio's inter package, else it codes I-frames only;
                         helioenc's p-frame-decision=rd codes a scheduled P-frame as I where that costs less,
                         the notes and --frames-csv (extra_i) list those frames; --helio-props
@@ -228,8 +228,8 @@ fn render(doc: &Doc, points: &[Point], modes: &[Mode]) -> String {
             Mode::Dn16 => "helio and JPEG 2000 get the 16-bit DN, x265 12 bits (DN >> 2, rounded); PSNR after mapping decoded DN to the display domain; DN errors against the original DN.\n\n",
         });
         s.push_str(&report::points_table(points, m));
-        let anchors = ["x264", "x264-intra", "x265", "x265-intra", "j2k"];
-        let gop_anchors = ["x264", "x265", "helio", "x264-intra", "x265-intra", "j2k"];
+        let anchors = ["x264", "x264-intra", "x265", "x265-intra", "av1", "j2k"];
+        let gop_anchors = ["x264", "x265", "av1", "helio", "x264-intra", "x265-intra", "j2k"];
         for (test, anchors, what) in [
             ("helio", &anchors[..], "helio (I-frames only)"),
             ("helio-gop30", &gop_anchors[..], "helio GoP 30 (I + P-frames)"),

@@ -105,6 +105,25 @@ fn x265_12bit_path_is_sane() {
     assert_eq!(p.frames, 2);
 }
 
+/// AV1 anchor: display8 only (GStreamer 1.22's av1enc takes 8-bit 4:2:0), GoP 30,
+/// one decoded frame per input frame, quality falling with the quantizer.
+#[test]
+fn av1_anchor_codes_every_frame_and_follows_its_quantizer() {
+    assert!(codecs::sweep("av1", Mode::Dn16, &opts()).is_empty());
+    assert_eq!(codecs::keyframe_interval("av1"), codecs::GOP);
+    if !have(&["av1enc", "av1parse", "av1dec"]) {
+        return;
+    }
+    let input = synthetic(3, 199, 181);
+    let lut = DisplayLut::new(14);
+    let specs = codecs::sweep("av1", Mode::Display8, &opts());
+    let (fine, coarse) = (specs.first().unwrap(), specs.last().unwrap());
+    let pf = codecs::evaluate(fine, &input, Mode::Display8, &lut).unwrap();
+    let pc = codecs::evaluate(coarse, &input, Mode::Display8, &lut).unwrap();
+    assert_eq!((pf.frames, pc.frames), (3, 3));
+    assert!(pf.bytes > pc.bytes && pf.psnr > pc.psnr, "{} B {:.2} dB vs {} B {:.2} dB", pf.bytes, pf.psnr, pc.bytes, pc.psnr);
+}
+
 /// helio (intra) and helio-gop30 differ only in the keyframe interval, and the
 /// decoder gets the encoder's model packages.
 #[test]

@@ -4,6 +4,10 @@
 # One source, teed into helio, x264 and x265; each branch is coded, decoded, labelled
 # with textoverlay, and compositor puts them in a row beside the original:
 #     | original | helio | x264 | x265 |
+# At matched bitrates: a first pass codes the same frames with helioenc alone and
+# measures its bitrate; x264/x265 then get that as their target (BITRATE overrides it).
+# The labels give each codec's rate (helio: measured; x26x: their rate-control target,
+# which a few frames only approach).
 # written as PNG snapshots OUT_DIR/sbs_0000.png, sbs_0001.png, ... (RGB, 8 bits).
 # A visual check only: numbers (bits per pixel, PSNR, BD-rate) come from helio-eval
 # (make demo).
@@ -32,7 +36,7 @@
 # Environment (defaults in brackets):
 #   SOURCE testsrc|aia171 [testsrc]   NUM_BUFFERS [10; testsrc]
 #   WIDTH, HEIGHT [256; testsrc; aia171: 370x500]   QUALITY helioenc quality [default]
-#   BITRATE x264/x265 target in kbit/s [200]   TIMEOUT seconds [120]
+#   BITRATE x264/x265 target in kbit/s [helio's measured bitrate]   TIMEOUT seconds [120]
 #   COLORMAP wavelength of the AIA colour table (94, 131, 171, 193, 211, 304, 335, 1600,
 #            1700, 4500; 0 = grey through heliocolormap's scaling), none = grey as
 #            videoconvert gives it [none; 171 with --zoom]
@@ -55,7 +59,6 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$OUT_DIR" ] || die "$USAGE"
 SOURCE=${SOURCE:-testsrc}
-BITRATE=${BITRATE:-200}
 COLORMAP=${COLORMAP:-$([ -n "$ZOOM" ] && echo 171 || echo none)}
 need_elements helioenc heliodec tee queue videoconvert x264enc x265enc h264parse h265parse \
     avdec_h264 avdec_h265 textoverlay compositor gamma videocrop pngenc multifilesink
@@ -65,16 +68,16 @@ need_elements helioenc heliodec tee queue videoconvert x264enc x265enc h264parse
 GAMMA=1
 case "$SOURCE" in
     testsrc)
-        W=${WIDTH:-256} H=${HEIGHT:-256}
-        SRC=(heliotestsrc num-buffers="${NUM_BUFFERS:-10}"
-            ! "video/x-raw,format=GRAY8,width=$W,height=$H,framerate=5/1")
+        W=${WIDTH:-256} H=${HEIGHT:-256} FRAMES_N=${NUM_BUFFERS:-10} FPS=5
+        SRC=(heliotestsrc num-buffers="$FRAMES_N"
+            ! "video/x-raw,format=GRAY8,width=$W,height=$H,framerate=$FPS/1")
         GRAY=GRAY8 SCALING=${SCALING:-linear}
         ;;
     aia171)
         FRAMES=$HELIO_ROOT/data/aia171 W=370 H=500
-        N=$(find "$FRAMES" -maxdepth 1 -name 'frame_*.png' | wc -l)
+        N=$(find "$FRAMES" -maxdepth 1 -name 'frame_*.png' | wc -l) FRAMES_N=$N FPS=1
         SRC=(multifilesrc location="$FRAMES/frame_%02d.png" index=0 stop-index=$((N - 1))
-            caps="image/png,framerate=1/1" ! pngdec ! videoconvert ! video/x-raw,format=GRAY16_LE
+            caps="image/png,framerate=$FPS/1" ! pngdec ! videoconvert ! video/x-raw,format=GRAY16_LE
             ! videocrop right=1 bottom=1)
         GRAY=GRAY16_LE SCALING=${SCALING:-sqrt}
         [ "$COLORMAP" = none ] && GAMMA=3
@@ -108,6 +111,15 @@ fi
 [ "$COLORMAP" = none ] || VIEW+=(! heliocolormap wavelength="$COLORMAP" scaling="$SCALING" bit-depth=14)
 [ "${#VIEW[@]}" -gt 1 ] && VIEW+=(! videoconvert)
 
+# First pass: helio's bitrate on these frames (bytes of the whole stream over its duration).
+HELIO_FILE=$(mktemp)
+trap 'rm -f "$HELIO_FILE"' EXIT
+launch "${TIMEOUT:-120}" "${SRC[@]}" ! helioenc ${QUALITY:+quality=$QUALITY} ! filesink location="$HELIO_FILE"
+HELIO_KBPS=$(( ($(stat -c %s "$HELIO_FILE") * 8 * FPS + 500 * FRAMES_N) / (1000 * FRAMES_N) ))
+[ "$HELIO_KBPS" -ge 1 ] || HELIO_KBPS=1
+BITRATE=${BITRATE:-$HELIO_KBPS}
+echo "$(basename "$0"): helio codes these $FRAMES_N frames at $HELIO_KBPS kbit/s; x264/x265 target $BITRATE kbit/s" >&2
+
 # Unbounded queues after the tee: the x264/x265 branches hold frames back (even with
 # zerolatency, the parsers and decoders add a frame or two) and compositor waits for a
 # frame on every pad, so a bounded queue on a faster branch could stall the pipeline.
@@ -121,11 +133,11 @@ P=("${SRC[@]}" ! tee name=t
     ! videoconvert ! video/x-raw,format=RGB ! gamma gamma=$GAMMA ! pngenc ! multifilesink location="$OUT_DIR/sbs_%04d.png")
 label original
 P+=(t. ! "${Q[@]}" ! "${VIEW[@]}" ! "${LABEL[@]}" ! mix.sink_0)
-label "helio${QUALITY:+ q$QUALITY}"
+label "helio${QUALITY:+ q$QUALITY} $HELIO_KBPS kbit/s"
 P+=(t. ! "${Q[@]}" ! helioenc ${QUALITY:+quality=$QUALITY} ! heliodec ! "${VIEW[@]}"
     ! "${LABEL[@]}" ! mix.sink_1)
 for i in 264 265; do
-    label "x$i $BITRATE kbit/s"
+    label "x$i target $BITRATE kbit/s"
     P+=(t. ! "${Q[@]}" ! videoconvert ! video/x-raw,format=I420
         ! x${i}enc tune=zerolatency speed-preset=medium bitrate=$BITRATE ! h${i}parse ! avdec_h$i
         ! "${VIEW[@]}" ! "${LABEL[@]}" ! mix.sink_$((i - 262)))

@@ -296,9 +296,18 @@ fn side_by_side_snapshots() {
     let out = tmp.path().join("sbs");
     let mut env = small();
     env.extend([("NUM_BUFFERS", "3".to_string()), ("TIMEOUT", "60".to_string())]);
-    assert!(run("side-by-side.sh", &[out.to_str().unwrap()], &env)
-        .status
-        .success());
+    let r = run("side-by-side.sh", &[out.to_str().unwrap()], &env);
+    assert!(r.status.success());
+    // Matched bitrates: x264/x265 get the rate the first helio pass measured.
+    let log = String::from_utf8_lossy(&r.stderr);
+    let rates: Vec<&str> = log
+        .lines()
+        .find(|l| l.contains("helio codes these"))
+        .unwrap_or_else(|| panic!("no bitrate line in {log}"))
+        .split_whitespace()
+        .filter(|w| w.parse::<u32>().is_ok_and(|v| v > 0))
+        .collect();
+    assert!(rates.len() >= 3 && rates[1] == rates[2], "{rates:?} in {log}");
     let files = pngs(&out, "sbs_");
     assert_eq!(files.len(), 3, "{files:?}");
     for f in &files {

@@ -459,14 +459,19 @@ fn main() -> ExitCode {
     );
 
     // The intra package helioenc uses (default: the one compiled into the plugin, built
-    // from models/hyperprior).
+    // from models/checkerboard when it exists, else models/hyperprior).
+    let default_dir = ["models/checkerboard", "models/hyperprior"]
+        .map(|d| workspace_root().join(d))
+        .into_iter()
+        .find(|d| d.join("model.json").is_file())
+        .unwrap_or_else(|| workspace_root().join("models/hyperprior"));
     let model_dir = args
         .helio_props
         .split_whitespace()
         .find_map(|kv| kv.strip_prefix("model-dir="))
         .filter(|d| !d.is_empty())
         .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("models/hyperprior"));
+        .unwrap_or(default_dir);
     // Its id, which helioenc writes into I-frame-only streams (P-capable ones get another).
     let helio_intra_id = args
         .codecs

@@ -147,9 +147,13 @@ fn load(args: &Args) -> Result<Bands, String> {
     Ok(Bands { wavelengths: bands.iter().map(|b| b.0).collect(), width: w, height: h, dn, notes })
 }
 
+/// The packages helioenc embeds by default: the checkerboard intra package when
+/// it exists (else the hyperprior) and the SSF inter package.
 fn model() -> ModelSource {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    ModelSource::Dirs { intra: root.join("models/hyperprior"), inter: Some(root.join("models/ssf")) }
+    let cb = root.join("models/checkerboard");
+    let intra = if cb.join("model.json").is_file() { cb } else { root.join("models/hyperprior") };
+    ModelSource::Dirs { intra, inter: Some(root.join("models/ssf")) }
 }
 
 /// helio on all wavelengths jointly (`joint`) or one stream per wavelength.

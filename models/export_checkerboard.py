@@ -302,7 +302,7 @@ def write_card(a, cmd, ck, cfg, mj, diffs, rows, abl, macs, params, sizes, rd_s)
       "means only; summed over the variants.")
     w(f"- Adam lr {cfg['lr']}, aux lr {cfg['aux_lr']}, grad clip {cfg['clip']}.")
     w(f"- This checkpoint: iteration {ck['iter']:,}, {ck['wall_s'] / 3600:.2f} h wall time, {ck['device']} "
-      f"({platform.machine()}, {cfg['threads']} thread(s), nice 10, shared with builds).")
+      f"({platform.machine()}, {cfg['threads']} thread(s), nice 5-10, shared with builds and benchmarks).")
     for n in cfg.get("notes", []):
         w(f"- Note: {n}")
     w("\n## Verification\n")

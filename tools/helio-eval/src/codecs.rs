@@ -179,8 +179,19 @@ pub const AV1_Q: &[u32] = &[16, 24, 32, 40, 48, 56];
 pub const AV1_Q_QUICK: &[u32] = &[24, 36, 48, 58];
 
 /// All codec names known to the tool, in run order.
-pub const ALL_CODECS: &[&str] =
-    &["png", "j2k-lossless", "helio", "helio-gop30", "x264", "x264-intra", "x265", "x265-intra", "av1", "j2k"];
+pub const ALL_CODECS: &[&str] = &[
+    "png",
+    "j2k-lossless",
+    "ffv1",
+    "helio",
+    "helio-gop30",
+    "x264",
+    "x264-intra",
+    "x265",
+    "x265-intra",
+    "av1",
+    "j2k",
+];
 
 /// Keyframe interval of the GoP codecs (x264, x265, helio-gop30): the papers' GoP 30.
 pub const GOP: u32 = 30;
@@ -245,6 +256,18 @@ pub fn sweep(codec: &str, mode: Mode, opts: &SweepOptions) -> Vec<Spec> {
             enc: "openjpegenc".into(),
             enc_caps: None,
             dec: "openjpegdec".into(),
+            dec_caps: gray_caps.into(),
+            lossless: true,
+        }),
+        "ffv1" => out.push(Spec {
+            codec: "ffv1".into(),
+            // FFV1 (libav) takes GRAY8 and GRAY16_LE as they are: lossless in both modes.
+            setting: "avenc_ffv1 defaults (lossless, intra)".into(),
+            elements: vec!["avenc_ffv1", "avdec_ffv1"],
+            feed: gray_feed,
+            enc: "avenc_ffv1".into(),
+            enc_caps: None,
+            dec: "avdec_ffv1".into(),
             dec_caps: gray_caps.into(),
             lossless: true,
         }),

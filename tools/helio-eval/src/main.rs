@@ -18,7 +18,7 @@ USAGE: helio-eval [OPTIONS]
 
   --frames DIR          folder of 8- or 16-bit grayscale PNG frames (default: <workspace>/data/aia171)
   --mode M              display8 | dn16 | both (default: both for 16-bit input, display8 for 8-bit)
-  --codecs LIST         comma list from: png,j2k-lossless,helio,helio-gop30,x264,x264-intra,x265,x265-intra,av1,j2k
+  --codecs LIST         comma list from: png,j2k-lossless,ffv1,helio,helio-gop30,x264,x264-intra,x265,x265-intra,av1,j2k
                         (default: all). helio = every frame an I-frame; helio-gop30, x264, x265 and av1 = GoP 30
                         (I + P-frames; helio-gop30 needs helio's inter package, else it codes I-frames only;
                         helioenc's p-frame-decision=rd codes a scheduled P-frame as I where that costs less,

@@ -33,6 +33,8 @@ def get_scale_table(min=SCALES_MIN, max=SCALES_MAX, levels=SCALES_LEVELS):
 
 
 class GainedMeanScaleHyperprior(CompressionModel):
+    means_grad = False  # see forward()
+
     def __init__(self, N=64, M=96, lambdas=(0.0018, 0.0067, 0.025, 0.0932, 0.18, 0.36),
                  in_ch=1, out_ch=1):
         super().__init__()
@@ -104,7 +106,12 @@ class GainedMeanScaleHyperprior(CompressionModel):
         z_hat, z_lik = self.entropy_bottleneck(z)
         scales, means = self.h_s(z_hat).chunk(2, 1)
         _, y_lik = self.gaussian_conditional(yg, scales, means=means)
-        y_hat = yg + (torch.round(yg - means) + means - yg).detach()
+        if self.means_grad:
+            # Transforms frozen (entropy-model-only training): let the distortion
+            # reach the means, which then decide where the quantization grid sits.
+            y_hat = torch.round(yg - means).detach() + means
+        else:
+            y_hat = yg + (torch.round(yg - means) + means - yg).detach()
         x_hat = self.g_s(y_hat * ig)
         return {"x_hat": x_hat, "likelihoods": {"y": y_lik, "z": z_lik}}
 

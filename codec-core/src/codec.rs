@@ -278,11 +278,17 @@ struct Candidate {
 /// Loads the intra package and, when `source` has one, the inter package checked against it.
 fn load_packages(source: &ModelSource) -> Result<(ModelPackage, Option<InterPackage>)> {
     let intra = ModelPackage::load(source)?;
+    let inter = load_inter_for(source, &intra)?;
+    Ok((intra, inter))
+}
+
+/// The inter package of `source`, if any, checked against `intra`.
+fn load_inter_for(source: &ModelSource, intra: &ModelPackage) -> Result<Option<InterPackage>> {
     let inter = InterPackage::load(source)?;
     if let Some(inter) = &inter {
-        inter.check_pairs_with(&intra)?;
+        inter.check_pairs_with(intra)?;
     }
-    Ok((intra, inter))
+    Ok(inter)
 }
 
 impl Encoder {
@@ -550,8 +556,11 @@ pub struct Decoder {
 
 impl Decoder {
     pub fn new(cfg: DecoderConfig) -> Result<Self> {
-        let (model, inter_model) = load_packages(&cfg.model)?;
-        let alternates = ModelPackage::load_all(&cfg.model)?.into_iter().filter(|p| p.id != model.id).collect();
+        // Every intra package once: the first codes new streams, the others are
+        // the alternates a sequence header may ask for.
+        let mut alternates = ModelPackage::load_all(&cfg.model)?;
+        let model = alternates.remove(0);
+        let inter_model = load_inter_for(&cfg.model, &model)?;
         let settings = SessionSettings { execution_provider: cfg.execution_provider, threads: cfg.threads };
         let nets = Networks::for_decoder(&model, settings)?;
         // Alternates get sessions on the provider the first package settled on.

@@ -3,7 +3,7 @@
 //! hyper-networks (steps 1-6 of the procedure in `models/PACKAGE.md`), and
 //! length-prefixed payload sections.
 
-use crate::latent_codecs::{ChannelGroupsCheckerboard, ContextNets, HyperNets, Hyperprior, HyperpriorBits, Latent};
+use crate::latent_codecs::{ContextNets, HyperNets, Hyperprior, HyperpriorBits, Latent};
 use crate::model::QualitySpec;
 use crate::runtime::{NchwOutput, Network};
 use crate::{Error, Result};
@@ -124,14 +124,26 @@ pub fn apply_gain(y: &mut Latent, gain: &[f32]) {
 pub fn encode_latent(
     hyperprior: &Hyperprior,
     quality: &QualitySpec,
-    mut y: Latent,
+    y: Latent,
     expected: [usize; 3],
     what: &str,
     nets: &mut OnnxHyper<'_>,
 ) -> Result<(HyperpriorBits, Latent)> {
+    encode_gained(quality, y, expected, what, |y| hyperprior.compress(y, nets))
+}
+
+/// [`encode_latent`] with the entropy coding given as `compress` (for example
+/// a [`crate::latent_codecs::ChannelGroupsCheckerboard`] over the hyperprior's tables).
+pub fn encode_gained(
+    quality: &QualitySpec,
+    mut y: Latent,
+    expected: [usize; 3],
+    what: &str,
+    compress: impl FnOnce(&Latent) -> Result<(HyperpriorBits, Latent)>,
+) -> Result<(HyperpriorBits, Latent)> {
     y.expect_shape(expected, what)?;
     apply_gain(&mut y, &quality.gain);
-    let (bits, mut y_hat) = hyperprior.compress(&y, nets)?;
+    let (bits, mut y_hat) = compress(&y)?;
     apply_gain(&mut y_hat, &quality.inv_gain);
     Ok((bits, y_hat))
 }
@@ -145,36 +157,12 @@ pub fn decode_latent(
     h_s: &mut Network,
 ) -> Result<Latent> {
     let mut nets = OnnxHyper { h_a: None, h_s };
-    let mut y_hat = hyperprior.decompress(bits, shape, &mut nets)?;
-    apply_gain(&mut y_hat, &quality.inv_gain);
-    Ok(y_hat)
+    decode_gained(quality, || hyperprior.decompress(bits, shape, &mut nets))
 }
 
-/// [`encode_latent`] for a channel-groups/checkerboard latent.
-pub fn encode_latent_checkerboard(
-    codec: &ChannelGroupsCheckerboard,
-    quality: &QualitySpec,
-    mut y: Latent,
-    expected: [usize; 3],
-    what: &str,
-    nets: &mut OnnxContext<'_>,
-) -> Result<(HyperpriorBits, Latent)> {
-    y.expect_shape(expected, what)?;
-    apply_gain(&mut y, &quality.gain);
-    let (bits, mut y_hat) = codec.compress(&y, nets)?;
-    apply_gain(&mut y_hat, &quality.inv_gain);
-    Ok((bits, y_hat))
-}
-
-/// Decoder side of [`encode_latent_checkerboard`].
-pub fn decode_latent_checkerboard(
-    codec: &ChannelGroupsCheckerboard,
-    quality: &QualitySpec,
-    bits: &HyperpriorBits,
-    shape: [usize; 3],
-    nets: &mut OnnxContext<'_>,
-) -> Result<Latent> {
-    let mut y_hat = codec.decompress(bits, shape, nets)?;
+/// Decoder side of [`encode_gained`]: `decompress`'s y_hat after `inv_gain`.
+pub fn decode_gained(quality: &QualitySpec, decompress: impl FnOnce() -> Result<Latent>) -> Result<Latent> {
+    let mut y_hat = decompress()?;
     apply_gain(&mut y_hat, &quality.inv_gain);
     Ok(y_hat)
 }

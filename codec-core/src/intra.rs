@@ -9,8 +9,8 @@
 //! `u32 BE z_len | z words | u32 BE y_len | y words`, filling the payload exactly.
 
 use crate::frame_coding::{
-    self, OnnxContext, OnnxHyper, decode_latent, decode_latent_checkerboard, encode_latent, encode_latent_checkerboard,
-    image_output, read_sections, to_latent, write_sections,
+    self, OnnxContext, OnnxHyper, decode_gained, decode_latent, encode_gained, encode_latent, image_output,
+    read_sections, to_latent, write_sections,
 };
 pub use crate::frame_coding::{crop, pad_replicate, padded};
 use crate::latent_codecs::{HyperpriorBits, Latent};
@@ -153,7 +153,8 @@ impl IntraCodec {
             None => encode_latent(&self.model.hyperprior, q, y, shape, "g_a output y", &mut hyper)?,
             Some(cb) => {
                 let mut nets = OnnxContext { hyper, groups: &mut self.nets.context };
-                encode_latent_checkerboard(cb, q, y, shape, "g_a output y", &mut nets)?
+                let hp = &self.model.hyperprior;
+                encode_gained(q, y, shape, "g_a output y", |y| cb.compress(hp, y, &mut nets))?
             }
         };
         let reconstruction = self.synthesize(&y_hat, width, height)?;
@@ -180,7 +181,8 @@ impl IntraCodec {
             Some(cb) => {
                 let hyper = OnnxHyper { h_a: None, h_s: &mut self.nets.h_s };
                 let mut nets = OnnxContext { hyper, groups: &mut self.nets.context };
-                decode_latent_checkerboard(cb, q, &bits, shape, &mut nets)?
+                let hp = &self.model.hyperprior;
+                decode_gained(q, || cb.decompress(hp, &bits, shape, &mut nets))?
             }
         })
     }

@@ -206,16 +206,8 @@ impl Hyperprior {
     /// and the decoder's view of y, `symbols + means`, computed from the coded
     /// integers exactly as [`Hyperprior::decompress`] computes it.
     pub fn compress(&self, y: &Latent, nets: &mut impl HyperNets) -> Result<(HyperpriorBits, Latent)> {
-        let [m, h, w] = y.shape();
-        let z = nets.h_a(y)?;
-        z.expect_shape([self.z.channels(), h / Z_STRIDE, w / Z_STRIDE], "h_a output z")?;
-        let z_sym = self.z.quantize(&z);
-        let mut enc = SymbolEncoder::new();
-        self.z.encode(&mut enc, &z_sym, z.plane_len())?;
-        let z_bits = enc.finish();
-
-        let z_hat = self.z.dequantize(&z_sym, z.height, z.width);
-        let (scales, means) = self.hyper_synthesis(&z_hat, [m, h, w], nets)?;
+        let (z_bits, z_hat) = self.code_z(y, nets)?;
+        let (scales, means) = self.hyper_synthesis(&z_hat, y.shape(), nets)?;
         let indexes = self.y.build_indexes(&scales.data);
         let y_sym = self.y.quantize(&y.data, &means.data);
         let mut enc = SymbolEncoder::new();
@@ -228,16 +220,33 @@ impl Hyperprior {
 
     /// Decodes a latent of shape `y_shape` (`[M, h, w]`) from its code words.
     pub fn decompress(&self, bits: &HyperpriorBits, y_shape: [usize; 3], nets: &mut impl HyperNets) -> Result<Latent> {
-        let [_, h, w] = y_shape;
-        let (zh, zw) = (h / Z_STRIDE, w / Z_STRIDE);
-        let mut dec = SymbolDecoder::new(&bits.z)?;
-        let z_sym = self.z.decode(&mut dec, zh, zw)?;
-        let z_hat = self.z.dequantize(&z_sym, zh, zw);
+        let z_hat = self.decode_z(&bits.z, y_shape)?;
         let (scales, means) = self.hyper_synthesis(&z_hat, y_shape, nets)?;
         let indexes = self.y.build_indexes(&scales.data);
         let mut dec = SymbolDecoder::new(&bits.y)?;
         let y_sym = self.y.decode(&mut dec, &indexes)?;
         Ok(Latent { data: self.y.dequantize(&y_sym, &means.data), ..means })
+    }
+
+    /// `z = h_a(y)` coded with the bottleneck: the z section and `z_hat` as the
+    /// decoder will see it (the first half of every latent codec here).
+    fn code_z(&self, y: &Latent, nets: &mut impl HyperNets) -> Result<(Vec<u8>, Latent)> {
+        let [_, h, w] = y.shape();
+        let z = nets.h_a(y)?;
+        z.expect_shape([self.z.channels(), h / Z_STRIDE, w / Z_STRIDE], "h_a output z")?;
+        let z_sym = self.z.quantize(&z);
+        let mut enc = SymbolEncoder::new();
+        self.z.encode(&mut enc, &z_sym, z.plane_len())?;
+        Ok((enc.finish(), self.z.dequantize(&z_sym, z.height, z.width)))
+    }
+
+    /// Decoder side of [`Hyperprior::code_z`] for a y of shape `y_shape`.
+    fn decode_z(&self, bits: &[u8], y_shape: [usize; 3]) -> Result<Latent> {
+        let [_, h, w] = y_shape;
+        let (zh, zw) = (h / Z_STRIDE, w / Z_STRIDE);
+        let mut dec = SymbolDecoder::new(bits)?;
+        let z_sym = self.z.decode(&mut dec, zh, zw)?;
+        Ok(self.z.dequantize(&z_sym, zh, zw))
     }
 
     fn hyper_synthesis(&self, z_hat: &Latent, y_shape: [usize; 3], nets: &mut impl HyperNets) -> Result<(Latent, Latent)> {
@@ -264,13 +273,13 @@ pub trait ContextNets: HyperNets {
 }
 
 /// Uneven channel groups with a checkerboard context (He et al. 2021, the source
-/// paper's section III.C without its global context). Every pass is one call of
-/// a network over the whole latent, so decoding costs `2 x groups` network runs,
-/// not one per symbol.
-#[derive(Debug, Clone)]
+/// paper's section III.C without its global context), on a [`Hyperprior`]'s
+/// tables: z exactly as the hyperprior codes it, y with the same Gaussian
+/// tables but parameters from the context networks. Every pass is one call of
+/// a network over the whole latent, so decoding costs `2 x groups` network
+/// runs, not one per symbol.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChannelGroupsCheckerboard {
-    pub z: EntropyBottleneck,
-    pub y: GaussianConditional,
     /// Channels per group, in coding order; they add up to M.
     pub groups: Vec<usize>,
     /// Second (non-anchor) pass with the local context; without it each group
@@ -286,35 +295,34 @@ pub fn is_anchor(row: usize, col: usize) -> bool {
 impl ChannelGroupsCheckerboard {
     /// Codes `y` (already multiplied by the quality gain); returns the code words
     /// and `y_hat` exactly as [`ChannelGroupsCheckerboard::decompress`] computes it.
-    pub fn compress(&self, y: &Latent, nets: &mut impl ContextNets) -> Result<(HyperpriorBits, Latent)> {
-        let [m, h, w] = y.shape();
-        let z = nets.h_a(y)?;
-        z.expect_shape([self.z.channels(), h / Z_STRIDE, w / Z_STRIDE], "h_a output z")?;
-        let z_sym = self.z.quantize(&z);
+    pub fn compress(
+        &self,
+        hp: &Hyperprior,
+        y: &Latent,
+        nets: &mut impl ContextNets,
+    ) -> Result<(HyperpriorBits, Latent)> {
+        let (z_bits, z_hat) = hp.code_z(y, nets)?;
         let mut enc = SymbolEncoder::new();
-        self.z.encode(&mut enc, &z_sym, z.plane_len())?;
-        let z_bits = enc.finish();
-        let z_hat = self.z.dequantize(&z_sym, z.height, z.width);
-
-        let mut enc = SymbolEncoder::new();
-        let y_hat = self.code_groups(&z_hat, [m, h, w], nets, |positions, means, indexes| {
+        let y_hat = self.code_groups(hp, &z_hat, y.shape(), nets, |positions, means, indexes| {
             let values: Vec<f32> = positions.iter().map(|&i| y.data[i]).collect();
-            let symbols = self.y.quantize(&values, means);
-            self.y.encode(&mut enc, &symbols, indexes)?;
+            let symbols = hp.y.quantize(&values, means);
+            hp.y.encode(&mut enc, &symbols, indexes)?;
             Ok(symbols)
         })?;
         Ok((HyperpriorBits { z: z_bits, y: enc.finish() }, y_hat))
     }
 
     /// Decodes a latent of shape `y_shape` (`[M, h, w]`) from its code words.
-    pub fn decompress(&self, bits: &HyperpriorBits, y_shape: [usize; 3], nets: &mut impl ContextNets) -> Result<Latent> {
-        let [_, h, w] = y_shape;
-        let (zh, zw) = (h / Z_STRIDE, w / Z_STRIDE);
-        let mut dec = SymbolDecoder::new(&bits.z)?;
-        let z_sym = self.z.decode(&mut dec, zh, zw)?;
-        let z_hat = self.z.dequantize(&z_sym, zh, zw);
+    pub fn decompress(
+        &self,
+        hp: &Hyperprior,
+        bits: &HyperpriorBits,
+        y_shape: [usize; 3],
+        nets: &mut impl ContextNets,
+    ) -> Result<Latent> {
+        let z_hat = hp.decode_z(&bits.z, y_shape)?;
         let mut dec = SymbolDecoder::new(&bits.y)?;
-        self.code_groups(&z_hat, y_shape, nets, |_, _, indexes| self.y.decode(&mut dec, indexes))
+        self.code_groups(hp, &z_hat, y_shape, nets, |_, _, indexes| hp.y.decode(&mut dec, indexes))
     }
 
     /// The pass structure both sides share. `code(positions, means, indexes)`
@@ -322,6 +330,7 @@ impl ChannelGroupsCheckerboard {
     /// returns them; `y_hat = symbol + mean` is filled in as the passes go.
     fn code_groups(
         &self,
+        hp: &Hyperprior,
         z_hat: &Latent,
         y_shape: [usize; 3],
         nets: &mut impl ContextNets,
@@ -331,9 +340,7 @@ impl ChannelGroupsCheckerboard {
         if self.groups.iter().sum::<usize>() != m {
             return Err(Error::Model(format!("channel groups {:?} do not add up to M={m}", self.groups)));
         }
-        let (scales, means) = nets.h_s(z_hat)?;
-        scales.expect_shape(y_shape, "h_s output scales")?;
-        means.expect_shape(y_shape, "h_s output means")?;
+        let (scales, means) = hp.hyper_synthesis(z_hat, y_shape, nets)?;
         let n = h * w;
         let mut y_hat = vec![0f32; m * n];
         let mut start = 0;
@@ -352,7 +359,7 @@ impl ChannelGroupsCheckerboard {
                 let positions: Vec<usize> = local.iter().map(|&i| start * n + i).collect();
                 let pass_means: Vec<f32> = local.iter().map(|&i| mu.data[i]).collect();
                 let pass_scales: Vec<f32> = local.iter().map(|&i| s.data[i]).collect();
-                let indexes = self.y.build_indexes(&pass_scales);
+                let indexes = hp.y.build_indexes(&pass_scales);
                 let symbols = code(&positions, &pass_means, &indexes)?;
                 for ((&p, &sym), &mean) in positions.iter().zip(&symbols).zip(&pass_means) {
                     y_hat[p] = sym as f32 + mean;
@@ -488,9 +495,9 @@ mod tests {
         }
     }
 
-    fn checkerboard(local: bool) -> ChannelGroupsCheckerboard {
+    fn checkerboard(local: bool) -> (Hyperprior, ChannelGroupsCheckerboard) {
         let z = EntropyBottleneck::new(vec![0.25, -0.5], vec![test_table(9, -4, 1.5), test_table(9, -4, 1.5)]).unwrap();
-        ChannelGroupsCheckerboard { z, y: gaussian(), groups: vec![1, 2], local }
+        (Hyperprior { z, y: gaussian() }, ChannelGroupsCheckerboard { groups: vec![1, 2], local })
     }
 
     #[test]
@@ -500,11 +507,11 @@ mod tests {
         let data = (0..m * h * w).map(|_| (rng.range(-4000, 4000) as f32) / 100.0).collect();
         let y = Latent::new(m, h, w, data).unwrap();
         for local in [true, false] {
-            let cb = checkerboard(local);
+            let (hp, cb) = checkerboard(local);
             let mut enc_nets = FakeContext { calls: vec![] };
-            let (bits, y_hat_enc) = cb.compress(&y, &mut enc_nets).unwrap();
+            let (bits, y_hat_enc) = cb.compress(&hp, &y, &mut enc_nets).unwrap();
             let mut dec_nets = FakeContext { calls: vec![] };
-            let y_hat_dec = cb.decompress(&bits, [m, h, w], &mut dec_nets).unwrap();
+            let y_hat_dec = cb.decompress(&hp, &bits, [m, h, w], &mut dec_nets).unwrap();
             assert_eq!(y_hat_enc, y_hat_dec, "local {local}");
             assert_eq!(enc_nets.calls, dec_nets.calls);
             let expected: Vec<_> = if local {
@@ -521,16 +528,16 @@ mod tests {
             for b in bad.y.iter_mut().step_by(3) {
                 *b ^= 0x5a;
             }
-            let _ = cb.decompress(&bad, [m, h, w], &mut FakeContext { calls: vec![] });
+            let _ = cb.decompress(&hp, &bad, [m, h, w], &mut FakeContext { calls: vec![] });
         }
     }
 
     #[test]
     fn checkerboard_rejects_groups_that_do_not_cover_m() {
-        let mut cb = checkerboard(true);
+        let (hp, mut cb) = checkerboard(true);
         cb.groups = vec![1, 1];
         let y = Latent::new(3, 8, 8, vec![0.0; 192]).unwrap();
-        let err = cb.compress(&y, &mut FakeContext { calls: vec![] }).unwrap_err().to_string();
+        let err = cb.compress(&hp, &y, &mut FakeContext { calls: vec![] }).unwrap_err().to_string();
         assert!(err.contains("do not add up to M=3"), "{err}");
     }
 

@@ -253,7 +253,7 @@ impl ModelSpec {
 pub struct ModelPackage {
     pub spec: ModelSpec,
     pub hyperprior: Hyperprior,
-    /// The same tables with the package's context, for "channel-groups-checkerboard".
+    /// The package's context (over `hyperprior`'s tables), for "channel-groups-checkerboard".
     pub checkerboard: Option<ChannelGroupsCheckerboard>,
     pub kind: EntropyModelKind,
     /// g_a, h_a, h_s, g_s (see [`GRAPHS`]).
@@ -338,12 +338,8 @@ impl ModelPackage {
             None => Vec::new(),
             Some(c) => c.graph_names().into_iter().map(|n| Ok((n.clone(), context_graph(&n)?))).collect::<Result<_>>()?,
         };
-        let checkerboard = spec.context.as_ref().map(|c| ChannelGroupsCheckerboard {
-            z: hyperprior.z.clone(),
-            y: hyperprior.y.clone(),
-            groups: c.groups.clone(),
-            local: c.local,
-        });
+        let checkerboard =
+            spec.context.as_ref().map(|c| ChannelGroupsCheckerboard { groups: c.groups.clone(), local: c.local });
         let id = model_id_with(json, &graphs, context_graphs.iter().map(|(_, g)| g.as_ref()));
         Ok(Self { spec, hyperprior, checkerboard, kind, graphs, context_graphs, id, origin })
     }

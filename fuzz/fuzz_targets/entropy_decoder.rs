@@ -49,6 +49,14 @@ impl HyperNets for FakeHyperSynthesis {
     }
 }
 
+/// The tables both stand-in latent codecs use.
+fn hyperprior(tables: &[CdfTable; 4]) -> Hyperprior {
+    Hyperprior {
+        z: EntropyBottleneck::new(vec![0.25, -0.5], vec![tables[1].clone(), tables[2].clone()]).unwrap(),
+        y: GaussianConditional::new(vec![0.11, 1.0, 8.0, 64.0], 0.11, tables.to_vec()).unwrap(),
+    }
+}
+
 /// Group parameters that depend on everything decoded so far, as real context
 /// networks do: a wrong symbol changes later tables.
 impl ContextNets for FakeHyperSynthesis {
@@ -77,14 +85,9 @@ impl ContextNets for FakeHyperSynthesis {
 /// The I decoder's entropy stage for a channel-groups/checkerboard package.
 fn decode_checkerboard_payload(payload: &[u8], tables: &[CdfTable; 4], local: bool) {
     let Ok(bits) = helio_core::intra::read_payload(payload) else { return };
-    let codec = ChannelGroupsCheckerboard {
-        z: EntropyBottleneck::new(vec![0.25, -0.5], vec![tables[1].clone(), tables[2].clone()]).unwrap(),
-        y: GaussianConditional::new(vec![0.11, 1.0, 8.0, 64.0], 0.11, tables.to_vec()).unwrap(),
-        groups: vec![1, 2],
-        local,
-    };
+    let codec = ChannelGroupsCheckerboard { groups: vec![1, 2], local };
     let shape = [3, 8, 8];
-    if let Ok(y_hat) = codec.decompress(&bits, shape, &mut FakeHyperSynthesis(3)) {
+    if let Ok(y_hat) = codec.decompress(&hyperprior(tables), &bits, shape, &mut FakeHyperSynthesis(3)) {
         assert_eq!(y_hat.shape(), shape);
         assert!(y_hat.data.iter().all(|v| v.is_finite()));
     }
@@ -93,10 +96,7 @@ fn decode_checkerboard_payload(payload: &[u8], tables: &[CdfTable; 4], local: bo
 /// The P decoder's entropy stages on `payload`: four sections, motion then residual.
 fn decode_p_payload(payload: &[u8], tables: &[CdfTable; 4]) {
     let Ok(bits) = helio_core::inter::read_payload(payload) else { return };
-    let hyperprior = Hyperprior {
-        z: EntropyBottleneck::new(vec![0.25, -0.5], vec![tables[1].clone(), tables[2].clone()]).unwrap(),
-        y: GaussianConditional::new(vec![0.11, 1.0, 8.0, 64.0], 0.11, tables.to_vec()).unwrap(),
-    };
+    let hyperprior = hyperprior(tables);
     for (latent, shape) in [(&bits.motion, [3, 8, 8]), (&bits.residual, [2, 4, 8])] {
         if let Ok(y_hat) = hyperprior.decompress(latent, shape, &mut FakeHyperSynthesis(shape[0])) {
             assert_eq!(y_hat.shape(), shape);

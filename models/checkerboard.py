@@ -28,9 +28,8 @@ rate alone teaches the means to pull latents into the zero bin.
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
-from compressai.entropy_models import EntropyBottleneck, GaussianConditional
+from compressai.entropy_models import GaussianConditional
 from compressai.models.utils import conv, deconv
 
 GROUPS = (16, 16, 32, 32)

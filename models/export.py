@@ -190,15 +190,13 @@ def code_bits(sym, idx, offsets, cdfs):
     return bits
 
 
-def code_frame(sess, mj, t, q):
-    """PACKAGE.md coding procedure on one frame t [H,W] at quality index q
-    (0-based). Returns (bits, x_hat [H,W], number of escapes)."""
-    H, W = t.shape
+def code_hyper(sess, mj, t, q):
+    """Steps 1-4 of the PACKAGE.md procedure on frame t [H,W] at quality index
+    q (0-based): (gained y, inv_gain, z, bits of z, scales, means)."""
     x = pad_to(torch.from_numpy(t)[None, None], PAD).numpy()
     g = np.asarray(mj["qualities"][q]["gain"], np.float32)[None, :, None, None]
     ig = np.asarray(mj["qualities"][q]["inv_gain"], np.float32)[None, :, None, None]
-    y = sess["g_a"].run(None, {"x": x})[0]
-    yg = (y * g).astype(np.float32)
+    yg = (sess["g_a"].run(None, {"x": x})[0] * g).astype(np.float32)
     z = sess["h_a"].run(None, {"y": yg})[0]
     med = np.asarray(mj["z"]["medians"], np.float32)[None, :, None, None]
     sz = round_half_away(z - med)
@@ -206,6 +204,14 @@ def code_frame(sess, mj, t, q):
     zc = np.broadcast_to(np.arange(z.shape[1])[None, :, None, None], z.shape)
     bits = code_bits(sz, zc, mj["z"]["offsets"], mj["z"]["cdfs"])
     scales, means = sess["h_s"].run(None, {"z_hat": z_hat})
+    return yg, ig, z, bits, scales, means
+
+
+def code_frame(sess, mj, t, q):
+    """PACKAGE.md coding procedure on one frame t [H,W] at quality index q
+    (0-based). Returns (bits, x_hat [H,W], latents for the rANS cross-check)."""
+    H, W = t.shape
+    yg, ig, z, bits, scales, means = code_hyper(sess, mj, t, q)
     idx = build_indexes(scales, mj["y"]["scale_table"], mj["y"]["scale_bound"])
     sy = round_half_away(yg - means)
     bits += code_bits(sy, idx, mj["y"]["offsets"], mj["y"]["cdfs"])

@@ -20,7 +20,6 @@ cg{k}_a / cg{k}_n and a new z bottleneck. Then:
 import argparse
 import datetime
 import json
-import math
 import os
 import platform
 import shutil
@@ -33,7 +32,7 @@ import torch.nn as nn
 
 from models.checkerboard import anchor_mask
 from models.data import load_val_frames
-from models.export import (HS, PAD, PRECISION, build_indexes, code_bits, code_frame, count_macs,
+from models.export import (HS, PAD, build_indexes, code_bits, code_frame, code_hyper, count_macs,
                            psnr8, round_half_away, session)
 from models.train import pad_to
 from models.train_checkerboard import build, rates
@@ -89,17 +88,7 @@ def export_graphs(head, out):
 def code_frame_cb(sess, mj, t, q):
     """codec-core/BITSTREAM.md kind 2 in numpy; returns (bits, x_hat [H,W])."""
     H, W = t.shape
-    x = pad_to(torch.from_numpy(t)[None, None], PAD).numpy()
-    g = np.asarray(mj["qualities"][q]["gain"], np.float32)[None, :, None, None]
-    ig = np.asarray(mj["qualities"][q]["inv_gain"], np.float32)[None, :, None, None]
-    yg = (sess["g_a"].run(None, {"x": x})[0] * g).astype(np.float32)
-    z = sess["h_a"].run(None, {"y": yg})[0]
-    med = np.asarray(mj["z"]["medians"], np.float32)[None, :, None, None]
-    sz = round_half_away(z - med)
-    z_hat = (sz + med).astype(np.float32)
-    zc = np.broadcast_to(np.arange(z.shape[1])[None, :, None, None], z.shape)
-    bits = code_bits(sz, zc, mj["z"]["offsets"], mj["z"]["cdfs"])
-    scales, means = sess["h_s"].run(None, {"z_hat": z_hat})
+    yg, ig, _, bits, scales, means = code_hyper(sess, mj, t, q)
     _, M, h, w = yg.shape
     anchor = anchor_mask(h, w).numpy().astype(bool)[0, 0]
     y_hat = np.zeros_like(yg)
@@ -322,7 +311,6 @@ def write_card(a, cmd, ck, cfg, mj, diffs, rows, abl, macs, params, sizes, rd_s)
     w("|---|---:|---:|---:|---:|---:|")
     for q, bb, bp, nb, npn in rows:
         w(f"| {q} | {bb:.4f} | {bp:.2f} | {nb:.4f} | {npn:.2f} | {bits_change(nb, bb)} |")
-    tot_b, tot_n = sum(r[1] for r in rows), sum(r[3] for r in rows)
     bd = bd_rate([(r[1], r[2]) for r in rows], [(r[3], r[4]) for r in rows])
     w(f"\n**BD-rate of this package against the base package: {bd:+.1f} %** (PSNR, over the overlapping "
       f"range; negative = fewer bits at equal quality). Per quality the PSNR differs by up to "

@@ -67,6 +67,18 @@ def validate(model, val, device):
     return out
 
 
+def open_log(rundir, header):
+    """The run's log.csv for appending (a resumed run continues it), with
+    `header` written when the file is new; returns (file, csv writer)."""
+    path = os.path.join(rundir, "log.csv")
+    new = not os.path.exists(path)
+    f = open(path, "a", newline="")
+    log = csv.writer(f)
+    if new:
+        log.writerow(header)
+    return f, log
+
+
 def save_atomic(obj, path):
     tmp = path + ".tmp"
     torch.save(obj, tmp)
@@ -145,14 +157,9 @@ def main():
     Q = model.num_qualities
     rng = np.random.default_rng(seed + 1)
 
-    logpath = os.path.join(rundir, "log.csv")
-    new_log = not os.path.exists(logpath)
-    logf = open(logpath, "a", newline="")
-    log = csv.writer(logf)
-    if new_log:
-        log.writerow(["iter", "wall_s", "it_per_s", "loss", "bpp", "psnr", "aux"]
-                     + [f"val_bpp_q{q + 1}" for q in range(Q)]
-                     + [f"val_psnr_q{q + 1}" for q in range(Q)])
+    logf, log = open_log(rundir, ["iter", "wall_s", "it_per_s", "loss", "bpp", "psnr", "aux"]
+                         + [f"val_bpp_q{q + 1}" for q in range(Q)]
+                         + [f"val_psnr_q{q + 1}" for q in range(Q)])
 
     acc = dict(n=0, loss=0.0, bpp=0.0, psnr=0.0, aux=0.0)
     wall0, t_start, t_ck, it_ck = wall, time.time(), time.time(), it

@@ -16,7 +16,6 @@ Validation: held-out AIA 171 frames, each quality, bpp of y per variant
 variant (the means move y_hat slightly).
 """
 
-import csv
 import math
 import os
 import time
@@ -28,7 +27,7 @@ import torch.nn.functional as F
 from models.checkerboard import CheckerboardGroups
 from models.data import CropSampler, load_train_frames, load_val_frames
 from models.package import load_h_s, load_hyperprior
-from models.train import pad_to, save_atomic, start_run
+from models.train import open_log, pad_to, save_atomic, start_run
 
 VARIANTS = ("hyperprior", "groups", "checkerboard")
 
@@ -135,24 +134,20 @@ def main():
         print(f"resumed from {ckpath} at iter {it} ({wall:.0f} s)", flush=True)
 
     src = cfg["pack"] if cfg.get("pack") and os.path.exists(cfg["pack"]) else cfg["data"]
-    sampler = CropSampler(load_train_frames(src), cfg["crop"], seed=seed)
+    frames = load_train_frames(src)
+    sampler = CropSampler(frames, cfg["crop"], seed=seed)
     dist_w = None
     if cfg["distortion"]:
         dist_w = distortion_weights(base, torch.from_numpy(CropSampler(
-            load_train_frames(src), 256, seed=123).batch(4)).to(device)).to(device)
+            frames, 256, seed=123).batch(4)).to(device)).to(device)
         print(f"latent distortion weights: {dist_w.min():.3g}..{dist_w.max():.3g} "
               f"(mean {dist_w.mean():.3g}) pixel MSE per unit latent variance", flush=True)
     val = load_val_frames(cfg["data"], cfg["val_frames"])
     Q = base.num_qualities
     rng = np.random.default_rng(seed + 1)
 
-    logpath = os.path.join(rundir, "log.csv")
-    new_log = not os.path.exists(logpath)
-    logf = open(logpath, "a", newline="")
-    log = csv.writer(logf)
-    if new_log:
-        log.writerow(["iter", "wall_s", "it_per_s", "bpp_z"] + [f"bpp_y_{v}" for v in heads]
-                     + [f"val_{v}_q{q + 1}_{m}" for v in heads for q in range(Q) for m in ("bpp", "psnr")])
+    logf, log = open_log(rundir, ["iter", "wall_s", "it_per_s", "bpp_z"] + [f"bpp_y_{v}" for v in heads]
+                         + [f"val_{v}_q{q + 1}_{m}" for v in heads for q in range(Q) for m in ("bpp", "psnr")])
 
     acc = {"n": 0, "z": 0.0, **{v: 0.0 for v in heads}}
     wall0, t_start, t_ck, it_ck, t_val = wall, time.time(), time.time(), it, time.time()

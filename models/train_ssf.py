@@ -23,7 +23,6 @@ I-frame 0 then P-frames 1..3 with hard rounding, per quality: mean P-frame bpp
 """
 
 import argparse
-import csv
 import json
 import math
 import os
@@ -36,7 +35,7 @@ import torch.nn.functional as F
 from models.clips import ClipSampler, load_val_clip
 from models.hyperprior import GainedMeanScaleHyperprior
 from models.ssf import ScaleSpaceFlow, apply_gain, reference_gain
-from models.train import bpp_of, pad_to, save_atomic, start_run
+from models.train import bpp_of, open_log, pad_to, save_atomic, start_run
 
 DEFAULTS = dict(
     name="ssf", N=64, M_motion=64, M_residual=96, levels=5, sigma0=1.5,
@@ -167,14 +166,9 @@ def main():
     Q = model.num_qualities
     rng = np.random.default_rng(seed + 1)
 
-    logpath = os.path.join(rundir, "log.csv")
-    new_log = not os.path.exists(logpath)
-    logf = open(logpath, "a", newline="")
-    log = csv.writer(logf)
-    if new_log:
-        log.writerow(["iter", "wall_s", "it_per_s", "loss", "bpp", "psnr", "pred_psnr", "aux"]
-                     + [f"val_{k}_q{q + 1}" for q in range(Q)
-                        for k in ("i_bpp", "i_psnr", "p_bpp", "p_psnr")])
+    logf, log = open_log(rundir, ["iter", "wall_s", "it_per_s", "loss", "bpp", "psnr", "pred_psnr", "aux"]
+                         + [f"val_{k}_q{q + 1}" for q in range(Q)
+                            for k in ("i_bpp", "i_psnr", "p_bpp", "p_psnr")])
 
     def save():
         save_atomic({"model": model.state_dict(), "opt": opt.state_dict(),

@@ -548,6 +548,9 @@ pub struct Decoder {
     alternates: Vec<ModelPackage>,
     settings: SessionSettings,
     inter: Option<InterCodec>,
+    /// Other inter packages a sequence header may ask for (the embedded
+    /// plain-hyperprior P model behind the embedded default).
+    inter_alternates: Vec<InterPackage>,
     header: Option<SequenceHeader>,
     reference: Option<Reference>,
     /// Forward transform of the current header's depth, for references.
@@ -560,7 +563,11 @@ impl Decoder {
         // the alternates a sequence header may ask for.
         let mut alternates = ModelPackage::load_all(&cfg.model)?;
         let model = alternates.remove(0);
-        let inter_model = load_inter_for(&cfg.model, &model)?;
+        let mut inter_alternates = InterPackage::load_all(&cfg.model)?;
+        for p in &inter_alternates {
+            p.check_pairs_with(&model)?;
+        }
+        let inter_model = (!inter_alternates.is_empty()).then(|| inter_alternates.remove(0));
         let settings = SessionSettings { execution_provider: cfg.execution_provider, threads: cfg.threads };
         let nets = Networks::for_decoder(&model, settings)?;
         // Alternates get sessions on the provider the first package settled on.
@@ -573,7 +580,7 @@ impl Decoder {
             None => None,
         };
         let intra = IntraCodec::new(model, nets);
-        Ok(Self { intra, alternates, settings, inter, header: None, reference: None, lut: None })
+        Ok(Self { intra, alternates, settings, inter, inter_alternates, header: None, reference: None, lut: None })
     }
 
     pub fn execution_provider_in_use(&self) -> ExecutionProvider {
@@ -802,8 +809,13 @@ impl Decoder {
         std::iter::once(self.intra.model()).chain(&self.alternates).flat_map(|p| self.ids_of(p)).collect()
     }
 
+    /// The inter packages, the one in use first.
+    fn inter_packages(&self) -> impl Iterator<Item = &InterPackage> {
+        self.inter.as_ref().map(InterCodec::model).into_iter().chain(&self.inter_alternates)
+    }
+
     fn ids_of(&self, package: &ModelPackage) -> Vec<ModelId> {
-        std::iter::once(package.id).chain(self.inter.as_ref().map(|i| combined_id(package.id, i.model().id))).collect()
+        std::iter::once(package.id).chain(self.inter_packages().map(|i| combined_id(package.id, i.id))).collect()
     }
 
     fn accept_header(&mut self, h: SequenceHeader) -> Result<()> {
@@ -815,6 +827,18 @@ impl Decoder {
             let nets = Networks::for_decoder(&package, self.settings)?;
             let previous = std::mem::replace(&mut self.intra, IntraCodec::new(package, nets));
             self.alternates.push(previous.into_model());
+            self.reference = None;
+        }
+        let intra_id = self.intra.model().id;
+        if self.inter.is_some()
+            && let Some(j) = self.inter_alternates.iter().position(|p| combined_id(intra_id, p.id) == h.model_id)
+        {
+            // P-frames coded with another of our inter packages: switch.
+            let package = self.inter_alternates.remove(j);
+            let ep = self.intra.execution_provider_in_use();
+            let nets = InterNetworks::for_decoder(&package, ep, self.settings.threads)?;
+            let previous = self.inter.replace(InterCodec::new(package, nets)).expect("checked above");
+            self.inter_alternates.push(previous.into_model());
             self.reference = None;
         }
         let model = self.intra.model();

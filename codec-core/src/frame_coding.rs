@@ -3,10 +3,87 @@
 //! hyper-networks (steps 1-6 of the procedure in `models/PACKAGE.md`), and
 //! length-prefixed payload sections.
 
-use crate::latent_codecs::{ContextNets, HyperNets, Hyperprior, HyperpriorBits, Latent};
-use crate::model::QualitySpec;
-use crate::runtime::{NchwOutput, Network};
+use crate::intra::HYPER_SYNTHESIS_THREADS;
+use crate::latent_codecs::{ChannelGroupsCheckerboard, ContextNets, HyperNets, Hyperprior, HyperpriorBits, Latent};
+use crate::model::{ContextSpec, MAX_CONTEXT_GROUPS, QualitySpec};
+use crate::runtime::{self, ExecutionProvider, NchwOutput, Network};
 use crate::{Error, Result};
+
+macro_rules! context_graph_names {
+    ($p:literal) => {
+        [
+            [concat!($p, "cg0_a"), concat!($p, "cg0_n")],
+            [concat!($p, "cg1_a"), concat!($p, "cg1_n")],
+            [concat!($p, "cg2_a"), concat!($p, "cg2_n")],
+            [concat!($p, "cg3_a"), concat!($p, "cg3_n")],
+            [concat!($p, "cg4_a"), concat!($p, "cg4_n")],
+            [concat!($p, "cg5_a"), concat!($p, "cg5_n")],
+            [concat!($p, "cg6_a"), concat!($p, "cg6_n")],
+            [concat!($p, "cg7_a"), concat!($p, "cg7_n")],
+        ]
+    };
+}
+
+/// Names of the context networks (`{prefix}cg{k}_a`, `{prefix}cg{k}_n`) and
+/// of the side-feature network (`{prefix}side`) as `Network` wants them,
+/// static, per prefix: "" (intra package), "m_" and "r_" (the inter package's
+/// motion and residual latents).
+type ContextNames = (&'static str, &'static str, [[&'static str; 2]; MAX_CONTEXT_GROUPS]);
+const CONTEXT_GRAPH_NAMES: [ContextNames; 3] = [
+    ("", "side", context_graph_names!("")),
+    ("m_", "m_side", context_graph_names!("m_")),
+    ("r_", "r_side", context_graph_names!("r_")),
+];
+
+/// The context networks of one latent (empty for a plain hyperprior latent).
+#[derive(Default)]
+pub struct ContextNetworks {
+    /// Per channel group: (anchor pass, non-anchor pass if `context.local`).
+    pub groups: Vec<(Network, Option<Network>)>,
+    /// Side image -> side features, with `context.side`.
+    pub side: Option<Network>,
+}
+
+/// Sessions of one latent's context networks; `graph` returns a graph's bytes by name.
+pub fn context_networks<'a>(
+    context: &ContextSpec,
+    prefix: &str,
+    graph: impl Fn(&str) -> &'a [u8],
+    ep: ExecutionProvider,
+) -> Result<ContextNetworks> {
+    let (_, side_name, names) = CONTEXT_GRAPH_NAMES.iter().find(|(p, _, _)| *p == prefix).expect("a known prefix");
+    // All of them pick symbols' tables like h_s: one thread, for the same reason.
+    let session = |name: &str| runtime::create_session(graph(name), name, ep, HYPER_SYNTHESIS_THREADS);
+    let side = context.side.as_deref();
+    let net = |k: usize, non_anchor: bool| -> Result<Network> {
+        let name = names[k][usize::from(non_anchor)];
+        let mut inputs = vec!["hyper_scales", "hyper_means"];
+        if k > 0 {
+            inputs.push("y_prev");
+        }
+        if non_anchor {
+            inputs.push("anchors");
+        }
+        if side.is_some() {
+            inputs.push("side");
+        }
+        Network::with_inputs(name, session(name)?, &inputs)
+    };
+    let groups = (0..context.groups.len())
+        .map(|k| Ok((net(k, false)?, if context.local { Some(net(k, true)?) } else { None })))
+        .collect::<Result<_>>()?;
+    let side = side.map(|s| Network::with_inputs(side_name, session(side_name)?, &[s])).transpose()?;
+    Ok(ContextNetworks { groups, side })
+}
+
+/// Side features of `image` (`[1, 1, H, W]`) when the latent's context has a side network.
+fn side_features(nets: &mut ContextNetworks, image: Option<(&[f32], [usize; 4])>) -> Result<Option<Latent>> {
+    let Some(net) = nets.side.as_mut() else { return Ok(None) };
+    let (data, shape) = image.ok_or_else(|| Error::Model(format!("{} needs a side image", net.name())))?;
+    let what = format!("{} output side", net.name());
+    let out = net.run(data, shape, &["side"])?;
+    to_latent(&what, out.into_iter().next().expect("one output")).map(Some)
+}
 
 /// Size after padding `n` up to a multiple of `m`.
 pub fn padded(n: usize, m: usize) -> usize {
@@ -74,6 +151,8 @@ impl HyperNets for OnnxHyper<'_> {
 pub struct OnnxContext<'a> {
     pub hyper: OnnxHyper<'a>,
     pub groups: &'a mut [(Network, Option<Network>)],
+    /// Side features every pass also takes (`context.side`).
+    pub side: Option<&'a Latent>,
 }
 
 impl HyperNets for OnnxContext<'_> {
@@ -101,7 +180,7 @@ impl ContextNets for OnnxContext<'_> {
         };
         let shape = |l: &Latent| [1, l.channels, l.height, l.width];
         let mut inputs = vec![(scales.data.as_slice(), shape(scales)), (means.data.as_slice(), shape(means))];
-        inputs.extend([y_prev, anchors].into_iter().flatten().map(|l| (l.data.as_slice(), shape(l))));
+        inputs.extend([y_prev, anchors, self.side].into_iter().flatten().map(|l| (l.data.as_slice(), shape(l))));
         let name = net.name();
         let mut out = net.run_inputs(&inputs, &["scales", "means"])?.into_iter();
         let s = to_latent(&format!("{name} output scales"), out.next().expect("two outputs"))?;
@@ -165,6 +244,51 @@ pub fn decode_gained(quality: &QualitySpec, decompress: impl FnOnce() -> Result<
     let mut y_hat = decompress()?;
     apply_gain(&mut y_hat, &quality.inv_gain);
     Ok(y_hat)
+}
+
+/// One latent's entropy model: the plain hyperprior (`context` None) or
+/// channel groups + checkerboard over the hyperprior's tables, with its
+/// networks and, for a context with side features, the side image.
+pub struct LatentCoder<'a> {
+    pub hyperprior: &'a Hyperprior,
+    pub context: Option<&'a ChannelGroupsCheckerboard>,
+    pub nets: &'a mut ContextNetworks,
+    pub side_image: Option<(&'a [f32], [usize; 4])>,
+}
+
+impl LatentCoder<'_> {
+    /// Encoder side: `y` (analysis output of shape `expected`) times the
+    /// quality's gain, coded; returns the code words and `y_hat` after inv_gain.
+    pub fn encode(
+        self,
+        quality: &QualitySpec,
+        y: Latent,
+        expected: [usize; 3],
+        what: &str,
+        mut hyper: OnnxHyper<'_>,
+    ) -> Result<(HyperpriorBits, Latent)> {
+        let Some(cb) = self.context else {
+            return encode_latent(self.hyperprior, quality, y, expected, what, &mut hyper);
+        };
+        let side = side_features(self.nets, self.side_image)?;
+        let mut nets = OnnxContext { hyper, groups: &mut self.nets.groups, side: side.as_ref() };
+        encode_gained(quality, y, expected, what, |y| cb.compress(self.hyperprior, y, &mut nets))
+    }
+
+    /// Decoder side of [`LatentCoder::encode`].
+    pub fn decode(
+        self,
+        quality: &QualitySpec,
+        bits: &HyperpriorBits,
+        shape: [usize; 3],
+        h_s: &mut Network,
+    ) -> Result<Latent> {
+        let Some(cb) = self.context else { return decode_latent(self.hyperprior, quality, bits, shape, h_s) };
+        let side = side_features(self.nets, self.side_image)?;
+        let mut nets =
+            OnnxContext { hyper: OnnxHyper { h_a: None, h_s }, groups: &mut self.nets.groups, side: side.as_ref() };
+        decode_gained(quality, || cb.decompress(self.hyperprior, bits, shape, &mut nets))
+    }
 }
 
 /// `u32 BE len | bytes` per section, concatenated.

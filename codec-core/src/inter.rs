@@ -27,12 +27,12 @@
 //! configured thread count.
 
 use crate::frame_coding::{
-    OnnxHyper, crop, decode_latent, encode_latent, image_output, pad_replicate, padded, read_sections, to_latent,
-    write_sections,
+    ContextNetworks, LatentCoder, OnnxHyper, context_networks, crop, image_output, pad_replicate, padded, read_sections,
+    to_latent, write_sections,
 };
 use crate::intra::HYPER_SYNTHESIS_THREADS;
 use crate::latent_codecs::{HyperpriorBits, Latent};
-use crate::model::{InterPackage, InterSpec, LATENT_STRIDE, QualitySpec};
+use crate::model::{InterLatentSpec, InterPackage, InterSpec, LATENT_STRIDE, QualitySpec};
 use crate::runtime::{self, ExecutionProvider, Network};
 use crate::{Error, Result};
 
@@ -46,6 +46,9 @@ pub struct InterNetworks {
     r_h_a: Option<Network>,
     r_h_s: Network,
     r_g_s: Network,
+    /// Context networks of a latent coded with channel groups + checkerboard (else empty).
+    m_context: ContextNetworks,
+    r_context: ContextNetworks,
 }
 
 impl InterNetworks {
@@ -64,7 +67,13 @@ impl InterNetworks {
                 .and_then(|s| Network::with_inputs(name, s, inputs))
         };
         let analysis = |name: &'static str, inputs: &[&str]| encoder.then(|| make(name, threads, inputs)).transpose();
+        let context = |latent: &InterLatentSpec, prefix: &str| match &latent.context {
+            None => Ok(ContextNetworks::default()),
+            Some(c) => context_networks(c, prefix, |n| model.context_graph(n), ep),
+        };
         Ok(Self {
+            m_context: context(&model.spec.motion, "m_")?,
+            r_context: context(&model.spec.residual, "r_")?,
             m_g_a: analysis("m_g_a", &["x", "ref"])?,
             m_h_a: analysis("m_h_a", &["y"])?,
             m_h_s: make("m_h_s", HYPER_SYNTHESIS_THREADS, &["z_hat"])?,
@@ -175,6 +184,10 @@ impl InterCodec {
         &self.model
     }
 
+    pub fn into_model(self) -> InterPackage {
+        self.model
+    }
+
     fn dims(&self, width: usize, height: usize) -> Dims {
         let m = self.model.spec.pad_multiple;
         Dims { w: width, h: height, pw: padded(width, m), ph: padded(height, m) }
@@ -203,18 +216,29 @@ impl InterCodec {
         let m_g_a = nets.m_g_a.as_mut().expect("encoder networks");
         let out = m_g_a.run_inputs(&[(&x, d.image()), (&refp, d.image())], &["y"])?;
         let y = to_latent("m_g_a output y", out.into_iter().next().expect("one output"))?;
-        let mut hyper = OnnxHyper { h_a: nets.m_h_a.as_mut(), h_s: &mut nets.m_h_s };
-        let motion_shape = d.latent(spec.motion.m);
-        let (motion, y_hat) = encode_latent(&self.model.motion, qm, y, motion_shape, "m_g_a output y", &mut hyper)?;
+        let hyper = OnnxHyper { h_a: nets.m_h_a.as_mut(), h_s: &mut nets.m_h_s };
+        let motion_shape = d.latent(spec.motion.latent.m);
+        let coder = LatentCoder {
+            hyperprior: &self.model.motion,
+            context: self.model.motion_context.as_ref(),
+            nets: &mut nets.m_context,
+            side_image: None,
+        };
+        let (motion, y_hat) = coder.encode(qm, y, motion_shape, "m_g_a output y", hyper)?;
         let pred = predict(&mut nets.predict, &refp, &y_hat, d)?;
 
         let r_g_a = nets.r_g_a.as_mut().expect("encoder networks");
         let out = r_g_a.run_inputs(&[(&x, d.image()), (&pred, d.image())], &["y"])?;
         let y = to_latent("r_g_a output y", out.into_iter().next().expect("one output"))?;
-        let mut hyper = OnnxHyper { h_a: nets.r_h_a.as_mut(), h_s: &mut nets.r_h_s };
-        let residual_shape = d.latent(spec.residual.m);
-        let (residual, y_hat) =
-            encode_latent(&self.model.residual, qr, y, residual_shape, "r_g_a output y", &mut hyper)?;
+        let hyper = OnnxHyper { h_a: nets.r_h_a.as_mut(), h_s: &mut nets.r_h_s };
+        let residual_shape = d.latent(spec.residual.latent.m);
+        let coder = LatentCoder {
+            hyperprior: &self.model.residual,
+            context: self.model.residual_context.as_ref(),
+            nets: &mut nets.r_context,
+            side_image: Some((&pred, d.image())),
+        };
+        let (residual, y_hat) = coder.encode(qr, y, residual_shape, "r_g_a output y", hyper)?;
         let reconstruction = synthesize(&mut nets.r_g_s, &pred, &y_hat, d)?;
         Ok(InterEncoded { payload: write_payload(&PBits { gain, motion, residual }), reconstruction })
     }
@@ -237,10 +261,18 @@ impl InterCodec {
         let refp = pad_replicate(&apply_gain(reference, bits.gain), d.w, d.h, d.pw, d.ph);
         let nets = &mut self.nets;
         let spec = &self.model.spec;
-        let y_hat = decode_latent(&self.model.motion, qm, &bits.motion, d.latent(spec.motion.m), &mut nets.m_h_s)?;
+        let m = &self.model;
+        let coder =
+            LatentCoder { hyperprior: &m.motion, context: m.motion_context.as_ref(), nets: &mut nets.m_context, side_image: None };
+        let y_hat = coder.decode(qm, &bits.motion, d.latent(spec.motion.latent.m), &mut nets.m_h_s)?;
         let pred = predict(&mut nets.predict, &refp, &y_hat, d)?;
-        let y_hat =
-            decode_latent(&self.model.residual, qr, &bits.residual, d.latent(spec.residual.m), &mut nets.r_h_s)?;
+        let coder = LatentCoder {
+            hyperprior: &m.residual,
+            context: m.residual_context.as_ref(),
+            nets: &mut nets.r_context,
+            side_image: Some((&pred, d.image())),
+        };
+        let y_hat = coder.decode(qr, &bits.residual, d.latent(spec.residual.latent.m), &mut nets.r_h_s)?;
         synthesize(&mut nets.r_g_s, &pred, &y_hat, d)
     }
 }

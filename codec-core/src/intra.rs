@@ -9,12 +9,12 @@
 //! `u32 BE z_len | z words | u32 BE y_len | y words`, filling the payload exactly.
 
 use crate::frame_coding::{
-    self, OnnxContext, OnnxHyper, decode_gained, decode_latent, encode_gained, encode_latent, image_output,
-    read_sections, to_latent, write_sections,
+    self, ContextNetworks, LatentCoder, OnnxHyper, context_networks, image_output, read_sections, to_latent,
+    write_sections,
 };
 pub use crate::frame_coding::{crop, pad_replicate, padded};
 use crate::latent_codecs::{HyperpriorBits, Latent};
-use crate::model::{LATENT_STRIDE, MAX_CONTEXT_GROUPS, ModelPackage};
+use crate::model::{LATENT_STRIDE, ModelPackage};
 use crate::runtime::{self, ExecutionProvider, Network, SessionSettings};
 use crate::{Error, Result};
 
@@ -25,22 +25,9 @@ pub struct Networks {
     h_s: Network,
     g_s: Network,
     /// Per channel group: (anchor pass, non-anchor pass); empty for a hyperprior package.
-    context: Vec<(Network, Option<Network>)>,
+    context: ContextNetworks,
     in_use: ExecutionProvider,
 }
-
-/// Names of the context networks (`cg{k}_a`, `cg{k}_n`) as `Network` wants them:
-/// static, for at most [`MAX_CONTEXT_GROUPS`] groups.
-const CONTEXT_GRAPH_NAMES: [[&str; 2]; MAX_CONTEXT_GROUPS] = [
-    ["cg0_a", "cg0_n"],
-    ["cg1_a", "cg1_n"],
-    ["cg2_a", "cg2_n"],
-    ["cg3_a", "cg3_n"],
-    ["cg4_a", "cg4_n"],
-    ["cg5_a", "cg5_n"],
-    ["cg6_a", "cg6_n"],
-    ["cg7_a", "cg7_n"],
-];
 
 /// Fixed intra-op thread count of the hyper-synthesis network (see [`Networks::create`]).
 pub const HYPER_SYNTHESIS_THREADS: usize = 1;
@@ -60,24 +47,9 @@ impl Networks {
         let make = |name: &'static str, threads: usize| {
             runtime::create_session(model.graph(name), name, in_use, threads).and_then(|s| Network::new(name, s))
         };
-        // Context networks pick symbols' tables like h_s: one thread, same reason.
-        let context_net = |k: usize, non_anchor: bool| -> Result<Network> {
-            let name = CONTEXT_GRAPH_NAMES[k][usize::from(non_anchor)];
-            let session = runtime::create_session(model.context_graph(name), name, in_use, HYPER_SYNTHESIS_THREADS)?;
-            let mut inputs = vec!["hyper_scales", "hyper_means"];
-            if k > 0 {
-                inputs.push("y_prev");
-            }
-            if non_anchor {
-                inputs.push("anchors");
-            }
-            Network::with_inputs(name, session, &inputs)
-        };
         let context = match &model.spec.context {
-            None => Vec::new(),
-            Some(c) => (0..c.groups.len())
-                .map(|k| Ok((context_net(k, false)?, if c.local { Some(context_net(k, true)?) } else { None })))
-                .collect::<Result<_>>()?,
+            None => ContextNetworks::default(),
+            Some(c) => context_networks(c, "", |n| model.context_graph(n), in_use)?,
         };
         Ok(Self {
             g_s: Network::new("g_s", g_s)?,
@@ -148,15 +120,14 @@ impl IntraCodec {
         let g_a = self.nets.g_a.as_mut().expect("encoder networks");
         let y = to_latent("g_a output y", g_a.run(&x, [1, 1, ph, pw], &["y"])?.into_iter().next().expect("one output"))?;
         let shape = self.latent_shape(width, height);
-        let mut hyper = OnnxHyper { h_a: self.nets.h_a.as_mut(), h_s: &mut self.nets.h_s };
-        let (bits, y_hat) = match &self.model.checkerboard {
-            None => encode_latent(&self.model.hyperprior, q, y, shape, "g_a output y", &mut hyper)?,
-            Some(cb) => {
-                let mut nets = OnnxContext { hyper, groups: &mut self.nets.context };
-                let hp = &self.model.hyperprior;
-                encode_gained(q, y, shape, "g_a output y", |y| cb.compress(hp, y, &mut nets))?
-            }
+        let hyper = OnnxHyper { h_a: self.nets.h_a.as_mut(), h_s: &mut self.nets.h_s };
+        let coder = LatentCoder {
+            hyperprior: &self.model.hyperprior,
+            context: self.model.checkerboard.as_ref(),
+            nets: &mut self.nets.context,
+            side_image: None,
         };
+        let (bits, y_hat) = coder.encode(q, y, shape, "g_a output y", hyper)?;
         let reconstruction = self.synthesize(&y_hat, width, height)?;
         Ok(IntraEncoded { payload: write_payload(&bits), reconstruction })
     }
@@ -176,15 +147,13 @@ impl IntraCodec {
         })?;
         let bits = read_payload(payload)?;
         let shape = self.latent_shape(width, height);
-        Ok(match &self.model.checkerboard {
-            None => decode_latent(&self.model.hyperprior, q, &bits, shape, &mut self.nets.h_s)?,
-            Some(cb) => {
-                let hyper = OnnxHyper { h_a: None, h_s: &mut self.nets.h_s };
-                let mut nets = OnnxContext { hyper, groups: &mut self.nets.context };
-                let hp = &self.model.hyperprior;
-                decode_gained(q, || cb.decompress(hp, &bits, shape, &mut nets))?
-            }
-        })
+        let coder = LatentCoder {
+            hyperprior: &self.model.hyperprior,
+            context: self.model.checkerboard.as_ref(),
+            nets: &mut self.nets.context,
+            side_image: None,
+        };
+        coder.decode(q, &bits, shape, &mut self.nets.h_s)
     }
 
     /// Synthesis of a decoded latent into a `width` x `height` plane (transform space).

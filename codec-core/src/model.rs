@@ -60,14 +60,34 @@ pub const MAX_CONTEXT_GROUPS: usize = 8;
 pub struct ContextSpec {
     pub groups: Vec<usize>,
     pub local: bool,
+    /// An image both sides hold before y is decoded, whose features (graph
+    /// `{prefix}side`) every pass also sees: only "pred", for the inter
+    /// package's residual (conditional entropy coding).
+    #[serde(default)]
+    pub side: Option<String>,
 }
+
+/// The one side image a context may use (`context.side`).
+pub const SIDE_PRED: &str = "pred";
 
 impl ContextSpec {
     /// Graph files of the context networks, in the order they enter the model
     /// id: per group `cg{k}_a` (anchors) and, with `local`, `cg{k}_n`.
     pub fn graph_names(&self) -> Vec<String> {
+        self.graph_names_with("")
+    }
+
+    /// [`ContextSpec::graph_names`] behind a prefix (`m_`, `r_` in the inter package).
+    pub fn graph_names_with(&self, prefix: &str) -> Vec<String> {
         let passes: &[&str] = if self.local { &["a", "n"] } else { &["a"] };
-        (0..self.groups.len()).flat_map(|k| passes.iter().map(move |p| format!("cg{k}_{p}"))).collect()
+        let side = self.side.is_some().then(|| format!("{prefix}side"));
+        side.into_iter()
+            .chain((0..self.groups.len()).flat_map(|k| passes.iter().map(move |p| format!("{prefix}cg{k}_{p}"))))
+            .collect()
+    }
+
+    pub fn codec(&self) -> ChannelGroupsCheckerboard {
+        ChannelGroupsCheckerboard { groups: self.groups.clone(), local: self.local }
     }
 }
 
@@ -122,6 +142,20 @@ fn validate_common(format: u32, pad_multiple: usize, precision: u32) -> std::res
         return Err(format!("precision {precision} is not supported (tables must be {PRECISION}-bit)"));
     }
     Ok(())
+}
+
+impl InterLatentSpec {
+    /// `side`: the side image this latent may condition on (residual: "pred").
+    fn validate(&self, prefix: &str, side: Option<&str>) -> std::result::Result<(), String> {
+        entropy_kind(&self.entropy_model, self.context.as_ref(), self.latent.m, prefix)?;
+        check_side(self.context.as_ref(), side, prefix)?;
+        self.latent.validate(prefix)
+    }
+
+    /// The quality entry for a 1-based level, or an error naming the valid range.
+    pub fn quality(&self, level: u8) -> Result<&QualitySpec> {
+        self.latent.quality(level)
+    }
 }
 
 impl LatentSpec {
@@ -203,34 +237,51 @@ impl LatentSpec {
     }
 }
 
+/// The entropy model of one latent from its `entropy_model` and `context`
+/// fields (`prefix` names the latent in messages), checked against its M.
+fn entropy_kind(
+    entropy_model: &str,
+    context: Option<&ContextSpec>,
+    m: usize,
+    prefix: &str,
+) -> std::result::Result<EntropyModelKind, String> {
+    let Some(kind) = EntropyModelKind::from_model_json(entropy_model) else {
+        return Err(format!(
+            "{prefix}entropy_model {entropy_model:?} is not supported (this build has \"hyperprior\" and \"channel-groups-checkerboard\")"
+        ));
+    };
+    match (kind, context) {
+        (EntropyModelKind::Hyperprior, Some(_)) => Err(format!("a \"hyperprior\" {prefix}entropy_model has no context section")),
+        (EntropyModelKind::ChannelGroupsCheckerboard, None) => Err(format!(
+            "{prefix}entropy_model \"channel-groups-checkerboard\" needs a {prefix}context section (groups, local)"
+        )),
+        (_, Some(c)) if c.groups.is_empty() || c.groups.len() > MAX_CONTEXT_GROUPS || c.groups.contains(&0) => Err(
+            format!("{prefix}context.groups {:?} must be 1..={MAX_CONTEXT_GROUPS} nonzero channel counts", c.groups),
+        ),
+        (_, Some(c)) if c.groups.iter().sum::<usize>() != m => {
+            Err(format!("{prefix}context.groups {:?} do not add up to M={m}", c.groups))
+        }
+        _ => Ok(kind),
+    }
+}
+
+/// `context.side` must be absent or the one side image the latent has (`allowed`).
+fn check_side(context: Option<&ContextSpec>, allowed: Option<&str>, prefix: &str) -> std::result::Result<(), String> {
+    match (context.and_then(|c| c.side.as_deref()), allowed) {
+        (None, _) => Ok(()),
+        (Some(s), Some(a)) if s == a => Ok(()),
+        (Some(s), Some(a)) => Err(format!("{prefix}context.side {s:?} is not supported (this latent can use {a:?})")),
+        (Some(s), None) => Err(format!("{prefix}context.side {s:?}: this latent has no side image")),
+    }
+}
+
 impl ModelSpec {
     fn validate(&self, origin: &str) -> Result<()> {
-        let bad = |msg: String| Err(Error::Model(format!("{origin}/model.json: {msg}")));
-        let Some(kind) = EntropyModelKind::from_model_json(&self.entropy_model) else {
-            return bad(format!(
-                "entropy_model {:?} is not supported (this build has \"hyperprior\" and \"channel-groups-checkerboard\")",
-                self.entropy_model
-            ));
-        };
-        match (kind, &self.context) {
-            (EntropyModelKind::Hyperprior, Some(_)) => return bad("a \"hyperprior\" model has no context section".into()),
-            (EntropyModelKind::ChannelGroupsCheckerboard, None) => {
-                return bad("entropy_model \"channel-groups-checkerboard\" needs a context section (groups, local)".into());
-            }
-            (_, Some(c)) if c.groups.is_empty() || c.groups.len() > MAX_CONTEXT_GROUPS || c.groups.contains(&0) => {
-                return bad(format!(
-                    "context.groups {:?} must be 1..={MAX_CONTEXT_GROUPS} nonzero channel counts",
-                    c.groups
-                ));
-            }
-            (_, Some(c)) if c.groups.iter().sum::<usize>() != self.latent.m => {
-                return bad(format!("context.groups {:?} do not add up to M={}", c.groups, self.latent.m));
-            }
-            _ => {}
-        }
-        validate_common(self.format, self.pad_multiple, self.precision)
+        entropy_kind(&self.entropy_model, self.context.as_ref(), self.latent.m, "")
+            .and_then(|_| check_side(self.context.as_ref(), None, ""))
+            .and_then(|()| validate_common(self.format, self.pad_multiple, self.precision))
             .and_then(|()| self.latent.validate(""))
-            .or_else(bad)
+            .map_err(|msg| Error::Model(format!("{origin}/model.json: {msg}")))
     }
 
     /// Builds the entropy tables (validating every CDF).
@@ -295,14 +346,7 @@ impl ModelPackage {
     fn embedded_checkerboard() -> Result<Option<Self>> {
         let Some((json, graphs, context)) = embedded_checkerboard_files() else { return Ok(None) };
         let origin = "embedded checkerboard".to_string();
-        Self::from_parts(origin, json, graphs.map(Cow::Borrowed), |name| {
-            context
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, bytes)| Cow::Borrowed(*bytes))
-                .ok_or_else(|| Error::Model(format!("the embedded checkerboard package has no {name}.onnx")))
-        })
-        .map(Some)
+        Self::from_parts(origin, json, graphs.map(Cow::Borrowed), |name| embedded_graph(context, name)).map(Some)
     }
 
     /// The package of a directory, or the embedded hyperprior.
@@ -338,8 +382,7 @@ impl ModelPackage {
             None => Vec::new(),
             Some(c) => c.graph_names().into_iter().map(|n| Ok((n.clone(), context_graph(&n)?))).collect::<Result<_>>()?,
         };
-        let checkerboard =
-            spec.context.as_ref().map(|c| ChannelGroupsCheckerboard { groups: c.groups.clone(), local: c.local });
+        let checkerboard = spec.context.as_ref().map(ContextSpec::codec);
         let id = model_id_with(json, &graphs, context_graphs.iter().map(|(_, g)| g.as_ref()));
         Ok(Self { spec, hyperprior, checkerboard, kind, graphs, context_graphs, id, origin })
     }
@@ -365,6 +408,9 @@ pub const INTER_GRAPHS: [&str; 8] = ["m_g_a", "m_h_a", "m_h_s", "predict", "r_g_
 pub const INTER_SUBDIR: &str = "ssf";
 const INTER_FILES_HINT: &str = "an inter package directory must contain model.json and m_g_a, m_h_a, m_h_s, predict, \
      r_g_a, r_h_a, r_h_s, r_g_s (.onnx) (see models/PACKAGE.md, \"Inter package\")";
+const INTER_CONTEXT_HINT: &str = "a latent with entropy_model \"channel-groups-checkerboard\" also needs \
+     m_cg<k>_a.onnx (motion) or r_cg<k>_a.onnx (residual), and the _n passes with context.local, for every \
+     channel group k (see models/PACKAGE.md)";
 
 /// The inter (P-frame) package's `model.json`.
 #[derive(Debug, Clone, Deserialize)]
@@ -377,8 +423,26 @@ pub struct InterSpec {
     /// Hex id of the intra package the P model was trained against (informational).
     #[serde(default)]
     pub intra_model: Option<String>,
-    pub motion: LatentSpec,
-    pub residual: LatentSpec,
+    pub motion: InterLatentSpec,
+    pub residual: InterLatentSpec,
+}
+
+/// One latent of the inter package: the fields of an intra latent, coded with
+/// the plain hyperprior or, like an intra package, with channel groups and
+/// checkerboard context (`entropy_model`, `context`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct InterLatentSpec {
+    #[serde(flatten)]
+    pub latent: LatentSpec,
+    /// Absent in packages made before the context models: "hyperprior".
+    #[serde(default = "hyperprior_name")]
+    pub entropy_model: String,
+    #[serde(default)]
+    pub context: Option<ContextSpec>,
+}
+
+fn hyperprior_name() -> String {
+    "hyperprior".into()
 }
 
 /// A loaded, validated inter package: scale-space-flow P-frame model.
@@ -387,9 +451,15 @@ pub struct InterPackage {
     pub spec: InterSpec,
     pub motion: Hyperprior,
     pub residual: Hyperprior,
+    /// Channel groups + checkerboard of a latent that has them (over its hyperprior's tables).
+    pub motion_context: Option<ChannelGroupsCheckerboard>,
+    pub residual_context: Option<ChannelGroupsCheckerboard>,
     /// See [`INTER_GRAPHS`].
     pub graphs: [Cow<'static, [u8]>; 8],
-    /// First 8 bytes of SHA-256 over model.json then the graphs in [`INTER_GRAPHS`] order.
+    /// The context networks, motion's (`m_cg{k}_{a,n}`) then residual's (`r_cg...`).
+    pub context_graphs: Vec<(String, Cow<'static, [u8]>)>,
+    /// First 8 bytes of SHA-256 over model.json, the graphs in [`INTER_GRAPHS`]
+    /// order, then the context graphs in order.
     pub id: ModelId,
     pub origin: String,
 }
@@ -400,19 +470,70 @@ impl InterPackage {
     /// - `Dir(d)`: `d/ssf` when `d/ssf/model.json` exists;
     /// - `Dirs { inter, .. }`: that directory, which must be complete.
     pub fn load(source: &ModelSource) -> Result<Option<Self>> {
-        let parts = match source {
-            ModelSource::Embedded => embedded_inter(),
-            ModelSource::Dir(dir) => {
-                let sub = dir.join(INTER_SUBDIR);
-                if sub.join("model.json").is_file() { Some(read_dir(&sub, INTER_GRAPHS, INTER_FILES_HINT)?) } else { None }
-            }
-            ModelSource::Dirs { inter: Some(dir), .. } => Some(read_dir(dir, INTER_GRAPHS, INTER_FILES_HINT)?),
-            ModelSource::Dirs { inter: None, .. } => None,
-        };
-        parts.map(|(origin, json, graphs)| Self::from_parts(origin, &json, graphs)).transpose()
+        if *source == ModelSource::Embedded
+            && let Some(p) = Self::embedded_checkerboard()?
+        {
+            return Ok(Some(p));
+        }
+        Self::load_base(source)
     }
 
-    fn from_parts(origin: String, json: &[u8], graphs: [Cow<'static, [u8]>; 8]) -> Result<Self> {
+    /// Every inter package `source` offers, [`InterPackage::load`]'s first: the
+    /// embedded models add the plain-hyperprior package after the checkerboard
+    /// one, so streams coded before the switch stay decodable.
+    pub fn load_all(source: &ModelSource) -> Result<Vec<Self>> {
+        let mut all: Vec<Self> = Self::load(source)?.into_iter().collect();
+        if *source == ModelSource::Embedded
+            && all.first().is_some_and(|p| p.has_context())
+            && let Some(base) = Self::load_base(source)?
+        {
+            all.push(base);
+        }
+        Ok(all)
+    }
+
+    fn embedded_checkerboard() -> Result<Option<Self>> {
+        let Some((json, graphs, context)) = embedded_inter_checkerboard_files() else { return Ok(None) };
+        let origin = "embedded ssf-checkerboard".to_string();
+        Self::from_parts(origin, json, graphs.map(Cow::Borrowed), |name| embedded_graph(context, name)).map(Some)
+    }
+
+    /// The package of a directory, or the embedded plain-hyperprior one.
+    fn load_base(source: &ModelSource) -> Result<Option<Self>> {
+        let dir = match source {
+            ModelSource::Embedded => None,
+            ModelSource::Dir(dir) => {
+                let sub = dir.join(INTER_SUBDIR);
+                if !sub.join("model.json").is_file() {
+                    return Ok(None);
+                }
+                Some(sub)
+            }
+            ModelSource::Dirs { inter: Some(dir), .. } => Some(dir.clone()),
+            ModelSource::Dirs { inter: None, .. } => return Ok(None),
+        };
+        let parts = match &dir {
+            None => embedded_inter(),
+            Some(d) => Some(read_dir(d, INTER_GRAPHS, INTER_FILES_HINT)?),
+        };
+        parts
+            .map(|(origin, json, graphs)| {
+                Self::from_parts(origin, &json, graphs, |name| match &dir {
+                    Some(d) => read_file(&d.join(format!("{name}.onnx")), INTER_CONTEXT_HINT).map(Cow::Owned),
+                    None => Err(Error::Model(format!("the embedded inter package has no {name}.onnx"))),
+                })
+            })
+            .transpose()
+    }
+
+    /// `context_graph` reads one context network by name (only called for a
+    /// latent whose entropy model has a context section).
+    fn from_parts(
+        origin: String,
+        json: &[u8],
+        graphs: [Cow<'static, [u8]>; 8],
+        mut context_graph: impl FnMut(&str) -> Result<Cow<'static, [u8]>>,
+    ) -> Result<Self> {
         let spec: InterSpec = serde_json::from_slice(json)
             .map_err(|e| Error::Model(format!("{origin}/model.json is not a valid inter package description: {e}")))?;
         let bad = |msg: String| Error::Model(format!("{origin}/model.json: {msg}"));
@@ -420,20 +541,39 @@ impl InterPackage {
             return Err(bad(format!("kind {:?} is not supported (this build has \"ssf\")", spec.kind)));
         }
         validate_common(spec.format, spec.pad_multiple, spec.precision)
-            .and_then(|()| spec.motion.validate("motion."))
-            .and_then(|()| spec.residual.validate("residual."))
+            .and_then(|()| spec.motion.validate("motion.", None))
+            .and_then(|()| spec.residual.validate("residual.", Some(SIDE_PRED)))
             .map_err(bad)?;
-        if spec.motion.qualities.len() != spec.residual.qualities.len() {
+        if spec.motion.latent.qualities.len() != spec.residual.latent.qualities.len() {
             return Err(bad(format!(
                 "motion has {} quality levels and residual {}; they must match",
-                spec.motion.qualities.len(),
-                spec.residual.qualities.len()
+                spec.motion.latent.qualities.len(),
+                spec.residual.latent.qualities.len()
             )));
         }
-        let motion = spec.motion.hyperprior(&origin, "motion.")?;
-        let residual = spec.residual.hyperprior(&origin, "residual.")?;
-        let id = model_id(json, &graphs);
-        Ok(Self { spec, motion, residual, graphs, id, origin })
+        let motion = spec.motion.latent.hyperprior(&origin, "motion.")?;
+        let residual = spec.residual.latent.hyperprior(&origin, "residual.")?;
+        let mut context_graphs = Vec::new();
+        for (latent, prefix) in [(&spec.motion, "m_"), (&spec.residual, "r_")] {
+            for name in latent.context.iter().flat_map(|c| c.graph_names_with(prefix)) {
+                let bytes = context_graph(&name)?;
+                context_graphs.push((name, bytes));
+            }
+        }
+        let id = model_id_with(json, &graphs, context_graphs.iter().map(|(_, g)| g.as_ref()));
+        let motion_context = spec.motion.context.as_ref().map(ContextSpec::codec);
+        let residual_context = spec.residual.context.as_ref().map(ContextSpec::codec);
+        Ok(Self { spec, motion, residual, motion_context, residual_context, graphs, context_graphs, id, origin })
+    }
+
+    /// Whether either latent is coded with channel groups + checkerboard.
+    pub fn has_context(&self) -> bool {
+        self.motion_context.is_some() || self.residual_context.is_some()
+    }
+
+    /// A context network by name (`m_cg0_a`, ...); empty if the package has none of that name.
+    pub fn context_graph(&self, name: &str) -> &[u8] {
+        self.context_graphs.iter().find(|(n, _)| n == name).map_or(&[], |(_, g)| g.as_ref())
     }
 
     pub fn graph(&self, name: &str) -> &[u8] {
@@ -441,7 +581,7 @@ impl InterPackage {
     }
 
     pub fn quality_levels(&self) -> u8 {
-        self.spec.motion.quality_levels()
+        self.spec.motion.latent.quality_levels()
     }
 
     /// A note when model.json's `intra_model` names another intra package than
@@ -510,8 +650,19 @@ type Parts<const N: usize> = (String, Vec<u8>, [Cow<'static, [u8]>; N]);
 /// model.json, g_a/h_a/h_s/g_s and the named context graphs of a package
 /// compiled in by build.rs.
 type EmbeddedFiles = (&'static [u8], [&'static [u8]; 4], &'static [(&'static str, &'static [u8])]);
+/// The same for an inter package (its 8 graphs, then the m_/r_ context graphs).
+type EmbeddedInterFiles = (&'static [u8], [&'static [u8]; 8], &'static [(&'static str, &'static [u8])]);
 
 include!(concat!(env!("OUT_DIR"), "/embedded_checkerboard.rs"));
+
+/// A context graph of an embedded package by name.
+fn embedded_graph(context: &'static [(&'static str, &'static [u8])], name: &str) -> Result<Cow<'static, [u8]>> {
+    context
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, bytes)| Cow::Borrowed(*bytes))
+        .ok_or_else(|| Error::Model(format!("the embedded package has no {name}.onnx")))
+}
 
 fn read_file(path: &Path, hint: &str) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| Error::Model(format!("cannot read {}: {e}; {hint}", path.display())))
@@ -662,6 +813,10 @@ pub(crate) mod tests {
         j["context"] = serde_json::json!({"groups": [2], "local": true});
         let err = parts(&j).unwrap_err().to_string();
         assert!(err.contains("has no context section"), "{err}");
+        let mut j = checkerboard_json();
+        j["context"]["side"] = "pred".into();
+        let err = parts(&j).unwrap_err().to_string();
+        assert!(err.contains("context.side \"pred\": this latent has no side image"), "{err}");
     }
 
     #[test]
@@ -712,7 +867,65 @@ pub(crate) mod tests {
 
     fn inter_parts(json: &serde_json::Value) -> Result<InterPackage> {
         let graphs: [Cow<'static, [u8]>; 8] = std::array::from_fn(|i| Cow::Owned(vec![i as u8]));
-        InterPackage::from_parts("inter".into(), &serde_json::to_vec(json).unwrap(), graphs)
+        InterPackage::from_parts("inter".into(), &serde_json::to_vec(json).unwrap(), graphs, |n| {
+            Ok(Cow::Owned(n.as_bytes().to_vec()))
+        })
+    }
+
+    #[test]
+    fn inter_latents_may_use_channel_groups_and_checkerboard() {
+        let plain = inter_parts(&inter_json()).unwrap();
+        assert!(!plain.has_context() && plain.context_graphs.is_empty());
+        let mut j = inter_json();
+        j["residual"]["entropy_model"] = "channel-groups-checkerboard".into();
+        j["residual"]["context"] = serde_json::json!({"groups": [1, 1], "local": true});
+        let p = inter_parts(&j).unwrap();
+        assert!(p.has_context() && p.motion_context.is_none());
+        let cb = p.residual_context.as_ref().unwrap();
+        assert_eq!((cb.groups.as_slice(), cb.local), (&[1usize, 1][..], true));
+        let names: Vec<&str> = p.context_graphs.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["r_cg0_a", "r_cg0_n", "r_cg1_a", "r_cg1_n"]);
+        assert_eq!(p.context_graph("r_cg1_n"), b"r_cg1_n");
+        assert!(p.context_graph("m_cg0_a").is_empty());
+        // The context graphs enter the id.
+        let json = serde_json::to_vec(&j).unwrap();
+        let graphs: [Cow<'static, [u8]>; 8] = std::array::from_fn(|i| Cow::Owned(vec![i as u8]));
+        let other = InterPackage::from_parts("inter".into(), &json, graphs.clone(), |_| Ok(Cow::Borrowed(b"x"))).unwrap();
+        assert_ne!(other.id, p.id);
+        // Both latents: motion's graphs first.
+        j["motion"]["entropy_model"] = "channel-groups-checkerboard".into();
+        j["motion"]["context"] = serde_json::json!({"groups": [2], "local": false});
+        let names: Vec<String> = inter_parts(&j).unwrap().context_graphs.into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["m_cg0_a", "r_cg0_a", "r_cg0_n", "r_cg1_a", "r_cg1_n"]);
+        // A missing context graph names itself; bad context sections name their latent.
+        let err = InterPackage::from_parts("inter".into(), &json, graphs, |n| {
+            Err(Error::Model(format!("cannot read {n}.onnx")))
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("r_cg0_a.onnx"), "{err}");
+        // Side features of the prediction: the residual's graph r_side comes first.
+        let mut k = j.clone();
+        k["residual"]["context"]["side"] = "pred".into();
+        let names: Vec<String> = inter_parts(&k).unwrap().context_graphs.into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["m_cg0_a", "r_side", "r_cg0_a", "r_cg0_n", "r_cg1_a", "r_cg1_n"]);
+        // (null is absent, so the pointers below exist)
+        j["motion"]["context"]["side"] = serde_json::Value::Null;
+        j["residual"]["context"]["side"] = serde_json::Value::Null;
+        inter_parts(&j).unwrap();
+        let cases: [(&str, serde_json::Value, &str); 5] = [
+            ("/motion/context/side", "pred".into(), "motion.context.side \"pred\": this latent has no side image"),
+            ("/residual/context/side", "ref".into(), "residual.context.side \"ref\" is not supported"),
+            ("/residual/context", serde_json::json!({"groups": [1], "local": true}), "residual.context.groups [1] do not add up to M=2"),
+            ("/residual/context", serde_json::Value::Null, "residual.entropy_model \"channel-groups-checkerboard\" needs"),
+            ("/residual/entropy_model", "hyperprior".into(), "\"hyperprior\" residual.entropy_model has no context"),
+        ];
+        for (ptr, value, expect) in cases {
+            let mut k = j.clone();
+            *k.pointer_mut(ptr).unwrap() = value;
+            let err = inter_parts(&k).unwrap_err().to_string();
+            assert!(err.contains(expect) && err.contains("inter/model.json"), "{ptr}: {err}");
+        }
     }
 
     #[test]

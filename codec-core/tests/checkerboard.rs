@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use common::*;
 use helio_core::bitstream::{EntropyModelKind, SequenceHeader};
 use helio_core::codec::Pixels;
-use helio_core::{Encoder, EncoderConfig, ExecutionProvider, ModelSource};
+use helio_core::{Encoder, ModelSource};
 
 /// `$HELIO_TEST_CB_MODEL_DIR`, else `<workspace>/models/checkerboard`.
 fn cb_dir() -> PathBuf {
@@ -29,19 +29,7 @@ fn cb_or_skip(test: &str) -> Option<ModelSource> {
 }
 
 fn encoder(model: &ModelSource, w: u32, h: u32, quality: u8, threads: usize) -> Encoder {
-    Encoder::new(EncoderConfig {
-        width: w,
-        height: h,
-        bit_depth: 14,
-        quality,
-        model: model.clone(),
-        execution_provider: ExecutionProvider::Cpu,
-        threads,
-        keyframe_interval: 1,
-        p_frame_decision: Default::default(),
-        wavelengths: vec![],
-    })
-    .unwrap()
+    encoder_with(model, w, h, quality, 1, threads, Default::default())
 }
 
 #[test]
@@ -78,17 +66,7 @@ fn checkerboard_round_trips_and_spends_fewer_bits_than_the_hyperprior() {
     }
     // Every checkerboard point inside the hyperprior's PSNR range needs fewer bits
     // than the hyperprior at that PSNR (log-rate interpolated between its points).
-    curve_hp.sort_by(|a, b| a.1.total_cmp(&b.1));
-    let mut inside = 0;
-    for &(b, p) in &curve_cb {
-        let Some(i) = curve_hp.windows(2).position(|s| s[0].1 <= p && p <= s[1].1) else { continue };
-        let ((b0, p0), (b1, p1)) = (curve_hp[i], curve_hp[i + 1]);
-        let t = if p1 > p0 { (p - p0) / (p1 - p0) } else { 0.0 };
-        let b_hp = (b0.ln() + t * (b1.ln() - b0.ln())).exp();
-        assert!(b < b_hp, "at {p:.2} dB: checkerboard {b:.4} bpp, hyperprior {b_hp:.4} bpp");
-        inside += 1;
-    }
-    assert!(inside >= 3, "only {inside} checkerboard points inside the hyperprior's PSNR range: {curve_cb:?} vs {curve_hp:?}");
+    assert_below_curve(&curve_cb, &curve_hp, "checkerboard bpp");
     // The hyperprior package cannot decode a kind-2 stream (other model id).
     let data = encoder(&cb, w, h, 1, 1).encode(Pixels::U16(&frame), true).unwrap().data;
     let err = decoder(&hp, 1).decode(&data).unwrap_err().to_string();

@@ -10,7 +10,7 @@ use helio_core::codec::Pixels;
 use helio_core::codec::PixelBuf;
 use helio_core::intensity::{ForwardLut, IntensityTransform};
 use helio_core::{
-    Decoder, EncodedFrame, Encoder, EncoderConfig, Error, ExecutionProvider, ModelSource, PFrameDecision,
+    Decoder, EncodedFrame, Encoder, Error, ModelSource, PFrameDecision,
 };
 
 const W: u32 = 160;
@@ -20,30 +20,6 @@ const H: u32 = 128;
 /// for tests that need P-frames at fixed positions.
 fn encoder(model: &ModelSource, w: u32, h: u32, quality: u8, keyframe_interval: u32, threads: usize) -> Encoder {
     encoder_with(model, w, h, quality, keyframe_interval, threads, PFrameDecision::Always)
-}
-
-fn encoder_with(
-    model: &ModelSource,
-    w: u32,
-    h: u32,
-    quality: u8,
-    keyframe_interval: u32,
-    threads: usize,
-    p_frame_decision: PFrameDecision,
-) -> Encoder {
-    Encoder::new(EncoderConfig {
-        width: w,
-        height: h,
-        bit_depth: 14,
-        quality,
-        model: model.clone(),
-        execution_provider: ExecutionProvider::Cpu,
-        threads,
-        keyframe_interval,
-        p_frame_decision,
-        wavelengths: vec![],
-    })
-    .unwrap()
 }
 
 /// Encodes `frames`; returns the units and the encoder's reconstruction of each.

@@ -75,10 +75,11 @@ impl From<PFrameDecision> for helio_core::PFrameDecision {
 
 /// Blurb of the `inter-model-dir` property (the same on helioenc and heliodec).
 pub const INTER_MODEL_DIR_BLURB: &str = "Folder of a helio inter (P-frame) package (model.json + \
-     m_g_a/m_h_a/m_h_s/predict/r_g_a/r_h_a/r_h_s/r_g_s.onnx). Empty = the default: with model-dir \
-     empty the inter package embedded in the plugin (if it was built with one), else \
-     '<model-dir>/ssf' when it exists. Without an inter package every frame is an I-frame \
-     (encoder) and streams with P-frames are refused (decoder)";
+     m_g_a/m_h_a/m_h_s/predict/r_g_a/r_h_a/r_h_s/r_g_s.onnx, + r_side/r_cg*.onnx for a residual \
+     with context). Empty = the default: with model-dir empty the inter packages embedded in the \
+     plugin (if it was built with them: models/ssf-checkerboard codes, models/ssf is still \
+     decoded), else '<model-dir>/ssf' when it exists. Without an inter package every frame is \
+     an I-frame (encoder) and streams with P-frames are refused (decoder)";
 
 /// The `inter-model-dir` property of helioenc and heliodec.
 pub fn inter_model_dir_pspec() -> glib::ParamSpec {

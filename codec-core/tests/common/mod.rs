@@ -129,3 +129,46 @@ pub fn u16s(p: &helio_core::codec::PixelBuf) -> &[u16] {
         helio_core::codec::PixelBuf::U8(_) => panic!("expected 16-bit output"),
     }
 }
+
+/// Asserts that every (bytes or bpp, PSNR) point of `test` inside `anchor`'s
+/// PSNR range needs less rate than `anchor`'s curve there (log-rate
+/// interpolated between its points), and that at least 3 points are inside.
+pub fn assert_below_curve(test: &[(f64, f64)], anchor: &[(f64, f64)], what: &str) {
+    let mut anchor = anchor.to_vec();
+    anchor.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let mut inside = 0;
+    for &(b, p) in test {
+        let Some(i) = anchor.windows(2).position(|s| s[0].1 <= p && p <= s[1].1) else { continue };
+        let ((b0, p0), (b1, p1)) = (anchor[i], anchor[i + 1]);
+        let t = if p1 > p0 { (p - p0) / (p1 - p0) } else { 0.0 };
+        let b_anchor = (b0.ln() + t * (b1.ln() - b0.ln())).exp();
+        assert!(b < b_anchor, "at {p:.2} dB: {b:.4} with {what}, {b_anchor:.4} without");
+        inside += 1;
+    }
+    assert!(inside >= 3, "only {inside} {what} points inside the anchor's PSNR range: {test:?} vs {anchor:?}");
+}
+
+/// A 14-bit one-channel encoder on the CPU.
+pub fn encoder_with(
+    model: &ModelSource,
+    w: u32,
+    h: u32,
+    quality: u8,
+    keyframe_interval: u32,
+    threads: usize,
+    p_frame_decision: helio_core::PFrameDecision,
+) -> helio_core::Encoder {
+    helio_core::Encoder::new(helio_core::EncoderConfig {
+        width: w,
+        height: h,
+        bit_depth: 14,
+        quality,
+        model: model.clone(),
+        execution_provider: helio_core::ExecutionProvider::Cpu,
+        threads,
+        keyframe_interval,
+        p_frame_decision,
+        wavelengths: vec![],
+    })
+    .unwrap()
+}

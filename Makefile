@@ -2,7 +2,7 @@
 #   make demo   installs what is missing, builds, codes the bundled real AIA frames
 #   make test   installs what is missing, builds, runs every test
 .PHONY: all setup build demo test fuzz-check train-deps pack train export synth-clips train-ssf export-ssf \
-	train-checkerboard export-checkerboard clean
+	train-checkerboard export-checkerboard train-checkerboard-ssf export-checkerboard-ssf clean
 
 CARGO ?= cargo
 PY := .venv/bin/python
@@ -60,6 +60,15 @@ train-checkerboard: train-deps
 
 export-checkerboard:
 	$(PY) -m models.export_checkerboard --ckpt models/checkpoints/checkerboard/last.pt --out models/checkerboard
+
+# The same for the P-frame latents, on the frozen models/ssf networks.
+train-checkerboard-ssf: train-deps
+	test -f models/pack/synth-clips/clips.npy || $(MAKE) synth-clips
+	$(PY) -m models.train_checkerboard_ssf --config models/configs/ssf-checkerboard.json
+
+export-checkerboard-ssf:
+	$(PY) -m models.export_checkerboard_ssf --ckpt models/checkpoints/ssf-checkerboard/last.pt \
+		--out models/ssf-checkerboard
 
 clean:
 	$(CARGO) clean

@@ -42,75 +42,102 @@ BASE_GRAPHS = ["g_a", "h_a", "g_s"]
 
 class GroupPass(nn.Module):
     """One pass of one group as a graph: inputs hyper_scales, hyper_means (h_s outputs),
-    y_prev (groups before it, k > 0) and anchors (non-anchor pass only)."""
+    y_prev (groups before it, k > 0), anchors (non-anchor pass only) and side
+    (side features, for a head with them), in that order."""
 
-    def __init__(self, ctx, with_prev, non_anchor):
+    def __init__(self, ctx, with_prev, non_anchor, with_side=False):
         super().__init__()
-        self.ctx, self.with_prev, self.non_anchor = ctx, with_prev, non_anchor
+        self.ctx, self.with_prev, self.non_anchor, self.with_side = ctx, with_prev, non_anchor, with_side
 
     def forward(self, hyper_scales, hyper_means, *rest):
+        rest = list(rest)
+        side = rest.pop() if self.with_side else None
         hyper = torch.cat([hyper_scales, hyper_means], 1)
         y_prev = rest[0] if self.with_prev else None
         anchors = rest[-1] if self.non_anchor else None
-        return self.ctx.params(hyper, y_prev, anchors)
+        return self.ctx.params(hyper, y_prev, anchors, side)
 
 
 def group_graphs(head):
     """name -> (module, input names) for the shipped head's context graphs."""
     out = {}
     start = 0
+    side = head.side is not None
     for k, (G, g) in enumerate(zip(head.groups, head.ctx)):
         for p in ("a", "n") if g.lc is not None else ("a",):
-            ins = ["hyper_scales", "hyper_means"] + (["y_prev"] if k > 0 else []) + (["anchors"] if p == "n" else [])
-            out[f"cg{k}_{p}"] = (GroupPass(g, k > 0, p == "n").eval(), ins, start, G)
+            ins = (["hyper_scales", "hyper_means"] + (["y_prev"] if k > 0 else [])
+                   + (["anchors"] if p == "n" else []) + (["side"] if side else []))
+            out[f"cg{k}_{p}"] = (GroupPass(g, k > 0, p == "n", side).eval(), ins, start, G)
         start += G
     return out
 
 
-def export_graphs(head, out):
+def export_graphs(head, out, prefix=""):
+    """h_s and the context passes of `head` as {prefix}h_s.onnx, {prefix}cg{k}_{a,n}.onnx."""
     M, N = head.M, head.N
     h, w = 8, 12
     hs = HS(head.h_s).eval()
-    torch.onnx.export(hs, (torch.randn(1, N, 2, 3),), os.path.join(out, "h_s.onnx"),
+    torch.onnx.export(hs, (torch.randn(1, N, 2, 3),), os.path.join(out, f"{prefix}h_s.onnx"),
                       input_names=["z_hat"], output_names=["scales", "means"],
                       dynamic_axes={n: {2: f"{n}_h", 3: f"{n}_w"} for n in ["z_hat", "scales", "means"]},
                       opset_version=17, dynamo=False, do_constant_folding=True)
+    if head.side is not None:
+        # Side features of the prediction: an image at full size in, latent size out.
+        torch.onnx.export(head.side.eval(), (torch.rand(1, 1, 16 * h, 16 * w),),
+                          os.path.join(out, f"{prefix}side.onnx"), input_names=["pred"], output_names=["side"],
+                          dynamic_axes={"pred": {2: "H", 3: "W"}, "side": {2: "h", 3: "w"}},
+                          opset_version=17, dynamo=False, do_constant_folding=True)
     for name, (mod, ins, start, G) in group_graphs(head).items():
         dummy = {"hyper_scales": torch.rand(1, M, h, w), "hyper_means": torch.randn(1, M, h, w),
-                 "y_prev": torch.randn(1, start, h, w), "anchors": torch.randn(1, G, h, w)}
+                 "y_prev": torch.randn(1, start, h, w), "anchors": torch.randn(1, G, h, w),
+                 "side": torch.randn(1, head.SIDE_CH, h, w)}
         # One spatial size for every input and output of a pass.
         dyn = {n: {2: "h", 3: "w"} for n in ins + ["scales", "means"]}
-        torch.onnx.export(mod, tuple(dummy[n] for n in ins), os.path.join(out, f"{name}.onnx"),
+        torch.onnx.export(mod, tuple(dummy[n] for n in ins), os.path.join(out, f"{prefix}{name}.onnx"),
                           input_names=ins, output_names=["scales", "means"],
                           dynamic_axes=dyn, opset_version=17, dynamo=False, do_constant_folding=True)
+
+
+def code_groups(sess, spec, yg, scales, means, prefix="", side_img=None):
+    """y of one latent in channel groups, two checkerboard passes each
+    (codec-core/BITSTREAM.md kind 2), with the graphs {prefix}cg{k}_{a,n};
+    spec holds y's tables and the context; side_img [1,1,H,W] feeds
+    {prefix}side when the context has side features. Returns (bits, y_hat gained)."""
+    _, M, h, w = yg.shape
+    anchor = anchor_mask(h, w).numpy().astype(bool)[0, 0]
+    y_hat = np.zeros_like(yg)
+    bits, start = 0.0, 0
+    side = None
+    if spec["context"].get("side"):
+        side = sess[f"{prefix}side"].run(["side"], {spec["context"]["side"]: side_img})[0]
+    for k, G in enumerate(spec["context"]["groups"]):
+        feed = {"hyper_scales": scales, "hyper_means": means}
+        if side is not None:
+            feed["side"] = side
+        if k > 0:
+            feed["y_prev"] = y_hat[:, :start].copy()
+        passes = [("a", anchor), ("n", ~anchor)] if spec["context"]["local"] else [("a", np.ones_like(anchor))]
+        for p, sel in passes:
+            if p == "n":
+                feed["anchors"] = (y_hat[:, start:start + G] * anchor).astype(np.float32)
+            s, mu = sess[f"{prefix}cg{k}_{p}"].run(["scales", "means"], feed)
+            yk = yg[:, start:start + G]
+            sym = round_half_away(yk - mu)[:, :, sel]
+            idx = build_indexes(s[:, :, sel], spec["y"]["scale_table"], spec["y"]["scale_bound"])
+            bits += code_bits(sym, idx, spec["y"]["offsets"], spec["y"]["cdfs"])
+            blk = y_hat[:, start:start + G]
+            blk[:, :, sel] = (sym + mu[:, :, sel]).astype(np.float32)
+        start += G
+    return bits, y_hat
 
 
 def code_frame_cb(sess, mj, t, q):
     """codec-core/BITSTREAM.md kind 2 in numpy; returns (bits, x_hat [H,W])."""
     H, W = t.shape
     yg, ig, _, bits, scales, means = code_hyper(sess, mj, t, q)
-    _, M, h, w = yg.shape
-    anchor = anchor_mask(h, w).numpy().astype(bool)[0, 0]
-    y_hat = np.zeros_like(yg)
-    start = 0
-    for k, G in enumerate(mj["context"]["groups"]):
-        feed = {"hyper_scales": scales, "hyper_means": means}
-        if k > 0:
-            feed["y_prev"] = y_hat[:, :start].copy()
-        passes = [("a", anchor), ("n", ~anchor)] if mj["context"]["local"] else [("a", np.ones_like(anchor))]
-        for p, sel in passes:
-            if p == "n":
-                feed["anchors"] = (y_hat[:, start:start + G] * anchor).astype(np.float32)
-            s, mu = sess[f"cg{k}_{p}"].run(["scales", "means"], feed)
-            yk = yg[:, start:start + G]
-            sym = round_half_away(yk - mu)[:, :, sel]
-            idx = build_indexes(s[:, :, sel], mj["y"]["scale_table"], mj["y"]["scale_bound"])
-            bits += code_bits(sym, idx, mj["y"]["offsets"], mj["y"]["cdfs"])
-            blk = y_hat[:, start:start + G]
-            blk[:, :, sel] = (sym + mu[:, :, sel]).astype(np.float32)
-        start += G
+    by, y_hat = code_groups(sess, mj, yg, scales, means)
     x_hat = sess["g_s"].run(None, {"y_hat": (y_hat * ig).astype(np.float32)})[0][0, 0, :H, :W]
-    return bits, x_hat
+    return bits + by, x_hat
 
 
 def main():
@@ -253,13 +280,17 @@ def bits_change(new, old):
     return f"{100 * (new / old - 1):+.1f} %"
 
 
+def card_header(a, cmd, mj):
+    """A model card's first lines: name, when and by which command it was exported."""
+    return [f"# {mj['name']}\n",
+            f"Exported {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC from `{a.ckpt}` by:\n",
+            f"    {cmd}\n",
+            "Every number below was printed or computed by that command (run from the repo root).\n"]
+
+
 def write_card(a, cmd, ck, cfg, mj, diffs, rows, abl, macs, params, sizes, rd_s):
-    L = []
+    L = card_header(a, cmd, mj)
     w = L.append
-    w(f"# {mj['name']}\n")
-    w(f"Exported {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC from `{a.ckpt}` by:\n")
-    w(f"    {cmd}\n")
-    w("Every number below was printed or computed by that command (run from the repo root).\n")
     w("## Architecture\n")
     w(f"The source paper's entropy model (section III.C) without its masked-attention global context, "
       f"on the transforms of `{cfg['package']}` (code: `models/checkerboard.py`). y (M={mj['M']}) is "

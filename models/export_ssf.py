@@ -131,7 +131,7 @@ def package_id(folder, names):
 
 # ------------------------------------------------------ numpy procedure --
 
-def code_latent(sess, prefix, spec, y, q):
+def code_latent(sess, prefix, spec, y, q, side_img=None):
     """Steps 1-6 of the intra procedure for one latent; returns (bits, y_hat)."""
     g = np.asarray(spec["qualities"][q]["gain"], np.float32)[None, :, None, None]
     ig = np.asarray(spec["qualities"][q]["inv_gain"], np.float32)[None, :, None, None]
@@ -142,6 +142,11 @@ def code_latent(sess, prefix, spec, y, q):
     zc = np.broadcast_to(np.arange(z.shape[1])[None, :, None, None], z.shape)
     bits = code_bits(sz, zc, spec["z"]["offsets"], spec["z"]["cdfs"])
     scales, means = sess[prefix + "h_s"].run(None, {"z_hat": (sz + med).astype(np.float32)})
+    if spec.get("context"):
+        # Channel groups + checkerboard (models/export_checkerboard_ssf.py).
+        from models.export_checkerboard import code_groups
+        by, y_hat = code_groups(sess, spec, yg, scales, means, prefix, side_img)
+        return bits + by, (y_hat * ig).astype(np.float32)
     idx = build_indexes(scales, spec["y"]["scale_table"], spec["y"]["scale_bound"])
     sy = round_half_away(yg - means)
     bits += code_bits(sy, idx, spec["y"]["offsets"], spec["y"]["cdfs"])
@@ -173,7 +178,7 @@ def code_p(sess, mj, t, ref_t, q):
     bm, ym = code_latent(sess, "m_", mj["motion"], y, q)
     pred = sess["predict"].run(None, {"ref": ref, "y_hat": ym})[0]
     y = sess["r_g_a"].run(None, {"x": x, "pred": pred})[0]
-    br, yr = code_latent(sess, "r_", mj["residual"], y, q)
+    br, yr = code_latent(sess, "r_", mj["residual"], y, q, side_img=pred)
     x_hat = sess["r_g_s"].run(None, {"pred": pred, "y_hat": yr})[0][0, 0, :H, :W]
     return bm + 16, br, x_hat, pred[0, 0, :H, :W]  # + the 2-byte gain
 

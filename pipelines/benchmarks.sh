@@ -33,7 +33,7 @@ fi
   echo "Generated $(date -u +%Y-%m-%dT%H:%MZ) by \`bash pipelines/benchmarks.sh\` at commit $(git rev-parse --short HEAD)."
   echo
   echo "- machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/{print $2}') GiB, load $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "- $(gst-launch-1.0 --version | sed -n 2p), $(rustc --version), onnxruntime $(ls .venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.1* | sed 's/.*so\.//'), models $(python3 -c 'import json,os;i="models/checkerboard" if os.path.exists("models/checkerboard/model.json") else "models/hyperprior";print(json.load(open(i+"/model.json"))["name"], "+", json.load(open("models/ssf/model.json"))["name"])')"
+  echo "- $(gst-launch-1.0 --version | sed -n 2p), $(rustc --version), onnxruntime $(ls .venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.1* | sed 's/.*so\.//'), models $(python3 -c 'import json,os;i="models/checkerboard" if os.path.exists("models/checkerboard/model.json") else "models/hyperprior";p="models/ssf-checkerboard" if os.path.exists("models/ssf-checkerboard/model.json") else "models/ssf";print(json.load(open(i+"/model.json"))["name"], "+", json.load(open(p+"/model.json"))["name"])')"
   echo
   echo "## Real frames: SDO/AIA 171, data/aia171 (held out from training)"
   echo

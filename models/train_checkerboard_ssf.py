@@ -1,0 +1,363 @@
+"""Train channel-group / checkerboard entropy models (models/checkerboard.py)
+for the two latents of the SSF P-frame model (motion and residual), on the
+frozen networks of the shipped inter package.
+
+    python -m models.train_checkerboard_ssf --config models/configs/ssf-checkerboard.json
+
+The intra version (models/train_checkerboard.py) gave -62 % bits on I-frames;
+P-frames (and the X-frames of multispectral streams, same networks) still code
+both latents with the plain hyperprior. Same recipe:
+
+- every transform is frozen: the intra package makes the reference, the inter
+  package's m_g_a / predict / r_g_a / r_g_s and gains do the rest;
+- the z latents are coded with the package's own z tables (fixed): z does not
+  depend on anything trained here, so it costs the same for every variant, and
+  the package keeps its z section (the previous entropy-only P runs, which
+  re-learned the z densities from scratch, drowned in z bits: configs/ssf-entropy.json);
+- per latent, variants learn side by side from the package's h_s on the same
+  batches: "hyperprior" (h_s retrained, the baseline), "checkerboard" (channel
+  groups + checkerboard context, the one that ships), optionally "groups";
+- loss per variant: bits of both y latents + lambda * 255^2 * (pixel MSE that
+  their latent errors cost, through per-channel weights of the frozen
+  synthesis: r_g_s for the residual, m_g_s + warp for the motion's prediction),
+  the gradient reaching the means only (as for intra).
+
+The residual latent of every variant is computed from the prediction of the
+package's own motion decoding (the means move y_hat by under a quantization
+step, so the shipped codec's residual input differs by little), which keeps
+the variants' comparison on identical inputs.
+
+Validation: held-out AIA 171 frames 0..3, I-frame 0 with the intra package,
+P-frames 1..3 chained per variant (each predicted from its own reconstruction)
+with hard rounding: y bits = -log2 likelihood, z bits from the package's
+quantized CDFs; P-frame bpp and PSNR per quality.
+"""
+
+import json
+import math
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from models.checkerboard import CheckerboardGroups
+from models.clips import ClipSampler, load_val_clip
+from models.export import code_bits, round_half_away
+from models.package import load_h_s, load_hyperprior, load_ssf
+from models.ssf import apply_gain, reference_gain
+from models.train import open_log, pad_to, save_atomic, start_run
+
+LATENTS = ("motion", "residual")
+
+DEFAULTS = dict(
+    name="ssf-checkerboard", package="models/ssf", intra_package="models/hyperprior",
+    groups={"motion": [8, 8, 16, 32], "residual": [16, 16, 32, 32]},
+    variants=["hyperprior", "checkerboard"],
+    synth_dir="models/pack/synth-clips", crop=128, batch=8, p_synth=0.5, p_xwl=0.25,
+    lr=1e-4, clip=1.0, max_iters=2_000_000, ckpt_every_s=180, val_every_s=900,
+    val_start=0, val_len=4, data="/work/shared/data", seed=0, threads=2, notes=[],
+    # Contexts correct scales only, h_s frozen: decoded frames stay the package's
+    # (models/checkerboard.py: CheckerboardGroups pin_means).
+    pin_means=False,
+    # Latents that get trained heads; the others are coded as the package codes them.
+    latents=list(LATENTS),
+    # A checkpoint of this trainer whose context/side weights (not h_s) seed the
+    # heads of the same variant names: {"path": ..., "variants": {new: old}}.
+    init_from=None,
+)
+
+
+class Frozen:
+    """The package's networks (no gradients) and the steps both training and
+    validation take through them."""
+
+    def __init__(self, cfg, device):
+        self.intra, _ = load_hyperprior(cfg["intra_package"])
+        self.ssf, self.mj = load_ssf(cfg["package"])
+        for m in (self.intra, self.ssf):
+            m.to(device).eval()
+            for p in m.parameters():
+                p.requires_grad_(False)
+        self.num_qualities = self.ssf.num_qualities
+
+    def latent(self, name):
+        return getattr(self.ssf, name)
+
+    @staticmethod
+    def z_hat(hp, yg):
+        """z of a gained latent, rounded around the package's medians."""
+        eb = hp.entropy_bottleneck
+        z = hp.h_a(yg)
+        med = eb._get_medians()
+        return torch.round(z - med) + med
+
+    def z_bits(self, name, z_hat):
+        """Code length of z_hat with the package's quantized z tables (bits)."""
+        spec = self.mj[name]["z"]
+        med = np.asarray(spec["medians"], np.float32)[None, :, None, None]
+        sym = round_half_away(z_hat.cpu().numpy() - med)
+        idx = np.broadcast_to(np.arange(sym.shape[1])[None, :, None, None], sym.shape)
+        return code_bits(sym, idx, spec["offsets"], spec["cdfs"])
+
+    @torch.no_grad()
+    def analyse_motion(self, x, ref, q):
+        """(reference after the global gain, gained motion y, its z_hat)."""
+        m = self.ssf.motion
+        ref = apply_gain(ref, reference_gain(x, ref))
+        yg = m.g_a(torch.cat([x, ref], 1)) * m.gain(q)[None, :, None, None]
+        return ref, yg, self.z_hat(m, yg)
+
+    def predict(self, ref, y_hat, q):
+        m = self.ssf.motion
+        return self.ssf.predict(ref, m.g_s(y_hat * m.inv_gain(q)[None, :, None, None]))
+
+    @torch.no_grad()
+    def analyse_residual(self, x, pred, q):
+        r = self.ssf.residual
+        yg = r.g_a(x - pred) * r.gain(q)[None, :, None, None]
+        return yg, self.z_hat(r, yg)
+
+    def synthesize(self, pred, y_hat, q):
+        r = self.ssf.residual
+        return pred + r.g_s(y_hat * r.inv_gain(q)[None, :, None, None])
+
+    @torch.no_grad()
+    def package_y_hat(self, name, yg, z_hat):
+        """y_hat as the package's own h_s decodes it."""
+        _, means = self.latent(name).h_s(z_hat).chunk(2, 1)
+        return torch.round(yg - means) + means
+
+
+def build_heads(cfg, frozen, device):
+    heads = torch.nn.ModuleDict()
+    for name, prefix in zip(LATENTS, ("m_", "r_")):
+        if name not in cfg["latents"]:
+            continue
+        hp = frozen.latent(name)
+        per = torch.nn.ModuleDict()
+        for v in cfg["variants"]:
+            # The motion latent has no side image (it is decoded before pred exists).
+            h = CheckerboardGroups(hp.N, hp.M, groups=cfg["groups"][name],
+                                   variant=v.replace("+side", "") if name == "motion" else v,
+                                   pin_means=cfg["pin_means"])
+            load_h_s(h.h_s, cfg["package"], f"{prefix}h_s.onnx")
+            if cfg["pin_means"]:
+                h.h_s.requires_grad_(False)
+            per[v] = h
+        heads[name] = per
+    return heads.to(device)
+
+
+def init_heads(heads, init):
+    """Copy context and side weights from another run's checkpoint (see DEFAULTS)."""
+    state = torch.load(init["path"], map_location="cpu", weights_only=False)["heads"]
+    n = 0
+    for new, old in init["variants"].items():
+        for name, per in heads.items():
+            if new not in per:
+                continue
+            own = per[new].state_dict()
+            for k in own:
+                src = f"{name}.{old}.{k}"
+                if not k.startswith("h_s.") and src in state and state[src].shape == own[k].shape:
+                    own[k] = state[src]
+                    n += 1
+            per[new].load_state_dict(own)
+    print(f"init_from {init['path']}: {n} context/side tensors copied (h_s kept from the package)", flush=True)
+
+
+@torch.no_grad()
+def distortion_weights(frozen, x, ref, q=3, eps=0.05):
+    """Pixel MSE per unit of latent error variance, per channel, measured by
+    perturbing one channel at a time around real latents (see
+    train_checkerboard.distortion_weights): through the warp for the motion
+    (what a motion error does to the prediction; the residual then repairs
+    part of it, so this is an upper bound) and through r_g_s for the residual."""
+    g = torch.Generator().manual_seed(0)
+    ref, ym, zm = frozen.analyse_motion(x, ref, q)
+    ym_hat = frozen.package_y_hat("motion", ym, zm)
+    pred = frozen.predict(ref, ym_hat, q)
+    yr, zr = frozen.analyse_residual(x, pred, q)
+    yr_hat = frozen.package_y_hat("residual", yr, zr)
+    out = {}
+    for name, y, f in (("motion", ym_hat, lambda y: frozen.predict(ref, y, q)),
+                       ("residual", yr_hat, lambda y: frozen.synthesize(pred, y, q))):
+        base = f(y)
+        w = torch.zeros(y.shape[1])
+        for c in range(y.shape[1]):
+            d = torch.zeros_like(y)
+            d[:, c] = eps * torch.randn(y[:, c].shape, generator=g)
+            w[c] = F.mse_loss(f(y + d), base) / eps ** 2
+        out[name] = w
+    return out
+
+
+def step_rates(frozen, heads, x, ref, q):
+    """{latent: {variant: (y bits, y_hat)}} and the gained latents, for one
+    batch of P-frames (x, intra-decoded ref) at quality q."""
+    ref, ym, zm = frozen.analyse_motion(x, ref, q)
+    pred = frozen.predict(ref, frozen.package_y_hat("motion", ym, zm), q).detach()
+    yr, zr = frozen.analyse_residual(x, pred, q)
+    out = {}
+    for name, yg, z_hat in (("motion", ym, zm), ("residual", yr, zr)):
+        if name not in heads:
+            continue
+        out[name] = {}
+        for v, h in heads[name].items():
+            lik, y_hat = h(yg, z_hat, pred if name == "residual" else None)
+            out[name][v] = (-torch.log2(lik).sum(), y_hat)
+    return out, {"motion": ym, "residual": yr}
+
+
+@torch.no_grad()
+def validate(frozen, heads, clip, device):
+    """Per variant and quality: mean (bpp, PSNR) of P-frames 1.. of `clip`,
+    each chained from its own reconstruction."""
+    heads.eval()
+    H, W = clip[0].shape
+    npix = H * W
+    xs = [pad_to(torch.from_numpy(t)[None, None].to(device)) for t in clip]
+    variants = list(next(iter(heads.values())))
+    res = {v: [] for v in variants}
+
+    def code(name, v, yg, z_hat, side=None):
+        """(likelihoods, y_hat): the variant's head, or the package's own h_s."""
+        if name in heads:
+            return heads[name][v](yg, z_hat, side)
+        scales, means = frozen.latent(name).h_s(z_hat).chunk(2, 1)
+        _, lik = frozen.latent(name).gaussian_conditional(yg, scales, means=means)
+        return lik, torch.round(yg - means) + means
+
+    for q in range(frozen.num_qualities):
+        ref0 = pad_to(frozen.intra(xs[0], q)["x_hat"].clamp(0, 1)[..., :H, :W])
+        for v in res:
+            ref, bpps, psnrs = ref0, [], []
+            for x in xs[1:]:
+                g = reference_gain(x[..., :H, :W], ref[..., :H, :W])
+                refg = apply_gain(ref, g)
+                m = frozen.ssf.motion
+                ym = m.g_a(torch.cat([x, refg], 1)) * m.gain(q)[None, :, None, None]
+                zm = frozen.z_hat(m, ym)
+                lik_m, ym_hat = code("motion", v, ym, zm)
+                pred = frozen.predict(refg, ym_hat, q)
+                yr, zr = frozen.analyse_residual(x, pred, q)
+                lik_r, yr_hat = code("residual", v, yr, zr, pred)
+                x_hat = frozen.synthesize(pred, yr_hat, q).clamp(0, 1)[..., :H, :W]
+                bits = (-torch.log2(lik_m).sum() - torch.log2(lik_r).sum()).item()
+                bits += frozen.z_bits("motion", zm) + frozen.z_bits("residual", zr)
+                bpps.append(bits / npix)
+                psnrs.append(10 * math.log10(1 / F.mse_loss(x_hat, x[..., :H, :W]).item()))
+                ref = pad_to(x_hat)
+            res[v].append((float(np.mean(bpps)), float(np.mean(psnrs))))
+    heads.train()
+    return res
+
+
+def main():
+    cfg, device, ckpath, rundir = start_run(DEFAULTS)
+    frozen = Frozen(cfg, device)
+    heads = build_heads(cfg, frozen, device)
+    opt = torch.optim.Adam([p for p in heads.parameters() if p.requires_grad], lr=cfg["lr"])
+    it, wall, seed = 0, 0.0, cfg["seed"]
+    if not os.path.exists(ckpath) and cfg["init_from"]:
+        init_heads(heads, cfg["init_from"])
+    if os.path.exists(ckpath):
+        ck = torch.load(ckpath, map_location=device, weights_only=False)
+        missing, unexpected = heads.load_state_dict(ck["heads"], strict=False)
+        if unexpected:
+            raise ValueError(f"{ckpath} has heads this config lacks: {unexpected[:4]}...")
+        if missing:
+            # A variant added to a running experiment starts from the package;
+            # Adam restarts for all (its state is per parameter list).
+            print(f"new variant parameters ({len(missing)} tensors) start fresh; optimizer state reset", flush=True)
+        else:
+            opt.load_state_dict(ck["opt"])
+        it, wall = ck["iter"], ck["wall_s"]
+        opt.param_groups[0]["lr"] = cfg["lr"]
+        seed = cfg["seed"] + it
+        print(f"resumed from {ckpath} at iter {it} ({wall:.0f} s)", flush=True)
+    json.dump(cfg, open(os.path.join(rundir, "config.json"), "w"), indent=1)
+
+    sampler = ClipSampler(cfg["synth_dir"], 2, cfg["crop"], seed=seed, p_synth=cfg["p_synth"],
+                          data_dir=cfg["data"], p_xwl=cfg["p_xwl"])
+    val = load_val_clip(cfg["data"], cfg["val_start"], cfg["val_len"])
+    Q = frozen.num_qualities
+    rng = np.random.default_rng(seed + 1)
+    # Distortion weights from a fixed batch (seeded apart from training).
+    wb = torch.from_numpy(ClipSampler(cfg["synth_dir"], 2, cfg["crop"], seed=123, p_synth=cfg["p_synth"],
+                                      data_dir=cfg["data"]).batch(8)).to(device)
+    with torch.no_grad():
+        wref = frozen.intra(wb[0], 3)["x_hat"].clamp(0, 1)
+    dist_w = {k: w.to(device) for k, w in distortion_weights(frozen, wb[1], wref).items()}
+    for k, w in dist_w.items():
+        print(f"{k} distortion weights: {w.min():.3g}..{w.max():.3g} (mean {w.mean():.3g})", flush=True)
+
+    variants = list(next(iter(heads.values())))
+    trained = list(heads)
+    logf, log = open_log(rundir, ["iter", "wall_s", "it_per_s"]
+                         + [f"bpp_{l}_{v}" for l in trained for v in variants]
+                         + [f"val_{v}_q{q + 1}_{m}" for v in variants for q in range(Q) for m in ("bpp", "psnr")])
+
+    def report(it, wall, ips, acc):
+        n = max(acc["n"], 1)
+        train = " ".join(f"{l[0]}/{v} {acc[(l, v)] / n:.4f}" for l in trained for v in variants)
+        res = validate(frozen, heads, val, device)
+        log.writerow([it, round(wall, 1), round(ips, 3)] + [round(acc[(l, v)] / n, 5) for l in trained for v in variants]
+                     + [round(x, 5) for v in variants for bp in res[v] for x in bp])
+        logf.flush()
+        print(f"iter {it} wall {wall:.0f}s {ips:.2f} it/s train y bpp {train} | val P bpp/PSNR", flush=True)
+        for v in variants:
+            print(f"  {v:13s} " + " ".join(f"q{q + 1} {b:.4f}/{p:.2f}" for q, (b, p) in enumerate(res[v])), flush=True)
+
+    def fresh():
+        return {"n": 0, **{(l, v): 0.0 for l in trained for v in variants}}
+
+    acc = fresh()
+    if it == 0:
+        report(0, 0.0, 0.0, acc)  # the package itself: every variant starts there
+    wall0, t_start, t_ck, it_ck, t_val = wall, time.time(), time.time(), it, time.time()
+    heads.train()
+    while it < cfg["max_iters"]:
+        q = int(rng.integers(Q))
+        clip = torch.from_numpy(sampler.batch(cfg["batch"])).to(device)
+        with torch.no_grad():
+            ref = frozen.intra(clip[0], q)["x_hat"].clamp(0, 1)
+        x = clip[1]
+        npix = x.shape[0] * x.shape[2] * x.shape[3]
+        out, ygs = step_rates(frozen, heads, x, ref, q)
+        loss = 0.0
+        lam = frozen.ssf.lambdas[q] * 255 ** 2
+        for name in trained:
+            ig = frozen.latent(name).inv_gain(q)[None, :, None, None]
+            for v, (bits, y_hat) in out[name].items():
+                e2 = (((y_hat - ygs[name]) * ig) ** 2).mean(dim=(0, 2, 3))
+                loss = loss + bits / npix + lam * (dist_w[name] * e2).sum()
+                acc[(name, v)] += bits.item() / npix
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(heads.parameters(), cfg["clip"])
+        opt.step()
+        it += 1
+        acc["n"] += 1
+
+        now = time.time()
+        if now - t_ck >= cfg["ckpt_every_s"] or it == cfg["max_iters"]:
+            ips = (it - it_ck) / (now - t_ck)
+            wall = wall0 + (now - t_start)
+            save_atomic({"heads": heads.state_dict(), "opt": opt.state_dict(), "iter": it, "wall_s": wall,
+                         "config": cfg, "device": device}, ckpath)
+            if now - t_val >= cfg["val_every_s"] or it == cfg["max_iters"]:
+                t_val = now
+                report(it, wall, ips, acc)
+                acc = fresh()
+            else:
+                n = acc["n"]
+                print(f"iter {it} wall {wall:.0f}s {ips:.2f} it/s train y bpp "
+                      + " ".join(f"{l[0]}/{v} {acc[(l, v)] / n:.4f}" for l in trained for v in variants), flush=True)
+            t_ck, it_ck = time.time(), it
+
+
+if __name__ == "__main__":
+    main()

@@ -253,7 +253,7 @@ def write_card(a, cmd, ck, cfg, mj, choice, diffs, rows, bd_p, bd_gop, abl, abl_
     for n, m in macs.items():
         w(f"| {n} | {m:,.0f} | {sizes[n] / 2**20:.2f} MiB |")
     w(f"| new entropy-model graphs total | {sum(macs.values()):,.0f} | |")
-    w("\nThe base P networks cost about 80 k MACs/pixel to decode (base model card).\n")
+    w("\nBeside the base package's decoder networks (m_h_s, predict, r_h_s, r_g_s: MACs in its model card).\n")
     w("## Training\n")
     w(f"- `python -m models.train_checkerboard_ssf --config models/configs/{cfg['name']}.json` "
       f"(resumes from `models/checkpoints/{cfg['name']}/last.pt`; needs `models/pack/synth-clips`, "

@@ -9,7 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-BENCHMARKS.md}
 BIN=target/release
-[ -x $BIN/helio-eval ] && [ -x $BIN/helio-eval-ms ] && [ -x $BIN/helio-synth ] || cargo build --release --workspace --locked
+# Always: a stale plugin would still embed the models it was built with.
+cargo build --release --workspace --locked
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 $BIN/helio-synth frames --out "$TMP/syn" --size 512 --wavelengths 171 --frames 31 --cadence 12 --seed 3 >/dev/null

@@ -148,12 +148,16 @@ fn load(args: &Args) -> Result<Bands, String> {
 }
 
 /// The packages helioenc embeds by default: the checkerboard intra package when
-/// it exists (else the hyperprior) and the SSF inter package.
+/// it exists (else the hyperprior) and the checkerboard inter package when it
+/// exists (else the plain SSF one).
 fn model() -> ModelSource {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let cb = root.join("models/checkerboard");
-    let intra = if cb.join("model.json").is_file() { cb } else { root.join("models/hyperprior") };
-    ModelSource::Dirs { intra, inter: Some(root.join("models/ssf")) }
+    let first = |dirs: [&str; 2]| {
+        let d = root.join(dirs[0]);
+        if d.join("model.json").is_file() { d } else { root.join(dirs[1]) }
+    };
+    let intra = first(["models/checkerboard", "models/hyperprior"]);
+    ModelSource::Dirs { intra, inter: Some(first(["models/ssf-checkerboard", "models/ssf"])) }
 }
 
 /// helio on all wavelengths jointly (`joint`) or one stream per wavelength.

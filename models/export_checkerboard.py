@@ -59,8 +59,11 @@ class GroupPass(nn.Module):
 
 
 def group_graphs(head):
-    """name -> (module, input names) for the shipped head's context graphs."""
+    """name -> (module, input names) for the shipped head's context graphs
+    (none for a plain hyperprior head)."""
     out = {}
+    if head.ctx is None:
+        return out
     start = 0
     side = head.side is not None
     for k, (G, g) in enumerate(zip(head.groups, head.ctx)):
@@ -72,15 +75,16 @@ def group_graphs(head):
     return out
 
 
-def export_graphs(head, out, prefix=""):
-    """h_s and the context passes of `head` as {prefix}h_s.onnx, {prefix}cg{k}_{a,n}.onnx."""
+def export_graphs(head, out, prefix="", h_s=True):
+    """h_s (unless `h_s` is False), the side features and the context passes of
+    `head` as {prefix}h_s.onnx, {prefix}side.onnx, {prefix}cg{k}_{a,n}.onnx."""
     M, N = head.M, head.N
     h, w = 8, 12
-    hs = HS(head.h_s).eval()
-    torch.onnx.export(hs, (torch.randn(1, N, 2, 3),), os.path.join(out, f"{prefix}h_s.onnx"),
-                      input_names=["z_hat"], output_names=["scales", "means"],
-                      dynamic_axes={n: {2: f"{n}_h", 3: f"{n}_w"} for n in ["z_hat", "scales", "means"]},
-                      opset_version=17, dynamo=False, do_constant_folding=True)
+    if h_s:
+        torch.onnx.export(HS(head.h_s).eval(), (torch.randn(1, N, 2, 3),), os.path.join(out, f"{prefix}h_s.onnx"),
+                          input_names=["z_hat"], output_names=["scales", "means"],
+                          dynamic_axes={n: {2: f"{n}_h", 3: f"{n}_w"} for n in ["z_hat", "scales", "means"]},
+                          opset_version=17, dynamo=False, do_constant_folding=True)
     if head.side is not None:
         # Side features of the prediction: an image at full size in, latent size out.
         torch.onnx.export(head.side.eval(), (torch.rand(1, 1, 16 * h, 16 * w),),

@@ -33,6 +33,7 @@ import time
 import numpy as np
 import torch
 
+from models.checkerboard import anchor_mask
 from models.clips import load_val_clip
 from models.export import HS, PAD, code_frame, count_macs, psnr8, session
 from models.export_checkerboard import bd_rate, card_header, code_frame_cb, export_graphs, group_graphs
@@ -100,14 +101,8 @@ def main():
         if v == "package":
             continue
         head = heads[latent][v]
-        export_graphs(head, a.out, p) if head.ctx is not None else torch.onnx.export(
-            HS(head.h_s).eval(), (torch.randn(1, head.N, 2, 3),), os.path.join(a.out, f"{p}h_s.onnx"),
-            input_names=["z_hat"], output_names=["scales", "means"],
-            dynamic_axes={n: {2: f"{n}_h", 3: f"{n}_w"} for n in ["z_hat", "scales", "means"]},
-            opset_version=17, dynamo=False, do_constant_folding=True)
-        if cfg.get("pin_means"):
-            # h_s was frozen: ship the package's graph byte for byte.
-            shutil.copyfile(os.path.join(base_dir, f"{p}h_s.onnx"), os.path.join(a.out, f"{p}h_s.onnx"))
+        # With pinned means h_s was frozen: the package's graph (copied above) ships byte for byte.
+        export_graphs(head, a.out, p, h_s=not cfg.get("pin_means"))
         new_graphs.append(f"{p}h_s")
         if head.ctx is not None:
             new_graphs += [p + n for n in group_graphs(head)]
@@ -159,7 +154,6 @@ def main():
                                          np.abs(mu - hyper[:, head.M:].numpy()).max()))
             if head.ctx is None:
                 continue
-            from models.checkerboard import anchor_mask
             side = None
             if head.side is not None:
                 side = sess[f"{p}side"].run(["side"], {"pred": pred.numpy()})[0]

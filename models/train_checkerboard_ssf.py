@@ -102,10 +102,11 @@ class Frozen:
         return code_bits(sym, idx, spec["offsets"], spec["cdfs"])
 
     @torch.no_grad()
-    def analyse_motion(self, x, ref, q):
-        """(reference after the global gain, gained motion y, its z_hat)."""
+    def analyse_motion(self, x, ref, q, gain=None):
+        """(reference after the global gain, gained motion y, its z_hat); the
+        gain is fitted on x and ref unless given."""
         m = self.ssf.motion
-        ref = apply_gain(ref, reference_gain(x, ref))
+        ref = apply_gain(ref, reference_gain(x, ref) if gain is None else gain)
         yg = m.g_a(torch.cat([x, ref], 1)) * m.gain(q)[None, :, None, None]
         return ref, yg, self.z_hat(m, yg)
 
@@ -235,11 +236,9 @@ def validate(frozen, heads, clip, device):
         for v in res:
             ref, bpps, psnrs = ref0, [], []
             for x in xs[1:]:
+                # The gain is fitted on the unpadded frame, as codec-core does.
                 g = reference_gain(x[..., :H, :W], ref[..., :H, :W])
-                refg = apply_gain(ref, g)
-                m = frozen.ssf.motion
-                ym = m.g_a(torch.cat([x, refg], 1)) * m.gain(q)[None, :, None, None]
-                zm = frozen.z_hat(m, ym)
+                refg, ym, zm = frozen.analyse_motion(x, ref, q, g)
                 lik_m, ym_hat = code("motion", v, ym, zm)
                 pred = frozen.predict(refg, ym_hat, q)
                 yr, zr = frozen.analyse_residual(x, pred, q)

@@ -278,17 +278,11 @@ struct Candidate {
 /// Loads the intra package and, when `source` has one, the inter package checked against it.
 fn load_packages(source: &ModelSource) -> Result<(ModelPackage, Option<InterPackage>)> {
     let intra = ModelPackage::load(source)?;
-    let inter = load_inter_for(source, &intra)?;
-    Ok((intra, inter))
-}
-
-/// The inter package of `source`, if any, checked against `intra`.
-fn load_inter_for(source: &ModelSource, intra: &ModelPackage) -> Result<Option<InterPackage>> {
     let inter = InterPackage::load(source)?;
     if let Some(inter) = &inter {
-        inter.check_pairs_with(intra)?;
+        inter.check_pairs_with(&intra)?;
     }
-    Ok(inter)
+    Ok((intra, inter))
 }
 
 impl Encoder {

@@ -72,12 +72,9 @@ pub const SIDE_PRED: &str = "pred";
 
 impl ContextSpec {
     /// Graph files of the context networks, in the order they enter the model
-    /// id: per group `cg{k}_a` (anchors) and, with `local`, `cg{k}_n`.
-    pub fn graph_names(&self) -> Vec<String> {
-        self.graph_names_with("")
-    }
-
-    /// [`ContextSpec::graph_names`] behind a prefix (`m_`, `r_` in the inter package).
+    /// id, behind `prefix` ("" in an intra package, `m_`, `r_` in the inter
+    /// package): `side` with `context.side`, then per group `cg{k}_a` (anchors)
+    /// and, with `local`, `cg{k}_n`.
     pub fn graph_names_with(&self, prefix: &str) -> Vec<String> {
         let passes: &[&str] = if self.local { &["a", "n"] } else { &["a"] };
         let side = self.side.is_some().then(|| format!("{prefix}side"));
@@ -309,7 +306,7 @@ pub struct ModelPackage {
     pub kind: EntropyModelKind,
     /// g_a, h_a, h_s, g_s (see [`GRAPHS`]).
     pub graphs: [Cow<'static, [u8]>; 4],
-    /// The context networks, named as [`ContextSpec::graph_names`] (empty for a hyperprior).
+    /// The context networks, named as [`ContextSpec::graph_names_with`] "" (empty for a hyperprior).
     pub context_graphs: Vec<(String, Cow<'static, [u8]>)>,
     pub id: ModelId,
     /// Where it came from, for messages ("embedded" or the directory).
@@ -359,10 +356,7 @@ impl ModelPackage {
             ModelSource::Embedded => None,
             ModelSource::Dir(dir) | ModelSource::Dirs { intra: dir, .. } => Some(dir.as_path()),
         };
-        Self::from_parts(origin, &json, graphs, |name| match dir {
-            Some(dir) => read_file(&dir.join(format!("{name}.onnx")), CONTEXT_FILES_HINT).map(Cow::Owned),
-            None => Err(Error::Model(format!("the embedded model has no {name}.onnx"))),
-        })
+        Self::from_parts(origin, &json, graphs, context_reader(dir, CONTEXT_FILES_HINT))
     }
 
     /// `context_graph` reads one context network by name (only called for a
@@ -378,16 +372,13 @@ impl ModelPackage {
         spec.validate(&origin)?;
         let hyperprior = spec.hyperprior(&origin)?;
         let kind = EntropyModelKind::from_model_json(&spec.entropy_model).expect("validated");
-        let context_graphs = match &spec.context {
-            None => Vec::new(),
-            Some(c) => c.graph_names().into_iter().map(|n| Ok((n.clone(), context_graph(&n)?))).collect::<Result<_>>()?,
-        };
+        let context_graphs = read_context_graphs(spec.context.as_ref(), "", &mut context_graph)?;
         let checkerboard = spec.context.as_ref().map(ContextSpec::codec);
         let id = model_id_with(json, &graphs, context_graphs.iter().map(|(_, g)| g.as_ref()));
         Ok(Self { spec, hyperprior, checkerboard, kind, graphs, context_graphs, id, origin })
     }
 
-    /// A context network by name (see [`ContextSpec::graph_names`]).
+    /// A context network by name (see [`ContextSpec::graph_names_with`] "").
     pub fn context_graph(&self, name: &str) -> &[u8] {
         &self.context_graphs.iter().find(|(n, _)| n == name).expect("known context graph").1
     }
@@ -410,7 +401,7 @@ const INTER_FILES_HINT: &str = "an inter package directory must contain model.js
      r_g_a, r_h_a, r_h_s, r_g_s (.onnx) (see models/PACKAGE.md, \"Inter package\")";
 const INTER_CONTEXT_HINT: &str = "a latent with entropy_model \"channel-groups-checkerboard\" also needs \
      m_cg<k>_a.onnx (motion) or r_cg<k>_a.onnx (residual), and the _n passes with context.local, for every \
-     channel group k (see models/PACKAGE.md)";
+     channel group k, and r_side.onnx with context.side (see models/PACKAGE.md)";
 
 /// The inter (P-frame) package's `model.json`.
 #[derive(Debug, Clone, Deserialize)]
@@ -518,10 +509,7 @@ impl InterPackage {
         };
         parts
             .map(|(origin, json, graphs)| {
-                Self::from_parts(origin, &json, graphs, |name| match &dir {
-                    Some(d) => read_file(&d.join(format!("{name}.onnx")), INTER_CONTEXT_HINT).map(Cow::Owned),
-                    None => Err(Error::Model(format!("the embedded inter package has no {name}.onnx"))),
-                })
+                Self::from_parts(origin, &json, graphs, context_reader(dir.as_deref(), INTER_CONTEXT_HINT))
             })
             .transpose()
     }
@@ -553,13 +541,8 @@ impl InterPackage {
         }
         let motion = spec.motion.latent.hyperprior(&origin, "motion.")?;
         let residual = spec.residual.latent.hyperprior(&origin, "residual.")?;
-        let mut context_graphs = Vec::new();
-        for (latent, prefix) in [(&spec.motion, "m_"), (&spec.residual, "r_")] {
-            for name in latent.context.iter().flat_map(|c| c.graph_names_with(prefix)) {
-                let bytes = context_graph(&name)?;
-                context_graphs.push((name, bytes));
-            }
-        }
+        let mut context_graphs = read_context_graphs(spec.motion.context.as_ref(), "m_", &mut context_graph)?;
+        context_graphs.extend(read_context_graphs(spec.residual.context.as_ref(), "r_", &mut context_graph)?);
         let id = model_id_with(json, &graphs, context_graphs.iter().map(|(_, g)| g.as_ref()));
         let motion_context = spec.motion.context.as_ref().map(ContextSpec::codec);
         let residual_context = spec.residual.context.as_ref().map(ContextSpec::codec);
@@ -654,6 +637,35 @@ type EmbeddedFiles = (&'static [u8], [&'static [u8]; 4], &'static [(&'static str
 type EmbeddedInterFiles = (&'static [u8], [&'static [u8]; 8], &'static [(&'static str, &'static [u8])]);
 
 include!(concat!(env!("OUT_DIR"), "/embedded_checkerboard.rs"));
+
+/// Reads a directory package's context graphs by name (`dir` None: an embedded
+/// package without them); `hint` says which files such a package needs.
+fn context_reader<'a>(
+    dir: Option<&'a Path>,
+    hint: &'static str,
+) -> impl FnMut(&str) -> Result<Cow<'static, [u8]>> + 'a {
+    move |name| match dir {
+        Some(d) => read_file(&d.join(format!("{name}.onnx")), hint).map(Cow::Owned),
+        None => Err(Error::Model(format!("the embedded package has no {name}.onnx"))),
+    }
+}
+
+/// The graphs of `context` (none without one), named as
+/// [`ContextSpec::graph_names_with`] `prefix`, each read by `read`.
+fn read_context_graphs(
+    context: Option<&ContextSpec>,
+    prefix: &str,
+    read: &mut impl FnMut(&str) -> Result<Cow<'static, [u8]>>,
+) -> Result<Vec<(String, Cow<'static, [u8]>)>> {
+    let names = context.map_or_else(Vec::new, |c| c.graph_names_with(prefix));
+    names
+        .into_iter()
+        .map(|n| {
+            let graph = read(&n)?;
+            Ok((n, graph))
+        })
+        .collect()
+}
 
 /// A context graph of an embedded package by name.
 fn embedded_graph(context: &'static [(&'static str, &'static [u8])], name: &str) -> Result<Cow<'static, [u8]>> {

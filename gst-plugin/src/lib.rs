@@ -17,13 +17,15 @@
 //!   GRAY16_LE in DN or GRAY8 sqrt-scaled
 //! - `heliocolormap`: GRAY8 / GRAY16_LE -> RGB / RGBx / BGRx with the SDO/AIA
 //!   colour tables (SolarSoft `aia_lct.pro`)
+//! - `heliofitsdec`: FITS files (plain, or RICE_1 / GZIP tile-compressed as
+//!   SDO/AIA level 1) -> GRAY16_LE, one frame per file
 //!
 //! - `heliomsjoin`: one GRAY stream per wavelength (`sink_171`, ...) ->
 //!   `video/x-multispectral`, matched by timestamp
 //! - `heliomssplit`: `video/x-multispectral` -> one GRAY stream per wavelength
 //!   (`src_171`, ...)
 //!
-//! plus a typefinder for the helio byte stream (`*.helio` files).
+//! plus typefinders for the helio byte stream (`*.helio` files) and FITS files.
 
 use gst::glib;
 
@@ -31,6 +33,7 @@ mod common;
 mod framing;
 mod heliocolormap;
 mod heliodec;
+mod heliofitsdec;
 mod helioenc;
 mod heliomsjoin;
 mod heliomssplit;
@@ -47,6 +50,7 @@ fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     PFrameDecision::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     helioenc::register(plugin)?;
     heliodec::register(plugin)?;
+    heliofitsdec::register(plugin)?;
     helioparse::register(plugin)?;
     heliotestsrc::register(plugin)?;
     heliocolormap::register(plugin)?;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MPL-2.0
 
-//! Typefinder for helio elementary streams, so that `filesrc ! decodebin`
-//! (and `filesrc ! typefind`) recognise `.helio` files.
+//! Typefinders for helio elementary streams and for FITS files, so that
+//! `filesrc ! decodebin` (and `filesrc ! typefind`) recognise `.helio` and
+//! `.fits` files (GStreamer 1.22 has no FITS typefinder of its own).
 
 use gst::glib;
 use helio_core::bitstream::{self as bs, SequenceHeader};
@@ -54,7 +55,25 @@ fn typefind(tf: &mut gst::TypeFind) {
     }
 }
 
+/// Every FITS file starts with this card (the value right-aligned in column 30).
+const FITS_START: &[u8; 30] = b"SIMPLE  =                    T";
+
+fn typefind_fits(tf: &mut gst::TypeFind) {
+    if tf.peek(0, FITS_START.len() as u32).is_some_and(|d| d == FITS_START) {
+        let caps = gst::Caps::builder(crate::heliofitsdec::FITS_CAPS_NAME).build();
+        tf.suggest(gst::TypeFindProbability::Maximum, &caps);
+    }
+}
+
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    gst::TypeFind::register(
+        Some(plugin),
+        "fits_typefind",
+        gst::Rank::SECONDARY,
+        Some("fits,fit,fts"),
+        Some(&gst::Caps::builder(crate::heliofitsdec::FITS_CAPS_NAME).build()),
+        typefind_fits,
+    )?;
     gst::TypeFind::register(
         Some(plugin),
         "helio_typefind",

@@ -113,6 +113,28 @@ fn encode_decode_aia_frames_and_gdp() {
 }
 
 #[test]
+fn encode_fits_folder_gives_the_same_stream_as_its_pngs() {
+    let Some(()) = ready("encode_fits_folder_gives_the_same_stream_as_its_pngs", &[]) else {
+        return;
+    };
+    // data/aia171-fits holds frames 00-02 of data/aia171 as AIA level-1 FITS files
+    // (RICE_1 tiles): the same DN in, so the same bytes out.
+    let tmp = TempDir::new("recipe-fits");
+    let pngs_in = tmp.path().join("png");
+    aia_frames(&pngs_in, 3);
+    let env = [("TIMEOUT", "60".to_string())];
+    let from_fits = tmp.file("fits.helio");
+    let from_png = tmp.file("png.helio");
+    let fits_dir = workspace().join("data/aia171-fits");
+    for (input, out) in [(fits_dir.as_path(), &from_fits), (pngs_in.as_path(), &from_png)] {
+        assert!(run("encode-file.sh", &[input.to_str().unwrap(), out, "1"], &env).status.success());
+    }
+    let (a, b) = (std::fs::read(&from_fits).unwrap(), std::fs::read(&from_png).unwrap());
+    assert!(a.len() > 500, "{} bytes", a.len());
+    assert!(a == b, "FITS and PNG inputs coded differently ({} vs {} bytes)", a.len(), b.len());
+}
+
+#[test]
 fn png_roundtrip_without_codec_is_exact() {
     // Needs no model, only GStreamer: no model check here.
     let Some(()) = gst_launch_or_skip("png_roundtrip_without_codec_is_exact") else {

@@ -344,10 +344,14 @@ pub fn inter_model_or_skip(test: &str) -> Option<(String, String)> {
 /// Decodes `path` with `chain` between filesrc and fakesink; returns the
 /// decoded buffers, their caps and the messages.
 pub fn decode_file(path: &str, chain: &str) -> (Vec<gst::Buffer>, Option<gst::Caps>, RunResult) {
-    let pipeline = gst::parse::launch(&format!(
-        "filesrc location=\"{path}\" ! {chain} ! fakesink name=sink sync=false"
-    ))
-    .unwrap();
+    launch_collect(&format!("filesrc location=\"{path}\" ! {chain} ! fakesink name=sink sync=false"))
+}
+
+/// Runs the `gst-launch` description `launch`, whose last element is named `sink`, to
+/// EOS; returns the buffers that reached `sink`, the last caps it got and the messages.
+pub fn launch_collect(launch: &str) -> (Vec<gst::Buffer>, Option<gst::Caps>, RunResult) {
+    init();
+    let pipeline = gst::parse::launch(launch).unwrap();
     let sink = pipeline
         .downcast_ref::<gst::Bin>()
         .unwrap()

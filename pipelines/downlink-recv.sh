@@ -21,6 +21,13 @@
 #   BIT_DEPTH DN range 0..2^BIT_DEPTH-1 mapped onto the table [14]
 #   WINDOW  1 = also show the coloured frames in a window (needs COLORMAP, and DISPLAY or
 #           WAYLAND_DISPLAY for autovideosink) [0]   VIDEOSINK its sink [autovideosink]
+#   OVERLAY 1 = write on every coloured frame (needs COLORMAP; 0 is grey) its number and
+#           type, stream time, bits per pixel, the running bitrate over STATS_WINDOW
+#           seconds [10] and, with REFERENCE, its PSNR (heliostats ! textoverlay); the
+#           same figures go to OUT_DIR/stats.log, one line per decoded frame [0]
+#   REFERENCE testsrc = the sender's frames are regenerated here (heliotestsrc is
+#           deterministic: give the sender's WIDTH, HEIGHT) and matched by frame number
+#           for the PSNR; none = no PSNR (a real ground station has no original) [none]
 # Exit status 0 when at least one frame was decoded, 1 otherwise (wrong port, no sender).
 # Known behaviour: see downlink-send.sh (receiver first, sender stopped, loss, wrong port).
 set -euo pipefail
@@ -36,6 +43,17 @@ TIMEOUT=${TIMEOUT:-60}
 is_loopback "$HOST" || die "HOST=$HOST: these recipes only use loopback addresses"
 COLORMAP=${COLORMAP:-none}
 WINDOW=${WINDOW:-0}
+OVERLAY=${OVERLAY:-0}
+REFERENCE=${REFERENCE:-none}
+case "$REFERENCE" in
+    none) ;;
+    testsrc) [ "$OVERLAY" = 1 ] || die "REFERENCE=testsrc needs OVERLAY=1 (the PSNR is shown there)" ;;
+    *) die "REFERENCE=$REFERENCE: testsrc or none" ;;
+esac
+if [ "$OVERLAY" = 1 ]; then
+    [ "$COLORMAP" != none ] || die "OVERLAY=1 needs COLORMAP (0 = grey): textoverlay draws on RGB"
+    need_elements heliostats textoverlay tee queue
+fi
 need_elements helioparse heliodec videoconvert pngenc multifilesink identity
 [ "$COLORMAP" != none ] && need_elements heliocolormap
 VIDEOSINK=${VIDEOSINK:-autovideosink}
@@ -74,6 +92,7 @@ esac
 STOP=()
 [ "$FRAMES" -gt 0 ] && STOP=(identity eos-after=$((FRAMES + 1)) !)
 
+STATS=()
 SNAP=(pngenc compression-level=1 ! multifilesink location="$OUT_DIR/snap_%04d.png")
 if [ "$COLORMAP" = none ]; then
     # pngenc writes 16-bit grey big-endian: videoconvert only swaps the bytes.
@@ -82,6 +101,22 @@ else
     # heliodec's GRAY16_LE (or GRAY8) goes straight into heliocolormap; its RGB into pngenc.
     SINK=(heliocolormap wavelength="$COLORMAP" scaling="${SCALING:-sqrt}"
         bit-depth="${BIT_DEPTH:-14}")
+    if [ "$OVERLAY" = 1 ]; then
+        # The decoded frames go to heliostats (with their HelioFrameMeta from heliodec)
+        # and to the colour table; heliostats' text lines go to textoverlay's text_sink.
+        SINK=(tee name=dec dec. ! queue ! stats.sink dec. ! queue ! "${SINK[@]}"
+            ! textoverlay name=ov valignment=top halignment=left "font-desc=Sans 10"
+            shaded-background=true)
+        STATS=(heliostats name=stats window="${STATS_WINDOW:-10}" bit-depth="${BIT_DEPTH:-14}"
+            ! ov.text_sink)
+        if [ "$REFERENCE" = testsrc ]; then
+            # heliotestsrc numbers its frames (buffer offsets) as helioenc numbers the coded
+            # ones: heliostats pairs them, skipping frames that were lost on the link.
+            STATS+=(heliotestsrc bit-depth="${BIT_DEPTH:-14}"
+                ! "video/x-raw,format=GRAY16_LE,width=${WIDTH:-512},height=${HEIGHT:-512}"
+                ! queue ! stats.ref)
+        fi
+    fi
     if [ "$WINDOW" = 1 ]; then
         # sync=false: show frames as they arrive, never hold the snapshots back.
         SINK+=(! tee name=v ! queue ! "${SNAP[@]}" v. ! queue ! videoconvert
@@ -93,8 +128,13 @@ fi
 
 echo "$(basename "$0"): listening on $TRANSPORT $HOST:$PORT for ${TIMEOUT}s" >&2
 rc=0
-launch "$((DEADLINE - SECONDS > 1 ? DEADLINE - SECONDS : 1))" "${SRC[@]}" ! helioparse ! heliodec \
-    ! "${STOP[@]}" "${SINK[@]}" || rc=$?
+LEFT=$((DEADLINE - SECONDS > 1 ? DEADLINE - SECONDS : 1))
+if [ "$OVERLAY" = 1 ]; then
+    launch_with_stats "$LEFT" "$OUT_DIR" "${SRC[@]}" ! helioparse ! heliodec ! "${STOP[@]}" \
+        "${SINK[@]}" "${STATS[@]}" || rc=$?
+else
+    launch "$LEFT" "${SRC[@]}" ! helioparse ! heliodec ! "${STOP[@]}" "${SINK[@]}" || rc=$?
+fi
 N=$(find "$OUT_DIR" -maxdepth 1 -name 'snap_*.png' | wc -l)
 case $rc in
     0) why="end of stream" ;;
@@ -103,5 +143,6 @@ case $rc in
 esac
 KIND="16-bit DN"
 [ "$COLORMAP" = none ] || KIND="RGB, AIA $COLORMAP colour table"
+[ "$OVERLAY" = 1 ] && KIND="$KIND, with the heliostats overlay; stats.log"
 echo "$(basename "$0"): $N snapshots ($KIND) in $OUT_DIR ($why)" >&2
 [ "$N" -gt 0 ] || die "no frame decoded (sender not running, wrong port or transport?)"

@@ -33,6 +33,21 @@ launch() {
     timeout -s INT -k 5 "$secs" "$GST_LAUNCH" -e -q "$@"
 }
 
+# launch_with_stats SECONDS DIR PIPELINE...: launch, with gst-launch printing bus messages
+# (-m, which -q would silence): heliostats' helio-stats messages go to DIR/stats.log, one
+# line per frame, `from=<element name>, frame-number=(guint64)0, ...`; errors and warnings
+# go on to stderr. Returns gst-launch's exit status (124: timed out).
+launch_with_stats() {
+    local secs=$1 dir=$2 rc=0
+    shift 2
+    timeout -s INT -k 5 "$secs" "$GST_LAUNCH" -e -m "$@" > "$dir/gst-launch.log" 2>&1 || rc=$?
+    sed -n 's/^Got message #[0-9]* from element "\([^"]*\)" (element): helio-stats, /from=\1, /p' \
+        "$dir/gst-launch.log" > "$dir/stats.log"
+    grep -E "^(ERROR|WARNING)" -A2 "$dir/gst-launch.log" >&2 || true
+    rm -f "$dir/gst-launch.log"
+    return $rc
+}
+
 # is_loopback HOST: these recipes only ever talk to this machine.
 is_loopback() {
     case "$1" in

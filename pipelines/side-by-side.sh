@@ -6,11 +6,14 @@
 #     | original | helio | x264 | x265 |
 # At matched bitrates: a first pass codes the same frames with helioenc alone and
 # measures its bitrate; x264/x265 then get that as their target (BITRATE overrides it).
-# The labels give each codec's rate (helio: measured; x26x: their rate-control target,
-# which a few frames only approach).
-# written as PNG snapshots OUT_DIR/sbs_0000.png, sbs_0001.png, ... (RGB, 8 bits).
-# A visual check only: numbers (bits per pixel, PSNR, BD-rate) come from helio-eval
-# (make demo).
+# Each codec's label is heliostats' text for that frame: frame number and type, bits per
+# pixel of that coded frame (helio: heliodec's HelioFrameMeta; x26x: the size of the
+# coded buffer with the same timestamp, on heliostats' coded pad), the running bitrate and
+# the PSNR against the source frame (8-bit display domain: as is for testsrc's GRAY8,
+# helio's sqrt of the 14-bit DN for aia171), measured in this run on these frames.
+# Written as PNG snapshots OUT_DIR/sbs_0000.png, sbs_0001.png, ... (RGB, 8 bits), and
+# OUT_DIR/stats.log (one line per codec and frame: codec, frame, bytes, bpp, psnr).
+# Curves and BD-rates over whole sequences come from helio-eval (make demo).
 #
 # --zoom X,Y: every branch shows only the ZOOM_SIZE x ZOOM_SIZE region centred on source
 # pixel (X, Y) (moved inside the frame if it sticks out), cut out with videocrop after
@@ -60,8 +63,8 @@ done
 [ -n "$OUT_DIR" ] || die "$USAGE"
 SOURCE=${SOURCE:-testsrc}
 COLORMAP=${COLORMAP:-$([ -n "$ZOOM" ] && echo 171 || echo none)}
-need_elements helioenc heliodec tee queue videoconvert x264enc x265enc h264parse h265parse \
-    avdec_h264 avdec_h265 textoverlay compositor gamma videocrop pngenc multifilesink
+need_elements helioenc heliodec heliostats tee queue videoconvert x264enc x265enc h264parse \
+    h265parse avdec_h264 avdec_h265 textoverlay compositor gamma videocrop pngenc multifilesink
 [ -z "$ZOOM" ] || need_elements videoscale
 [ "$COLORMAP" = none ] || need_elements heliocolormap
 
@@ -124,23 +127,36 @@ echo "$(basename "$0"): helio codes these $FRAMES_N frames at $HELIO_KBPS kbit/s
 # zerolatency, the parsers and decoders add a frame or two) and compositor waits for a
 # frame on every pad, so a bounded queue on a faster branch could stall the pipeline.
 Q=(queue max-size-buffers=0 max-size-bytes=0 max-size-time=0)
-# label TEXT: a textoverlay element (gst-launch quotes each argument, spaces are fine).
-label() { LABEL=(textoverlay "text=$1" valignment=top halignment=left "font-desc=Sans 12"); }
+TEXT=(valignment=top halignment=left "font-desc=Sans 9" shaded-background=true)
 mkdir -p "$OUT_DIR"
 P=("${SRC[@]}" ! tee name=t
     compositor name=mix background=black
         sink_0::xpos=0 sink_1::xpos=$PW sink_2::xpos=$((2 * PW)) sink_3::xpos=$((3 * PW))
     ! videoconvert ! video/x-raw,format=RGB ! gamma gamma=$GAMMA ! pngenc ! multifilesink location="$OUT_DIR/sbs_%04d.png")
-label original
-P+=(t. ! "${Q[@]}" ! "${VIEW[@]}" ! "${LABEL[@]}" ! mix.sink_0)
-label "helio${QUALITY:+ q$QUALITY} $HELIO_KBPS kbit/s"
-P+=(t. ! "${Q[@]}" ! helioenc ${QUALITY:+quality=$QUALITY} ! heliodec ! "${VIEW[@]}"
-    ! "${LABEL[@]}" ! mix.sink_1)
+P+=(t. ! "${Q[@]}" ! "${VIEW[@]}" ! textoverlay text=original "${TEXT[@]}" ! mix.sink_0)
+# stats NAME LABEL: heliostats NAME (decoded frames on sink, the source on ref) writing
+# its lines under LABEL on textoverlay oNAME.
+stats() {
+    P+=(t. ! "${Q[@]}" ! "$1.ref"
+        heliostats name="$1" "prefix=$2" multiline=true bit-depth=14 ! "o$1.text_sink")
+}
+stats helio "helio${QUALITY:+ q$QUALITY} (pass 1: $HELIO_KBPS kbit/s)"
+P+=(t. ! "${Q[@]}" ! helioenc ${QUALITY:+quality=$QUALITY} ! heliodec ! tee name=dhelio
+    dhelio. ! "${Q[@]}" ! helio.sink
+    dhelio. ! "${Q[@]}" ! "${VIEW[@]}" ! textoverlay name=ohelio "${TEXT[@]}" ! mix.sink_1)
 for i in 264 265; do
-    label "x$i target $BITRATE kbit/s"
+    stats "x$i" "x$i (target $BITRATE kbit/s)"
+    # The coded stream goes to heliostats too (its buffer sizes); the decoded frames go
+    # back to the source's format for the PSNR.
     P+=(t. ! "${Q[@]}" ! videoconvert ! video/x-raw,format=I420
-        ! x${i}enc tune=zerolatency speed-preset=medium bitrate=$BITRATE ! h${i}parse ! avdec_h$i
-        ! "${VIEW[@]}" ! "${LABEL[@]}" ! mix.sink_$((i - 262)))
+        ! x${i}enc tune=zerolatency speed-preset=medium bitrate=$BITRATE ! tee name=c$i
+        c$i. ! "${Q[@]}" ! "x$i.coded"
+        c$i. ! "${Q[@]}" ! h${i}parse ! avdec_h$i ! tee name=d$i
+        d$i. ! "${Q[@]}" ! videoconvert ! "video/x-raw,format=$GRAY" ! "x$i.sink"
+        d$i. ! "${Q[@]}" ! "${VIEW[@]}" ! textoverlay name=ox$i "${TEXT[@]}" ! mix.sink_$((i - 262)))
 done
-launch "${TIMEOUT:-120}" "${P[@]}"
+# stats.log: one line per codec and frame, from=helio|x264|x265 (the heliostats names).
+rc=0
+launch_with_stats "${TIMEOUT:-120}" "$OUT_DIR" "${P[@]}" || rc=$?
+[ "$rc" = 0 ] || die "gst-launch exit status $rc"
 echo "$(basename "$0"): $(find "$OUT_DIR" -maxdepth 1 -name 'sbs_*.png' | wc -l) snapshots in $OUT_DIR ($((4 * PW))x$PH${ZOOM:+, zoom on $ZOOM}, colours: $COLORMAP)"

@@ -11,6 +11,45 @@ use gst::prelude::*;
 /// Media type of the helio elementary stream.
 pub const HELIO_CAPS_NAME: &str = "video/x-helio";
 
+/// Custom meta heliodec puts on every decoded frame (a GstCustomMeta, GStreamer 1.20+):
+/// its structure `HelioFrameMeta` has `frame-number` (u32, from the packet: the encoder's
+/// count from the start of the stream), `frame-type` ("I", "P" or "X"), `quality` (u32)
+/// and `bytes` (u64: the coded access unit, headers included). heliostats reads it;
+/// applications can too (`gst_buffer_get_custom_meta (buf, "HelioFrameMeta")`).
+pub const FRAME_META: &str = "HelioFrameMeta";
+
+/// What heliodec knows of a decoded frame's coding (see [`FRAME_META`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FrameStats {
+    pub frame_number: u32,
+    pub frame_type: char,
+    pub quality: u32,
+    pub bytes: u64,
+}
+
+impl FrameStats {
+    pub fn attach(&self, buffer: &mut gst::BufferRef) {
+        if let Ok(mut meta) = gst::meta::CustomMeta::add(buffer, FRAME_META) {
+            let s = meta.mut_structure();
+            s.set("frame-number", self.frame_number);
+            s.set("frame-type", self.frame_type.to_string());
+            s.set("quality", self.quality);
+            s.set("bytes", self.bytes);
+        }
+    }
+
+    pub fn from_buffer(buffer: &gst::BufferRef) -> Option<FrameStats> {
+        let meta = gst::meta::CustomMeta::from_buffer(buffer, FRAME_META).ok()?;
+        let s = meta.structure();
+        Some(FrameStats {
+            frame_number: s.get("frame-number").ok()?,
+            frame_type: s.get::<&str>("frame-type").ok()?.chars().next()?,
+            quality: s.get("quality").ok()?,
+            bytes: s.get("bytes").ok()?,
+        })
+    }
+}
+
 /// Frame sizes the codec accepts (the networks downsample by 64).
 pub const MIN_DIMENSION: i32 = 64;
 pub const MAX_DIMENSION: i32 = 4096;

@@ -17,6 +17,9 @@
 //!   GRAY16_LE in DN or GRAY8 sqrt-scaled
 //! - `heliocolormap`: GRAY8 / GRAY16_LE -> RGB / RGBx / BGRx with the SDO/AIA
 //!   colour tables (SolarSoft `aia_lct.pro`)
+//! - `heliostats`: decoded frames (and optionally the originals on `ref`) -> one
+//!   line of text per frame for textoverlay: frame number and type, bits per pixel,
+//!   running bitrate, PSNR
 //! - `heliofitsdec`: FITS files (plain, or RICE_1 / GZIP tile-compressed as
 //!   SDO/AIA level 1) -> GRAY16_LE, one frame per file
 //!
@@ -37,6 +40,7 @@ mod heliofitsdec;
 mod helioenc;
 mod heliomsjoin;
 mod heliomssplit;
+mod heliostats;
 mod helioparse;
 mod multispectral;
 mod heliotestsrc;
@@ -48,6 +52,9 @@ fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     use gst::prelude::*;
     ExecutionProvider::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
     PFrameDecision::static_type().mark_as_plugin_api(gst::PluginAPIFlags::empty());
+    if !gst::meta::CustomMeta::is_registered(common::FRAME_META) {
+        gst::meta::CustomMeta::register(common::FRAME_META, &[]);
+    }
     helioenc::register(plugin)?;
     heliodec::register(plugin)?;
     heliofitsdec::register(plugin)?;
@@ -56,6 +63,7 @@ fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     heliocolormap::register(plugin)?;
     heliomsjoin::register(plugin)?;
     heliomssplit::register(plugin)?;
+    heliostats::register(plugin)?;
     typefind::register(plugin)?;
     Ok(())
 }

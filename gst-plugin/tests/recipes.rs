@@ -336,6 +336,22 @@ fn side_by_side_snapshots() {
         // original | helio | x264 | x265, 8-bit RGB (colour type 2).
         assert_eq!(png_header(f), (4 * 256, 256, 8, 2));
     }
+    // The labels' figures, one line per codec and frame: every frame of every codec has
+    // a coded size and a PSNR against the source.
+    let stats = std::fs::read_to_string(out.join("stats.log")).unwrap();
+    for codec in ["helio", "x264", "x265"] {
+        let lines: Vec<&str> = stats.lines().filter(|l| l.starts_with(&format!("from={codec},"))).collect();
+        assert_eq!(lines.len(), 3, "{codec}: {stats}");
+        for (i, line) in lines.iter().enumerate() {
+            assert!(line.contains(&format!("frame-number=(guint64){i},")), "{line}");
+            let field = |name: &str| -> f64 {
+                let v = line.split(&format!("{name}=(double)")).nth(1).unwrap_or_else(|| panic!("{name} in {line}"));
+                v.split([',', ';']).next().unwrap().parse().unwrap()
+            };
+            assert!(field("bpp") > 0.0 && field("bpp") < 8.0, "{line}");
+            assert!(field("psnr") > 20.0 && field("psnr") < 70.0, "{line}");
+        }
+    }
 }
 
 #[test]

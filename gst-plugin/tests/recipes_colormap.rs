@@ -221,6 +221,73 @@ fn downlink_receiver_colours_snapshots() {
 }
 
 #[test]
+fn downlink_receiver_overlay_with_psnr_against_the_regenerated_original() {
+    let Some(()) = ready("downlink_receiver_overlay_with_psnr_against_the_regenerated_original", &[]) else {
+        return;
+    };
+    let tmp = TempDir::new("recipe-dl-overlay");
+    let port = free_udp_port().to_string();
+    let out = tmp.path().join("snaps");
+    let size = [("WIDTH", "256"), ("HEIGHT", "256")];
+    let mut env = vec![
+        ("PORT", port.as_str()),
+        ("FRAMES", "3"),
+        ("TIMEOUT", "30"),
+        ("COLORMAP", "171"),
+        ("OVERLAY", "1"),
+        ("REFERENCE", "testsrc"),
+    ];
+    env.extend_from_slice(&size);
+    let recv = spawn("downlink-recv.sh", &[out.to_str().unwrap()], &env);
+    wait_udp_bound(port.parse().unwrap(), Duration::from_secs(10));
+    let mut send_env = vec![("PORT", port.as_str()), ("NUM_BUFFERS", "10"), ("FPS", "10/1"), ("TIMEOUT", "30")];
+    send_env.extend_from_slice(&size);
+    assert!(run("downlink-send.sh", &[], &send_env).status.success());
+    let r = finish("downlink-recv.sh", recv);
+    assert!(r.status.success());
+    assert!(String::from_utf8_lossy(&r.stderr).contains("heliostats overlay"));
+    let files = pngs(&out, "snap_");
+    assert_eq!(files.len(), 3, "{files:?}");
+
+    // One stats line per snapshot, frames in order, each compared with its own original.
+    let log = std::fs::read_to_string(out.join("stats.log")).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 3, "{log}");
+    for (i, line) in lines.iter().enumerate() {
+        assert!(line.starts_with(&format!("from=stats, frame-number=(guint64){i}, frame-type=(string)")), "{line}");
+        let psnr: f64 = line.split("psnr=(double)").nth(1).unwrap().trim_end_matches(';').parse().unwrap();
+        assert!(psnr > 30.0 && psnr < 60.0, "{line}");
+    }
+    // The text (white, textoverlay's default ypad puts it in rows 25..40): the 171 table
+    // gives the dark corona around the disk almost no blue, the text's pixels a lot.
+    let px = rgb_pixels(&files[2]);
+    let blue = |rows: std::ops::Range<usize>| px[rows.start * 256..rows.end * 256].iter().filter(|p| p[2] > 100).count();
+    assert!(blue(16..48) > 100, "{} text pixels", blue(16..48));
+    assert_eq!(blue(208..240), 0, "the same band at the bottom, without text");
+}
+
+#[test]
+fn downlink_receiver_refuses_overlay_without_colours() {
+    let Some(()) = ready("downlink_receiver_refuses_overlay_without_colours", &[]) else {
+        return;
+    };
+    let tmp = TempDir::new("recipe-dl-badoverlay");
+    let out = tmp.path().join("snaps");
+    for (env, expected) in [
+        (vec![("OVERLAY", "1")], "OVERLAY=1 needs COLORMAP"),
+        (vec![("REFERENCE", "testsrc"), ("COLORMAP", "171")], "REFERENCE=testsrc needs OVERLAY=1"),
+        (vec![("REFERENCE", "png"), ("OVERLAY", "1"), ("COLORMAP", "171")], "testsrc or none"),
+    ] {
+        let mut env = env;
+        env.extend([("PORT", "5999"), ("TIMEOUT", "5")]);
+        let r = run("downlink-recv.sh", &[out.to_str().unwrap()], &env);
+        assert_eq!(r.status.code(), Some(1));
+        let said = String::from_utf8_lossy(&r.stderr);
+        assert!(said.contains(expected), "{env:?}: {said}");
+    }
+}
+
+#[test]
 fn downlink_receiver_refuses_unknown_colormap() {
     let Some(()) = ready("downlink_receiver_refuses_unknown_colormap", &[]) else {
         return;

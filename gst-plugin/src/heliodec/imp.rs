@@ -615,7 +615,17 @@ impl VideoDecoderImpl for HelioDec {
                 gst::FlowError::NotNegotiated
             })?;
 
-        self.output_frame(frame, &decoded.pixels, decoded.bit_depth, !decoded.lost.is_empty())
+        let stats = common::FrameStats {
+            frame_number: decoded.frame_number,
+            frame_type: match decoded.frame_type {
+                helio_core::bitstream::FrameType::I => 'I',
+                helio_core::bitstream::FrameType::P => 'P',
+                helio_core::bitstream::FrameType::X => 'X',
+            },
+            quality: decoded.quality as u32,
+            bytes: input.size() as u64,
+        };
+        self.output_frame(frame, &decoded.pixels, decoded.bit_depth, !decoded.lost.is_empty(), stats)
     }
 
     fn flush(&self) -> bool {
@@ -779,6 +789,7 @@ impl HelioDec {
         pixels: &PixelBuf,
         bit_depth: u8,
         corrupted: bool,
+        stats: common::FrameStats,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         let obj = self.obj();
         let output_state = obj.output_state().ok_or(gst::FlowError::NotNegotiated)?;
@@ -790,6 +801,7 @@ impl HelioDec {
         if corrupted {
             buffer.set_flags(gst::BufferFlags::CORRUPTED);
         }
+        stats.attach(buffer);
         let mut vframe = gst_video::VideoFrameRef::from_buffer_ref_writable(buffer, &info)
             .map_err(|_| {
                 gst::element_imp_error!(

@@ -477,11 +477,18 @@ impl Model {
         em[4] = 0.12 * (1.3 * n1).exp();
         em[5] = 0.002;
 
-        // Coronal holes (polar caps with ragged boundaries, a few low-latitude).
+        // Coronal holes (polar caps with ragged boundaries, a few low-latitude). The cap
+        // boundary wanders by up to ~15 deg in latitude along its length (lobes and
+        // tongues, as real polar holes have): a boundary at one latitude is seen edge-on
+        // as a straight horizontal chord across the disk, which the Sun never shows.
         let la = v[1].clamp(-1.0, 1.0).asin();
-        let edge = 4.0 * DEG * n2;
-        let mut ch = smooth((la - self.polar_n + edge) / (5.0 * DEG))
-            .max(smooth((-la - self.polar_s + edge) / (5.0 * DEG)));
+        let mut ch = 0.0f32;
+        if la.abs() > self.polar_n.min(self.polar_s) - 20.0 * DEG {
+            let wander = fbm(s.wrapping_add(4243), v, 2.2, 3, 0.55);
+            let edge = 14.0 * DEG * wander + 3.0 * DEG * n2;
+            ch = smooth((la - self.polar_n + edge) / (4.0 * DEG))
+                .max(smooth((-la - self.polar_s + edge) / (4.0 * DEG)));
+        }
         for hole in &self.holes {
             let d = dot(v, hole.c);
             if d > hole.cos_r {

@@ -66,7 +66,15 @@ impl InterNetworks {
             runtime::create_session(model.graph(name), name, ep, threads)
                 .and_then(|s| Network::with_inputs(name, s, inputs))
         };
-        let analysis = |name: &'static str, inputs: &[&str]| encoder.then(|| make(name, threads, inputs)).transpose();
+        // Encoder-only, output quantized and sent: every optimization (see `runtime`).
+        let analysis = |name: &'static str, inputs: &[&str]| {
+            encoder
+                .then(|| {
+                    runtime::create_analysis_session(model.graph(name), name, ep, threads)
+                        .and_then(|s| Network::with_inputs(name, s, inputs))
+                })
+                .transpose()
+        };
         let context = |latent: &InterLatentSpec, prefix: &str| match &latent.context {
             None => Ok(ContextNetworks::default()),
             Some(c) => context_networks(c, prefix, |n| model.context_graph(n), ep),

@@ -47,6 +47,10 @@ impl Networks {
         let make = |name: &'static str, threads: usize| {
             runtime::create_session(model.graph(name), name, in_use, threads).and_then(|s| Network::new(name, s))
         };
+        let analysis = |name: &'static str| {
+            runtime::create_analysis_session(model.graph(name), name, in_use, settings.threads)
+                .and_then(|s| Network::new(name, s))
+        };
         let context = match &model.spec.context {
             None => ContextNetworks::default(),
             Some(c) => context_networks(c, "", |n| model.context_graph(n), in_use)?,
@@ -59,8 +63,8 @@ impl Networks {
             // so h_s always runs on one thread. It works at 1/64 of the pixels,
             // so this costs almost nothing.
             h_s: make("h_s", HYPER_SYNTHESIS_THREADS)?,
-            g_a: if encoder { Some(make("g_a", settings.threads)?) } else { None },
-            h_a: if encoder { Some(make("h_a", settings.threads)?) } else { None },
+            g_a: if encoder { Some(analysis("g_a")?) } else { None },
+            h_a: if encoder { Some(analysis("h_a")?) } else { None },
             context,
             in_use,
         })

@@ -52,8 +52,9 @@ pub enum Feed {
     Gray16,
     /// I420, size padded to even by edge replication (x264/x265 need 4:2:0 sizes), Y = display, chroma 128.
     I420Even,
-    /// I420_12LE, padded to even, Y = DN reduced to 12 bits (rounded), chroma 2048.
-    I420x12Even,
+    /// I420_10LE (x264) or I420_12LE (x265), padded to even, Y = DN reduced to that many
+    /// bits (rounded), chroma mid-grey.
+    I420DeepEven(u8),
 }
 
 /// One point of a sweep.
@@ -302,22 +303,24 @@ pub fn sweep(codec: &str, mode: Mode, opts: &SweepOptions) -> Vec<Spec> {
             }
         }
         "x264" | "x264-intra" => {
-            if mode == Mode::Dn16 {
-                return out; // 8-bit x264 has nothing to add over display8 here; x265 carries 12 bits.
-            }
             let k = if codec == "x264" { GOP } else { 1 };
+            // dn16: x264's High 10 profile (I420_10LE), the deepest it codes: DN >> 4.
+            let (feed, dec_caps) = match mode {
+                Mode::Display8 => (Feed::I420Even, "video/x-raw,format=I420"),
+                Mode::Dn16 => (Feed::I420DeepEven(10), "video/x-raw,format=I420_10LE"),
+            };
             for &q in crfs {
                 out.push(Spec {
                     codec: codec.into(),
                     setting: format!("qual quantizer={q}"),
                     elements: vec!["x264enc", "h264parse", "avdec_h264"],
-                    feed: Feed::I420Even,
+                    feed,
                     enc: format!(
                         "x264enc pass=qual quantizer={q} vbv-buf-capacity=0 key-int-max={k} bframes=0 speed-preset=medium"
                     ),
                     enc_caps: Some(H264.into()),
                     dec: "h264parse ! avdec_h264".into(),
-                    dec_caps: "video/x-raw,format=I420".into(),
+                    dec_caps: dec_caps.into(),
                     lossless: false,
                 });
             }
@@ -326,7 +329,7 @@ pub fn sweep(codec: &str, mode: Mode, opts: &SweepOptions) -> Vec<Spec> {
             let k = if codec == "x265" { GOP } else { 1 };
             let (feed, dec_caps) = match mode {
                 Mode::Display8 => (Feed::I420Even, "video/x-raw,format=I420"),
-                Mode::Dn16 => (Feed::I420x12Even, "video/x-raw,format=I420_12LE"),
+                Mode::Dn16 => (Feed::I420DeepEven(12), "video/x-raw,format=I420_12LE"),
             };
             for &q in crfs {
                 out.push(Spec {
@@ -413,11 +416,11 @@ fn make_raw(input: &Input, feed: Feed) -> Result<(gst::Caps, Vec<gst::Buffer>), 
         Feed::Gray8 => (VideoFormat::Gray8, w, h),
         Feed::Gray16 => (VideoFormat::Gray16Le, w, h),
         Feed::I420Even => (VideoFormat::I420, even(w), even(h)),
-        Feed::I420x12Even => (VideoFormat::I42012le, even(w), even(h)),
+        Feed::I420DeepEven(10) => (VideoFormat::I42010le, even(w), even(h)),
+        Feed::I420DeepEven(_) => (VideoFormat::I42012le, even(w), even(h)),
     };
     let info = gstrun::video_info(format, fw, fh);
     let n = input.display.len();
-    let shift = input.bit_depth.saturating_sub(12) as u32;
     let mut bufs = Vec::with_capacity(n);
     for i in 0..n {
         let mut data = vec![0u8; info.size()];
@@ -440,15 +443,17 @@ fn make_raw(input: &Input, feed: Feed) -> Result<(gst::Caps, Vec<gst::Buffer>), 
                 gstrun::fill_plane(&mut data, &info, 1, cw, ch, 1, |_, _| 128);
                 gstrun::fill_plane(&mut data, &info, 2, cw, ch, 1, |_, _| 128);
             }
-            Feed::I420x12Even => {
+            Feed::I420DeepEven(bits) => {
                 let d = &dn()?[i];
-                let max12 = 4095u32;
+                let shift = input.bit_depth.saturating_sub(bits) as u32;
+                let max = (1u32 << bits) - 1;
                 let round = if shift > 0 { 1u32 << (shift - 1) } else { 0 };
                 gstrun::fill_plane(&mut data, &info, 0, fw, fh, 2, |x, y| {
-                    ((d[cy(y) * w + cx(x)] as u32 + round) >> shift).min(max12) as u16
+                    ((d[cy(y) * w + cx(x)] as u32 + round) >> shift).min(max) as u16
                 });
-                gstrun::fill_plane(&mut data, &info, 1, cw, ch, 2, |_, _| 2048);
-                gstrun::fill_plane(&mut data, &info, 2, cw, ch, 2, |_, _| 2048);
+                let grey = 1u16 << (bits - 1);
+                gstrun::fill_plane(&mut data, &info, 1, cw, ch, 2, |_, _| grey);
+                gstrun::fill_plane(&mut data, &info, 2, cw, ch, 2, |_, _| grey);
             }
         }
         bufs.push(gst::Buffer::from_mut_slice(data));
@@ -481,7 +486,6 @@ pub fn evaluate(spec: &Spec, input: &Input, mode: Mode, lut: &DisplayLut) -> Res
     if dec.samples.len() != n {
         return Err(format!("decoder returned {} frames for {n}", dec.samples.len()));
     }
-    let shift = input.bit_depth.saturating_sub(12) as u32;
     let dn_max = ((1u32 << input.bit_depth) - 1) as u16;
     let (mut psnr_sum, mut ssim_sum, mut ssim_ok) = (0.0, 0.0, true);
     let (mut se_dn, mut max_dn) = (0.0f64, 0u32);
@@ -492,7 +496,8 @@ pub fn evaluate(spec: &Spec, input: &Input, mode: Mode, lut: &DisplayLut) -> Res
         let (disp, dn): (Vec<u8>, Option<Vec<u16>>) = match (mode, plane) {
             (Mode::Display8, Plane::U8(p)) => (p, None),
             (Mode::Dn16, Plane::U16(p)) => {
-                let p: Vec<u16> = if spec.feed == Feed::I420x12Even {
+                let p: Vec<u16> = if let Feed::I420DeepEven(bits) = spec.feed {
+                    let shift = input.bit_depth.saturating_sub(bits) as u32;
                     p.iter().map(|&v| ((v as u32) << shift).min(dn_max as u32) as u16).collect()
                 } else {
                     p

@@ -225,7 +225,7 @@ fn render(doc: &Doc, points: &[Point], modes: &[Mode]) -> String {
         s.push_str(&format!("\n## {} \n\n", m.name()));
         s.push_str(match m {
             Mode::Display8 => "All codecs get the same 8-bit display frames; PSNR against them.\n\n",
-            Mode::Dn16 => "helio and JPEG 2000 get the 16-bit DN, x265 12 bits (DN >> 2, rounded); PSNR after mapping decoded DN to the display domain; DN errors against the original DN.\n\n",
+            Mode::Dn16 => "helio and JPEG 2000 get the 16-bit DN, x265 12 bits (DN >> 2, rounded), x264 10 bits (High 10, DN >> 4, rounded); AV1 (av1enc, 8-bit only in GStreamer 1.22) is display8 only; PSNR after mapping decoded DN to the display domain; DN errors against the original DN.\n\n",
         });
         s.push_str(&report::points_table(points, m));
         let anchors = ["x264", "x264-intra", "x265", "x265-intra", "av1", "j2k"];

@@ -110,6 +110,24 @@ fn x265_12bit_path_is_sane() {
     assert_eq!(p.frames, 2);
 }
 
+/// The 10-bit x264 path (High 10, DN >> 4 and back) at quantizer 0 (lossless for
+/// x264): the DN error is the 8-DN rounding of the 14 -> 10 bit reduction, no more.
+#[test]
+fn x264_10bit_path_is_sane() {
+    if !have(&["x264enc", "h264parse", "avdec_h264"]) {
+        return;
+    }
+    let input = synthetic(2, 199, 181);
+    let lut = DisplayLut::new(14);
+    let mut spec = codecs::sweep("x264-intra", Mode::Dn16, &opts()).remove(0);
+    assert!(spec.dec_caps.contains("I420_10LE"), "{}", spec.dec_caps);
+    spec.enc = "x264enc pass=quant quantizer=0 key-int-max=1 bframes=0 speed-preset=medium".into();
+    let p = codecs::evaluate(&spec, &input, Mode::Dn16, &lut).unwrap();
+    assert!(p.max_err_dn.unwrap() <= 8, "max err {:?}", p.max_err_dn);
+    assert!(p.max_err_dn.unwrap() >= 1, "14 bits through 10 cannot be exact");
+    assert_eq!(p.frames, 2);
+}
+
 /// AV1 anchor: display8 only (GStreamer 1.22's av1enc takes 8-bit 4:2:0), GoP 30,
 /// one decoded frame per input frame, quality falling with the quantizer.
 #[test]

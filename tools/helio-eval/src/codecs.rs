@@ -74,6 +74,31 @@ pub struct Spec {
     /// Raw caps of the decoder's appsink.
     pub dec_caps: String,
     pub lossless: bool,
+    pub tool: Tool,
+}
+
+impl Spec {
+    /// What this point needs and this machine lacks, described with where to get it.
+    pub fn missing(&self) -> Vec<String> {
+        match self.tool {
+            Tool::Gst => gstrun::missing(&self.elements),
+            Tool::Ffmpeg => {
+                let encoder = self.enc.split_whitespace().skip_while(|a| *a != "-c:v").nth(1).unwrap_or("");
+                crate::ffmpeg::missing(encoder, &self.dec)
+            }
+        }
+    }
+}
+
+/// What runs a sweep point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tool {
+    /// GStreamer, in-process: `enc`/`dec` are pipeline fragments.
+    Gst,
+    /// The `ffmpeg` program, for what GStreamer 1.22 cannot do (10-bit AV1): `enc` is
+    /// ffmpeg's output options for the encoder, `dec` the decoder's name; raw frames go
+    /// through temporary files, the coded stream is a bare OBU stream.
+    Ffmpeg,
 }
 
 /// A measured point.
@@ -247,6 +272,7 @@ pub fn sweep(codec: &str, mode: Mode, opts: &SweepOptions) -> Vec<Spec> {
                 dec,
                 dec_caps: gray_caps.into(),
                 lossless: true,
+                tool: Tool::Gst,
             });
         }
         "j2k-lossless" => out.push(Spec {
@@ -259,6 +285,7 @@ pub fn sweep(codec: &str, mode: Mode, opts: &SweepOptions) -> Vec<Spec> {
             dec: "openjpegdec".into(),
             dec_caps: gray_caps.into(),
             lossless: true,
+            tool: Tool::Gst,
         }),
         "ffv1" => out.push(Spec {
             codec: "ffv1".into(),
@@ -271,6 +298,7 @@ pub fn sweep(codec: &str, mode: Mode, opts: &SweepOptions) -> Vec<Spec> {
             dec: "avdec_ffv1".into(),
             dec_caps: gray_caps.into(),
             lossless: true,
+            tool: Tool::Gst,
         }),
         "helio" | "helio-gop30" => {
             // helio: every frame an I-frame; helio-gop30: I + P-frames like x26x's GoP 30.
@@ -299,6 +327,7 @@ pub fn sweep(codec: &str, mode: Mode, opts: &SweepOptions) -> Vec<Spec> {
                     dec: helio_dec(&opts.helio_props),
                     dec_caps: gray_caps.into(),
                     lossless: false,
+                    tool: Tool::Gst,
                 });
             }
         }
@@ -322,6 +351,7 @@ pub fn sweep(codec: &str, mode: Mode, opts: &SweepOptions) -> Vec<Spec> {
                     dec: "h264parse ! avdec_h264".into(),
                     dec_caps: dec_caps.into(),
                     lossless: false,
+                    tool: Tool::Gst,
                 });
             }
         }
@@ -344,13 +374,31 @@ pub fn sweep(codec: &str, mode: Mode, opts: &SweepOptions) -> Vec<Spec> {
                     dec: "h265parse ! avdec_h265".into(),
                     dec_caps: dec_caps.into(),
                     lossless: false,
+                    tool: Tool::Gst,
+                });
+            }
+        }
+        "av1" if mode == Mode::Dn16 => {
+            // av1enc in GStreamer 1.22 takes 8-bit 4:2:0 only: the same encoder (libaom)
+            // through ffmpeg, 10 bits (DN >> 4), same quantizers, GoP and speed.
+            for &q in if opts.quick { AV1_Q_QUICK } else { AV1_Q } {
+                out.push(Spec {
+                    codec: codec.into(),
+                    setting: format!("q={q} cpu-used=4, ffmpeg libaom-av1 10-bit"),
+                    elements: vec![],
+                    feed: Feed::I420DeepEven(10),
+                    enc: format!(
+                        "-c:v libaom-av1 -cpu-used 4 -lag-in-frames 0 -g {GOP} -b:v 0 -crf {q} -qmin {q} -qmax {q}"
+                    ),
+                    enc_caps: None,
+                    dec: "libdav1d".into(),
+                    dec_caps: "yuv420p10le".into(),
+                    lossless: false,
+                    tool: Tool::Ffmpeg,
                 });
             }
         }
         "av1" => {
-            if mode == Mode::Dn16 {
-                return out; // av1enc in GStreamer 1.22 takes 8-bit 4:2:0 only.
-            }
             for &q in if opts.quick { AV1_Q_QUICK } else { AV1_Q } {
                 out.push(Spec {
                     codec: codec.into(),
@@ -368,6 +416,7 @@ pub fn sweep(codec: &str, mode: Mode, opts: &SweepOptions) -> Vec<Spec> {
                     dec: "av1parse ! av1dec".into(),
                     dec_caps: "video/x-raw,format=I420".into(),
                     lossless: false,
+                    tool: Tool::Gst,
                 });
             }
         }
@@ -387,6 +436,7 @@ pub fn sweep(codec: &str, mode: Mode, opts: &SweepOptions) -> Vec<Spec> {
                     dec: "jpeg2000parse ! openjpegdec".into(),
                     dec_caps: gray_caps.into(),
                     lossless: false,
+                    tool: Tool::Gst,
                 });
             }
         }
@@ -445,11 +495,8 @@ fn make_raw(input: &Input, feed: Feed) -> Result<(gst::Caps, Vec<gst::Buffer>), 
             }
             Feed::I420DeepEven(bits) => {
                 let d = &dn()?[i];
-                let shift = input.bit_depth.saturating_sub(bits) as u32;
-                let max = (1u32 << bits) - 1;
-                let round = if shift > 0 { 1u32 << (shift - 1) } else { 0 };
                 gstrun::fill_plane(&mut data, &info, 0, fw, fh, 2, |x, y| {
-                    ((d[cy(y) * w + cx(x)] as u32 + round) >> shift).min(max) as u16
+                    reduce(d[cy(y) * w + cx(x)], input.bit_depth, bits)
                 });
                 let grey = 1u16 << (bits - 1);
                 gstrun::fill_plane(&mut data, &info, 1, cw, ch, 2, |_, _| grey);
@@ -462,10 +509,51 @@ fn make_raw(input: &Input, feed: Feed) -> Result<(gst::Caps, Vec<gst::Buffer>), 
     Ok((caps, gstrun::stamp(bufs)))
 }
 
-/// Encodes, decodes and measures one sweep point.
-pub fn evaluate(spec: &Spec, input: &Input, mode: Mode, lut: &DisplayLut) -> Result<Point, String> {
+/// DN of `bit_depth` bits reduced to `bits` (rounded, clamped): what x264 (10), x265
+/// (12) and AV1 (10) get in dn16 mode.
+fn reduce(dn: u16, bit_depth: u8, bits: u8) -> u16 {
+    let shift = bit_depth.saturating_sub(bits) as u32;
+    let round = if shift > 0 { 1u32 << (shift - 1) } else { 0 };
+    ((dn as u32 + round) >> shift).min((1u32 << bits) - 1) as u16
+}
+
+/// Tightly packed 4:2:0 frames of `bits`-bit samples (16-bit little-endian words), the
+/// size padded to even by edge replication, chroma mid-grey: ffmpeg's yuv420p10le for 10.
+fn raw_deep_420(input: &Input, bits: u8) -> Result<(usize, usize, Vec<u8>), String> {
     let (w, h) = (input.width, input.height);
-    let n = input.display.len();
+    let (fw, fh) = (even(w), even(h));
+    let (cw, ch) = (fw / 2, fh / 2);
+    let dn = input.dn.as_ref().ok_or("this feed needs 16-bit input")?;
+    let grey = (1u16 << (bits - 1)).to_le_bytes();
+    let mut out = Vec::with_capacity(dn.len() * 2 * (fw * fh + 2 * cw * ch));
+    for d in dn {
+        for y in 0..fh {
+            for x in 0..fw {
+                out.extend(reduce(d[y.min(h - 1) * w + x.min(w - 1)], input.bit_depth, bits).to_le_bytes());
+            }
+        }
+        for _ in 0..2 * cw * ch {
+            out.extend(grey);
+        }
+    }
+    Ok((fw, fh, out))
+}
+
+/// What coding one sweep point gave, whatever ran it.
+struct Coded {
+    bytes: u64,
+    /// (bytes, keyframe) per coded buffer, when the runner sees them.
+    coded_sizes: Option<Vec<(usize, bool)>>,
+    /// Decoded planes cropped to the input size.
+    planes: Vec<Plane>,
+    enc_seconds: f64,
+    dec_seconds: f64,
+    stream_model_id: Option<String>,
+}
+
+/// Codes one sweep point through GStreamer pipelines (in-process).
+fn code_gst(spec: &Spec, input: &Input) -> Result<Coded, String> {
+    let (w, h) = (input.width, input.height);
     let timeout = Duration::from_secs(600);
     let (caps, raw) = make_raw(input, spec.feed)?;
     let enc = gstrun::run(&spec.enc, &caps, spec.enc_caps.as_deref(), raw, timeout)?;
@@ -483,20 +571,56 @@ pub fn evaluate(spec: &Spec, input: &Input, mode: Mode, lut: &DisplayLut) -> Res
         .and_then(|m| helio_core::bitstream::SequenceHeader::parse(&m).ok())
         .map(|h| h.model_id.to_string());
     let dec = gstrun::run(&spec.dec, &coded_caps, Some(&spec.dec_caps), coded, timeout)?;
-    if dec.samples.len() != n {
-        return Err(format!("decoder returned {} frames for {n}", dec.samples.len()));
+    Ok(Coded {
+        bytes,
+        coded_sizes: Some(coded_sizes),
+        planes: dec.samples.iter().map(|s| gstrun::plane0(s, w, h)).collect::<Result<_, _>>()?,
+        enc_seconds: enc.seconds,
+        dec_seconds: dec.seconds,
+        stream_model_id,
+    })
+}
+
+/// Encodes, decodes and measures one sweep point.
+pub fn evaluate(spec: &Spec, input: &Input, mode: Mode, lut: &DisplayLut) -> Result<Point, String> {
+    let (w, h) = (input.width, input.height);
+    let n = input.display.len();
+    let coded = match spec.tool {
+        Tool::Gst => code_gst(spec, input)?,
+        Tool::Ffmpeg => {
+            let Feed::I420DeepEven(bits) = spec.feed else { return Err("ffmpeg runs deep 4:2:0 feeds only".into()) };
+            let (fw, fh, raw) = raw_deep_420(input, bits)?;
+            let c = crate::ffmpeg::code(&spec.enc, &spec.dec, &spec.dec_caps, fw, fh, &raw, n)?;
+            let planes = c
+                .luma
+                .iter()
+                .map(|l| Plane::U16((0..h).flat_map(|y| l[y * fw..y * fw + w].iter().copied()).collect()))
+                .collect();
+            Coded {
+                bytes: c.bytes,
+                coded_sizes: None,
+                planes,
+                enc_seconds: c.enc_seconds,
+                dec_seconds: c.dec_seconds,
+                stream_model_id: None,
+            }
+        }
+    };
+    if coded.planes.len() != n {
+        return Err(format!("decoder returned {} frames for {n}", coded.planes.len()));
     }
+    let bytes = coded.bytes;
     let dn_max = ((1u32 << input.bit_depth) - 1) as u16;
     let (mut psnr_sum, mut ssim_sum, mut ssim_ok) = (0.0, 0.0, true);
     let (mut se_dn, mut max_dn) = (0.0f64, 0u32);
     let mut preview = Vec::new();
     let mut psnrs = Vec::with_capacity(n);
-    for (i, s) in dec.samples.iter().enumerate() {
-        let plane = gstrun::plane0(s, w, h)?;
+    for (i, plane) in coded.planes.into_iter().enumerate() {
         let (disp, dn): (Vec<u8>, Option<Vec<u16>>) = match (mode, plane) {
             (Mode::Display8, Plane::U8(p)) => (p, None),
             (Mode::Dn16, Plane::U16(p)) => {
                 let p: Vec<u16> = if let Feed::I420DeepEven(bits) = spec.feed {
+                    // Back to DN: the reduction's inverse (up to its rounding).
                     let shift = input.bit_depth.saturating_sub(bits) as u32;
                     p.iter().map(|&v| ((v as u32) << shift).min(dn_max as u32) as u16).collect()
                 } else {
@@ -538,13 +662,13 @@ pub fn evaluate(spec: &Spec, input: &Input, mode: Mode, lut: &DisplayLut) -> Res
         ms_ssim: ssim_ok.then(|| ssim_sum / n as f64),
         rmse_dn: (mode == Mode::Dn16).then(|| (se_dn / n as f64).sqrt()),
         max_err_dn: (mode == Mode::Dn16).then_some(max_dn),
-        enc_fps: n as f64 / enc.seconds,
-        dec_fps: n as f64 / dec.seconds,
+        enc_fps: n as f64 / coded.enc_seconds,
+        dec_fps: n as f64 / coded.dec_seconds,
         preview,
-        stream_model_id,
+        stream_model_id: coded.stream_model_id,
         // One buffer per frame (helio, x26x with alignment=au): per-frame sizes are known.
-        per_frame: (coded_sizes.len() == n).then(|| {
-            coded_sizes.iter().zip(&psnrs).map(|(&(bytes, keyframe), &psnr)| FrameStat { bytes, keyframe, psnr }).collect()
+        per_frame: coded.coded_sizes.filter(|c| c.len() == n).map(|c| {
+            c.iter().zip(&psnrs).map(|(&(bytes, keyframe), &psnr)| FrameStat { bytes, keyframe, psnr }).collect()
         }),
     })
 }

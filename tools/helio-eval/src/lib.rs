@@ -2,6 +2,7 @@
 //! (x264, x265, JPEG 2000, PNG), all run in-process through GStreamer.
 
 pub mod codecs;
+pub mod ffmpeg;
 pub mod font;
 pub mod frames;
 pub mod gstrun;

@@ -7,7 +7,6 @@ use gst::glib;
 use gst::prelude::*;
 use helio_eval::codecs::{self, Input, Mode, Point, SweepOptions};
 use helio_eval::frames::{self, Samples};
-use helio_eval::gstrun;
 use helio_eval::intensity::DisplayLut;
 use helio_eval::report;
 
@@ -225,7 +224,7 @@ fn render(doc: &Doc, points: &[Point], modes: &[Mode]) -> String {
         s.push_str(&format!("\n## {} \n\n", m.name()));
         s.push_str(match m {
             Mode::Display8 => "All codecs get the same 8-bit display frames; PSNR against them.\n\n",
-            Mode::Dn16 => "helio and JPEG 2000 get the 16-bit DN, x265 12 bits (DN >> 2, rounded), x264 10 bits (High 10, DN >> 4, rounded); AV1 (av1enc, 8-bit only in GStreamer 1.22) is display8 only; PSNR after mapping decoded DN to the display domain; DN errors against the original DN.\n\n",
+            Mode::Dn16 => "helio and JPEG 2000 get the 16-bit DN, x265 12 bits (DN >> 2, rounded), x264 10 bits (High 10, DN >> 4, rounded), AV1 10 bits (DN >> 4) through the ffmpeg program (libaom-av1 with the display8 row's settings, decoded by libdav1d; GStreamer 1.22's av1enc is 8-bit only; its frames/s include ffmpeg's start-up and file I/O); PSNR after mapping decoded DN to the display domain; DN errors against the original DN.\n\n",
         });
         s.push_str(&report::points_table(points, m));
         let anchors = ["x264", "x264-intra", "x265", "x265-intra", "av1", "j2k"];
@@ -528,7 +527,7 @@ fn main() -> ExitCode {
             }
             let specs = codecs::sweep(codec, mode, &opts);
             let Some(first_spec) = specs.first() else { continue };
-            let missing = gstrun::missing(&first_spec.elements);
+            let missing = first_spec.missing();
             if !missing.is_empty() {
                 let msg = format!("{codec} skipped: missing element(s) {}", missing.join(", "));
                 eprintln!("helio-eval: {msg}");

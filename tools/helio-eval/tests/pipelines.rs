@@ -128,11 +128,33 @@ fn x264_10bit_path_is_sane() {
     assert_eq!(p.frames, 2);
 }
 
-/// AV1 anchor: display8 only (GStreamer 1.22's av1enc takes 8-bit 4:2:0), GoP 30,
-/// one decoded frame per input frame, quality falling with the quantizer.
+/// AV1 in dn16 goes through ffmpeg (libaom 10-bit, DN >> 4, dav1d): every frame comes
+/// back, a fine quantizer stays near the 14 -> 10 bit rounding, a coarse one costs fewer
+/// bits and more error.
+#[test]
+fn av1_10bit_through_ffmpeg_is_sane() {
+    let specs = codecs::sweep("av1", Mode::Dn16, &opts());
+    if !specs[0].missing().is_empty() {
+        eprintln!("SKIP av1_10bit_through_ffmpeg_is_sane: {:?}", specs[0].missing());
+        return;
+    }
+    let input = synthetic(3, 199, 181);
+    let lut = DisplayLut::new(14);
+    let mut fine = specs[0].clone();
+    fine.enc = fine.enc.replace("-crf 24 -qmin 24 -qmax 24", "-crf 1 -qmin 1 -qmax 1");
+    assert_ne!(fine.enc, specs[0].enc, "the quick sweep starts at q=24");
+    let fine = codecs::evaluate(&fine, &input, Mode::Dn16, &lut).unwrap();
+    let coarse = codecs::evaluate(specs.last().unwrap(), &input, Mode::Dn16, &lut).unwrap();
+    assert_eq!((fine.frames, coarse.frames), (3, 3));
+    assert!(fine.rmse_dn.unwrap() < 8.0, "rmse {:?}", fine.rmse_dn);
+    assert!(coarse.bytes < fine.bytes && coarse.rmse_dn > fine.rmse_dn);
+}
+
+/// AV1 anchor in display8 (GStreamer's av1enc, 8-bit 4:2:0; dn16 goes through ffmpeg),
+/// GoP 30, one decoded frame per input frame, quality falling with the quantizer.
 #[test]
 fn av1_anchor_codes_every_frame_and_follows_its_quantizer() {
-    assert!(codecs::sweep("av1", Mode::Dn16, &opts()).is_empty());
+    assert!(codecs::sweep("av1", Mode::Dn16, &opts()).iter().all(|s| s.tool == codecs::Tool::Ffmpeg));
     assert_eq!(codecs::keyframe_interval("av1"), codecs::GOP);
     if !have(&["av1enc", "av1parse", "av1dec"]) {
         return;

@@ -380,7 +380,7 @@ impl ModelPackage {
 
     /// A context network by name (see [`ContextSpec::graph_names_with`] "").
     pub fn context_graph(&self, name: &str) -> &[u8] {
-        &self.context_graphs.iter().find(|(n, _)| n == name).expect("known context graph").1
+        context_graph(&self.context_graphs, name)
     }
 
     pub fn graph(&self, name: &str) -> &[u8] {
@@ -391,6 +391,12 @@ impl ModelPackage {
 fn graph<'a, const N: usize>(names: &[&str; N], graphs: &'a [Cow<'static, [u8]>; N], name: &str) -> &'a [u8] {
     let i = names.iter().position(|g| *g == name).expect("known graph name");
     &graphs[i]
+}
+
+/// Both package kinds load every context graph their spec names, so asking for another
+/// is a programming error, not bad input: it panics as [`graph`] does.
+fn context_graph<'a>(graphs: &'a [(String, Cow<'static, [u8]>)], name: &str) -> &'a [u8] {
+    &graphs.iter().find(|(n, _)| n == name).unwrap_or_else(|| panic!("no context graph {name} in the package")).1
 }
 
 /// The inter package's graph files, in the order they enter its id (models/PACKAGE.md).
@@ -554,9 +560,9 @@ impl InterPackage {
         self.motion_context.is_some() || self.residual_context.is_some()
     }
 
-    /// A context network by name (`m_cg0_a`, ...); empty if the package has none of that name.
+    /// A context network by name (`m_cg0_a`, ...; see [`ContextSpec::graph_names_with`]).
     pub fn context_graph(&self, name: &str) -> &[u8] {
-        self.context_graphs.iter().find(|(n, _)| n == name).map_or(&[], |(_, g)| g.as_ref())
+        context_graph(&self.context_graphs, name)
     }
 
     pub fn graph(&self, name: &str) -> &[u8] {
@@ -898,7 +904,8 @@ pub(crate) mod tests {
         let names: Vec<&str> = p.context_graphs.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["r_cg0_a", "r_cg0_n", "r_cg1_a", "r_cg1_n"]);
         assert_eq!(p.context_graph("r_cg1_n"), b"r_cg1_n");
-        assert!(p.context_graph("m_cg0_a").is_empty());
+        // No motion context: asking for one is a bug, caught loudly.
+        assert!(std::panic::catch_unwind(|| p.context_graph("m_cg0_a").len()).is_err());
         // The context graphs enter the id.
         let json = serde_json::to_vec(&j).unwrap();
         let graphs: [Cow<'static, [u8]>; 8] = std::array::from_fn(|i| Cow::Owned(vec![i as u8]));

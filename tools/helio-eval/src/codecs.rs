@@ -117,6 +117,10 @@ pub struct Point {
     pub ms_ssim: Option<f64>,
     pub rmse_dn: Option<f64>,
     pub max_err_dn: Option<u32>,
+    /// Mean relative error on the brightest 10 % and darkest 25 % of each frame's
+    /// pixels ([`metrics::relative_errors`]), averaged over frames (dn16 only).
+    pub rel_err_bright: Option<f64>,
+    pub rel_err_dark: Option<f64>,
     pub enc_fps: f64,
     pub dec_fps: f64,
     /// Display-domain decode of the first frame (for the side-by-side image).
@@ -613,6 +617,7 @@ pub fn evaluate(spec: &Spec, input: &Input, mode: Mode, lut: &DisplayLut) -> Res
     let dn_max = ((1u32 << input.bit_depth) - 1) as u16;
     let (mut psnr_sum, mut ssim_sum, mut ssim_ok) = (0.0, 0.0, true);
     let (mut se_dn, mut max_dn) = (0.0f64, 0u32);
+    let (mut rel_bright, mut rel_dark) = (0.0f64, 0.0f64);
     let mut preview = Vec::new();
     let mut psnrs = Vec::with_capacity(n);
     for (i, plane) in coded.planes.into_iter().enumerate() {
@@ -642,6 +647,9 @@ pub fn evaluate(spec: &Spec, input: &Input, mode: Mode, lut: &DisplayLut) -> Res
             let (rmse, mx) = metrics::dn_errors(&orig[i], d);
             se_dn += rmse * rmse;
             max_dn = max_dn.max(mx);
+            let (b, k) = metrics::relative_errors(&orig[i], d);
+            rel_bright += b;
+            rel_dark += k;
         }
         if i == 0 {
             preview = disp;
@@ -662,6 +670,8 @@ pub fn evaluate(spec: &Spec, input: &Input, mode: Mode, lut: &DisplayLut) -> Res
         ms_ssim: ssim_ok.then(|| ssim_sum / n as f64),
         rmse_dn: (mode == Mode::Dn16).then(|| (se_dn / n as f64).sqrt()),
         max_err_dn: (mode == Mode::Dn16).then_some(max_dn),
+        rel_err_bright: (mode == Mode::Dn16).then(|| rel_bright / n as f64),
+        rel_err_dark: (mode == Mode::Dn16).then(|| rel_dark / n as f64),
         enc_fps: n as f64 / coded.enc_seconds,
         dec_fps: n as f64 / coded.dec_seconds,
         preview,

@@ -224,7 +224,7 @@ fn render(doc: &Doc, points: &[Point], modes: &[Mode]) -> String {
         s.push_str(&format!("\n## {} \n\n", m.name()));
         s.push_str(match m {
             Mode::Display8 => "All codecs get the same 8-bit display frames; PSNR against them.\n\n",
-            Mode::Dn16 => "helio and JPEG 2000 get the 16-bit DN, x265 12 bits (DN >> 2, rounded), x264 10 bits (High 10, DN >> 4, rounded), AV1 10 bits (DN >> 4) through the ffmpeg program (libaom-av1 with the display8 row's settings, decoded by libdav1d; GStreamer 1.22's av1enc is 8-bit only; its frames/s include ffmpeg's start-up and file I/O); PSNR after mapping decoded DN to the display domain; DN errors against the original DN.\n\n",
+            Mode::Dn16 => "helio and JPEG 2000 get the 16-bit DN, x265 12 bits (DN >> 2, rounded), x264 10 bits (High 10, DN >> 4, rounded), AV1 10 bits (DN >> 4) through the ffmpeg program (libaom-av1 with the display8 row's settings, decoded by libdav1d; GStreamer 1.22's av1enc is 8-bit only; its frames/s include ffmpeg's start-up and file I/O); PSNR after mapping decoded DN to the display domain; DN errors against the original DN; rel err bright / dark: mean |decoded - original| / max(original, 1) over each frame's brightest 10 % / darkest 25 % of pixels (original DN), averaged over frames.\n\n",
         });
         s.push_str(&report::points_table(points, m));
         let anchors = ["x264", "x264-intra", "x265", "x265-intra", "av1", "j2k"];

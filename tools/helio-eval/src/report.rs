@@ -17,11 +17,11 @@ pub fn points_table(points: &[Point], mode: Mode) -> String {
     let dn = mode == Mode::Dn16;
     s.push_str("| codec | setting | bpp | ratio | PSNR dB | MS-SSIM |");
     if dn {
-        s.push_str(" RMSE DN | max err DN |");
+        s.push_str(" RMSE DN | max err DN | rel err bright | rel err dark |");
     }
     s.push_str(" enc fps | dec fps |\n|---|---|---:|---:|---:|---:|");
     if dn {
-        s.push_str("---:|---:|");
+        s.push_str("---:|---:|---:|---:|");
     }
     s.push_str("---:|---:|\n");
     for p in points.iter().filter(|p| p.mode == mode) {
@@ -38,9 +38,11 @@ pub fn points_table(points: &[Point], mode: Mode) -> String {
         if dn {
             let _ = write!(
                 s,
-                " {} | {} |",
+                " {} | {} | {} | {} |",
                 p.rmse_dn.map(|v| format!("{v:.2}")).unwrap_or_default(),
-                p.max_err_dn.map(|v| v.to_string()).unwrap_or_default()
+                p.max_err_dn.map(|v| v.to_string()).unwrap_or_default(),
+                p.rel_err_bright.map(|v| format!("{:.2} %", 100.0 * v)).unwrap_or_default(),
+                p.rel_err_dark.map(|v| format!("{:.2} %", 100.0 * v)).unwrap_or_default()
             );
         }
         let _ = writeln!(s, " {:.1} | {:.1} |", p.enc_fps, p.dec_fps);
@@ -109,12 +111,12 @@ pub fn bd_table(points: &[Point], mode: Mode, test: &str, anchors: &[&str]) -> S
 
 pub fn csv(points: &[Point]) -> String {
     let mut s = String::from(
-        "mode,codec,setting,frames,width,height,bytes,bpp,ratio,psnr_db,ms_ssim,rmse_dn,max_abs_err_dn,enc_fps,dec_fps\n",
+        "mode,codec,setting,frames,width,height,bytes,bpp,ratio,psnr_db,ms_ssim,rmse_dn,max_abs_err_dn,enc_fps,dec_fps,rel_err_bright,rel_err_dark\n",
     );
     for p in points {
         let _ = writeln!(
             s,
-            "{},{},\"{}\",{},{},{},{},{:.6},{:.3},{},{},{},{},{:.3},{:.3}",
+            "{},{},\"{}\",{},{},{},{},{:.6},{:.3},{},{},{},{},{:.3},{:.3},{},{}",
             p.mode.name(),
             p.codec,
             p.setting.replace('"', "'"),
@@ -129,7 +131,9 @@ pub fn csv(points: &[Point]) -> String {
             p.rmse_dn.map(|v| format!("{v:.4}")).unwrap_or_default(),
             p.max_err_dn.map(|v| v.to_string()).unwrap_or_default(),
             p.enc_fps,
-            p.dec_fps
+            p.dec_fps,
+            p.rel_err_bright.map(|v| format!("{v:.6}")).unwrap_or_default(),
+            p.rel_err_dark.map(|v| format!("{v:.6}")).unwrap_or_default()
         );
     }
     s

@@ -8,7 +8,9 @@
  * (`RICE_1` as SDO/AIA level-1 files are, `GZIP_1`, `GZIP_2`, `NOCOMPRESS`;
  * helio-fits). Each file is one frame; files may follow each other in one byte
  * stream (`multifilesrc`, or files concatenated), and are split where the next
- * `SIMPLE = T` header starts.
+ * `SIMPLE = T` header starts. A file is decoded when the next one begins or the
+ * stream ends (until then more extensions of it may follow), so a live source
+ * sees one file of latency.
  *
  * Samples become `round(physical * scale + offset)` clamped to 0..65535, with
  * `physical = BZERO + BSCALE * stored`; BLANK and NaN samples become 0. The

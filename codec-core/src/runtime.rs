@@ -27,7 +27,7 @@
 //! exception: their outputs are quantized and sent, never recomputed by a
 //! decoder, so they take every optimization ONNX Runtime has (`All`: fusions and
 //! the NCHWc layout), 35-40 % faster at 512x512 on these CPUs
-//! ([`create_analysis_session`]).
+//! ([`create_analysis_session`]; `pipelines/bench_graphs.py` measures every graph).
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -50,6 +50,16 @@ impl FrameStats {
     }
 }
 
+/// Writes `samples` (rows of `width`, packed) into a GRAY16_LE plane whose rows are
+/// `stride` bytes apart.
+pub fn write_gray16_le(plane: &mut [u8], stride: usize, width: usize, samples: &[u16]) {
+    for (dst, src) in plane.chunks_mut(stride).zip(samples.chunks_exact(width)) {
+        for (d, s) in dst[..2 * width].chunks_exact_mut(2).zip(src) {
+            d.copy_from_slice(&s.to_le_bytes());
+        }
+    }
+}
+
 /// Frame sizes the codec accepts (the networks downsample by 64).
 pub const MIN_DIMENSION: i32 = 64;
 pub const MAX_DIMENSION: i32 = 4096;

@@ -853,11 +853,7 @@ impl HelioDec {
                 }
             }
             (gst_video::VideoFormat::Gray16Le, PixelBuf::U16(src)) => {
-                for (dst, src) in plane.chunks_mut(stride).zip(src.chunks_exact(width)) {
-                    for (d, s) in dst[..2 * width].chunks_exact_mut(2).zip(src) {
-                        d.copy_from_slice(&s.to_le_bytes());
-                    }
-                }
+                common::write_gray16_le(plane, stride, width, src);
             }
             (gst_video::VideoFormat::Gray16Le, PixelBuf::U8(src)) => {
                 for (dst, src) in plane.chunks_mut(stride).zip(src.chunks_exact(width)) {

@@ -300,11 +300,11 @@ impl VideoDecoderImpl for HelioFitsDec {
         gst::debug!(
             CAT,
             imp = self,
-            "{}x{} image from HDU {} ({:?} samples): {} {} {}",
+            "{}x{} image from HDU {} (BITPIX {}): {} {} {}",
             w,
             h,
             image.hdu,
-            std::mem::discriminant(&image.samples),
+            image.header.int("ZBITPIX").or(image.header.int("BITPIX")).unwrap_or(0),
             image.header.str("TELESCOP").unwrap_or("?"),
             image.header.get("WAVELNTH").map_or("?".into(), |v| format!("{v:?}")),
             image.header.str("DATE-OBS").unwrap_or("?"),
@@ -384,11 +384,7 @@ impl HelioFitsDec {
             .map_err(|_| gst::FlowError::Error)?;
         let stride = vframe.plane_stride()[0] as usize;
         let plane = vframe.plane_data_mut(0).map_err(|_| gst::FlowError::Error)?;
-        for (dst, src) in plane.chunks_mut(stride).zip(dn.chunks_exact(width)) {
-            for (d, s) in dst[..2 * width].chunks_exact_mut(2).zip(src) {
-                d.copy_from_slice(&s.to_le_bytes());
-            }
-        }
+        crate::common::write_gray16_le(plane, stride, width, dn);
         drop(vframe);
         obj.finish_frame(frame)
     }

@@ -817,22 +817,15 @@ impl HelioTestSrc {
             })?;
         let stride = output.info.stride()[0] as usize;
         let data = frame.plane_data_mut(0).map_err(|_| gst::FlowError::Error)?;
-        let rows = output.scratch.chunks_exact(width);
         match &output.lut8 {
             Some(lut) => {
-                for (src, dst) in rows.zip(data.chunks_mut(stride)) {
+                for (src, dst) in output.scratch.chunks_exact(width).zip(data.chunks_mut(stride)) {
                     for (d, &v) in dst[..width].iter_mut().zip(src) {
                         *d = lut[(v as usize).min(lut.len() - 1)];
                     }
                 }
             }
-            None => {
-                for (src, dst) in rows.zip(data.chunks_mut(stride)) {
-                    for (d, &v) in dst[..2 * width].chunks_exact_mut(2).zip(src) {
-                        d.copy_from_slice(&v.to_le_bytes());
-                    }
-                }
-            }
+            None => crate::common::write_gray16_le(data, stride, width, &output.scratch),
         }
         Ok(())
     }

@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 use std::sync::LazyLock;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use gst::glib;
 use gst::prelude::*;
@@ -51,7 +51,7 @@ struct State {
     history: VecDeque<(gst::ClockTime, u64)>,
     segment_sent: bool,
     /// Display value of every 16-bit sample, for the PSNR (built for `bit-depth`).
-    display: Option<(u32, Vec<u8>)>,
+    display: Option<(u32, Arc<Vec<u8>>)>,
 }
 
 #[derive(Default)]
@@ -433,9 +433,10 @@ impl HelioStats {
             let lut = (0..=u16::MAX as u32)
                 .map(|v| (255.0 * t.forward(v.min(max), bit_depth as u8) as f64).round() as u8)
                 .collect();
-            state.display = Some((bit_depth, lut));
+            state.display = Some((bit_depth, Arc::new(lut)));
         }
-        let display = state.display.as_ref().map(|(_, l)| l.clone());
+        // Shared, not copied: 64 kB per frame otherwise.
+        let display = state.display.as_ref().filter(|_| sixteen).map(|(_, l)| Arc::clone(l));
         drop(state);
 
         let a = gst_video::VideoFrameRef::from_buffer_ref_readable(decoded.as_ref(), &info)

@@ -62,7 +62,8 @@ pub enum Feed {
 pub struct Spec {
     pub codec: String,
     pub setting: String,
-    /// Elements that must exist.
+    /// What must exist: GStreamer elements, or for [`Tool::Ffmpeg`] ffmpeg's encoder
+    /// and decoder names.
     pub elements: Vec<&'static str>,
     pub feed: Feed,
     /// Pipeline fragment between appsrc and appsink for encoding.
@@ -82,10 +83,7 @@ impl Spec {
     pub fn missing(&self) -> Vec<String> {
         match self.tool {
             Tool::Gst => gstrun::missing(&self.elements),
-            Tool::Ffmpeg => {
-                let encoder = self.enc.split_whitespace().skip_while(|a| *a != "-c:v").nth(1).unwrap_or("");
-                crate::ffmpeg::missing(encoder, &self.dec)
-            }
+            Tool::Ffmpeg => crate::ffmpeg::missing(&self.elements),
         }
     }
 }
@@ -389,7 +387,7 @@ pub fn sweep(codec: &str, mode: Mode, opts: &SweepOptions) -> Vec<Spec> {
                 out.push(Spec {
                     codec: codec.into(),
                     setting: format!("q={q} cpu-used=4, ffmpeg libaom-av1 10-bit"),
-                    elements: vec![],
+                    elements: vec!["libaom-av1", "libdav1d"],
                     feed: Feed::I420DeepEven(10),
                     enc: format!(
                         "-c:v libaom-av1 -cpu-used 4 -lag-in-frames 0 -g {GOP} -b:v 0 -crf {q} -qmin {q} -qmax {q}"

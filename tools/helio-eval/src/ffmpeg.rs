@@ -24,19 +24,17 @@ fn has(kind: &str, name: &str) -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).split_whitespace().any(|w| w == name))
 }
 
-/// What is missing to run `encoder` and `decoder` through ffmpeg, described for the user.
-pub fn missing(encoder: &str, decoder: &str) -> Vec<String> {
+/// What is missing to run `[encoder, decoder]` through ffmpeg, described for the user.
+pub fn missing(codecs: &[&str]) -> Vec<String> {
     if Command::new("ffmpeg").arg("-version").output().is_err() {
         return vec!["the ffmpeg program (Debian package: ffmpeg)".into()];
     }
-    let mut out = Vec::new();
-    if !has("-encoders", encoder) {
-        out.push(format!("ffmpeg encoder {encoder} (Debian package: ffmpeg, built with it)"));
-    }
-    if !has("-decoders", decoder) {
-        out.push(format!("ffmpeg decoder {decoder} (Debian package: ffmpeg, built with it)"));
-    }
-    out
+    [("-encoders", "encoder"), ("-decoders", "decoder")]
+        .iter()
+        .zip(codecs)
+        .filter(|((list, _), name)| !has(list, name))
+        .map(|((_, kind), name)| format!("ffmpeg {kind} {name} (Debian package: ffmpeg, built with it)"))
+        .collect()
 }
 
 /// A temporary folder removed on drop.

@@ -284,6 +284,14 @@ def bits_change(new, old):
     return f"{100 * (new / old - 1):+.1f} %"
 
 
+def ablation_table(w, abl):
+    """Writes a markdown table of {variant: [(bpp, psnr) per quality]} through `w`."""
+    w("| quality | " + " | ".join(abl) + " |")
+    w("|---|" + "---:|" * len(abl))
+    for q in range(len(next(iter(abl.values())))):
+        w(f"| {q + 1} | " + " | ".join(f"{abl[v][q][0]:.4f} / {abl[v][q][1]:.2f}" for v in abl) + " |")
+
+
 def card_header(a, cmd, mj):
     """A model card's first lines: name, when and by which command it was exported."""
     return [f"# {mj['name']}\n",
@@ -356,10 +364,7 @@ def write_card(a, cmd, ck, cfg, mj, diffs, rows, abl, macs, params, sizes, rd_s)
       "same batches, sharing g_a/h_a/g_s and z: `hyperprior` is the base h_s retrained under identical "
       "conditions, `groups` adds the channel context, `checkerboard` the local context too. Ideal code "
       "length (-log2 of the likelihoods, hard rounding), all 13 frames, bpp/PSNR:\n")
-    w("| quality | " + " | ".join(abl) + " |")
-    w("|---|" + "---:|" * len(abl))
-    for q in range(len(rows)):
-        w(f"| {q + 1} | " + " | ".join(f"{abl[v][q][0]:.4f} / {abl[v][q][1]:.2f}" for v in abl) + " |")
+    ablation_table(w, abl)
     ref = abl.get("hyperprior")
     if ref:
         w("\nBD-rate (PSNR) against the retrained hyperprior, the issue's ablation at equal quality: "

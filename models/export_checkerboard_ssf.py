@@ -36,7 +36,7 @@ import torch
 from models.checkerboard import anchor_mask
 from models.clips import load_val_clip
 from models.export import HS, PAD, code_frame, count_macs, psnr8, session
-from models.export_checkerboard import bd_rate, card_header, code_frame_cb, export_graphs, group_graphs
+from models.export_checkerboard import ablation_table, bd_rate, card_header, code_frame_cb, export_graphs, group_graphs
 from models.export_ssf import GRAPHS, code_p, decoded_t
 from models.train import pad_to
 from models.train_checkerboard_ssf import LATENTS, Frozen, build_heads, validate
@@ -296,10 +296,7 @@ def write_card(a, cmd, ck, cfg, mj, choice, diffs, rows, bd_p, bd_gop, abl, abl_
     w("Ideal P-frame code length (-log2 likelihoods for y, z from the package's tables) of every "
       "variant, both latents as trained, P-frames chained from their own reconstructions, bpp/PSNR "
       "(0-1 domain, not the 8-bit display PSNR above):\n")
-    w("| quality | " + " | ".join(abl) + " |")
-    w("|---|" + "---:|" * len(abl))
-    for q in range(len(rows)):
-        w(f"| {q + 1} | " + " | ".join(f"{abl[v][q][0]:.4f} / {abl[v][q][1]:.2f}" for v in abl) + " |")
+    ablation_table(w, abl)
     if abl_bd:
         w("\nBD-rate against the retrained hyperprior: "
           + ", ".join(f"{v} {b:+.1f} %" for v, b in abl_bd.items()) + ".\n")

@@ -38,10 +38,6 @@ fn probe<F: Fn(&gst::Buffer) + Send + Sync + 'static>(bin: &gst::Bin, name: &str
     });
 }
 
-fn samples(b: &gst::Buffer) -> Vec<u16> {
-    b.map_readable().unwrap().chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect()
-}
-
 /// heliotestsrc (6 frames, GoP 3) coded, optionally with coded frame `drop` lost
 /// before heliodec, decoded into heliostats with the originals on `ref`.
 fn run(drop: Option<u64>, reference: &str) -> Run {
@@ -71,7 +67,7 @@ fn run(drop: Option<u64>, reference: &str) -> Run {
         });
     }
     let o = out.clone();
-    probe(bin, "s", "sink", move |b| o.lock().unwrap().decoded.push(samples(b)));
+    probe(bin, "s", "sink", move |b| o.lock().unwrap().decoded.push(samples16(b)));
     let o = out.clone();
     probe(bin, "text", "sink", move |b| {
         o.lock().unwrap().texts.push(String::from_utf8(b.map_readable().unwrap().to_vec()).unwrap())
@@ -80,7 +76,7 @@ fn run(drop: Option<u64>, reference: &str) -> Run {
         let o = out.clone();
         t.static_pad("sink").unwrap().add_probe(gst::PadProbeType::BUFFER, move |_, info| {
             if let Some(b) = info.buffer() {
-                o.lock().unwrap().originals.push(samples(b));
+                o.lock().unwrap().originals.push(samples16(b));
             }
             gst::PadProbeReturn::Ok
         });

@@ -3,7 +3,9 @@
 # 512x512 14-bit synthetic AIA 171 frames from helio-synth, coded by helio and by
 # x265 / x265-intra in the same helio-eval run, which prints encode and decode
 # frames/s beside each other. Targets: helio intra encode >= 5 fps, decode >= 10 fps (issue 3);
-# helio-gop30 (P-frames) decode >= 5 fps (issue 5).
+# helio-gop30 (P-frames) decode >= 5 fps (issue 5). helio is run twice: heliodec as set up by
+# default (one frame at a time), then with frame-threads=2 threads=1 (two frames at once, one
+# core each; keyframes overlap, P-frames still wait for the frame before them).
 #   bash pipelines/bench-speed.sh [frames=10] [helio threads=0]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,3 +19,7 @@ $BIN/helio-synth frames --out "$DIR" --size 512 --wavelengths 171 --frames "$N" 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load: $(cut -d' ' -f1-3 /proc/loadavg)"
 $BIN/helio-eval --frames "$DIR/171" --mode dn16 --codecs helio,helio-gop30,x265,x265-intra --quick \
     --helio-qualities 1,4,6 --helio-props "threads=$THREADS" --out "$DIR/speed.md"
+echo
+echo "## heliodec frame-threads=2 threads=1"
+$BIN/helio-eval --frames "$DIR/171" --mode dn16 --codecs helio,helio-gop30 --quick \
+    --helio-qualities 1,4,6 --helio-props "threads=$THREADS" --heliodec-props "frame-threads=2 threads=1" --out "$DIR/speed-ft2.md"

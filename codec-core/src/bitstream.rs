@@ -490,6 +490,23 @@ pub fn peek_unit_len_with(data: &[u8], known: Option<&SequenceHeader>) -> ParseR
     lift(PacketHeader::parse(rest, max).map(|(h, _)| off + PACKET_HEADER_LEN + h.payload_len as usize))
 }
 
+/// Whether a frame (its access units, as a parser outputs them) is a
+/// keyframe: no packet needs the previous frame. Only looks at the headers;
+/// the decoder checks the rest.
+pub fn is_keyframe(data: &[u8]) -> bool {
+    match split_units(data, None) {
+        Ok(units) if !units.is_empty() => units.iter().all(|u| {
+            let packet = match SequenceHeader::parse(u) {
+                Ok(h) => &u[h.encoded_len()..],
+                Err(_) => u,
+            };
+            matches!(PacketHeader::parse(packet, max_payload_len_any()),
+                Ok((header, _)) if header.frame_type != FrameType::P)
+        }),
+        _ => false,
+    }
+}
+
 /// Splits `data`, the access units of one frame (one per channel of a
 /// multispectral frame, in channel order), into those units. Each unit's
 /// headers are checked as in [`peek_unit_len_with`]; a unit cut short is

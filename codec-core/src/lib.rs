@@ -17,6 +17,7 @@ pub mod codec;
 pub mod entropy;
 pub mod error;
 pub mod frame_coding;
+pub mod frame_threads;
 pub mod intensity;
 pub mod inter;
 pub mod intra;
@@ -26,5 +27,6 @@ pub mod runtime;
 
 pub use codec::{DecodedFrame, Decoder, DecoderConfig, EncodedFrame, Encoder, EncoderConfig, PFrameDecision, RdCost};
 pub use error::{Error, Result};
+pub use frame_threads::FrameThreadedDecoder;
 pub use model::ModelSource;
 pub use runtime::ExecutionProvider;

@@ -156,22 +156,7 @@ fn scan_unit(data: &[u8], known: Option<&SequenceHeader>) -> Scan {
     }
 }
 
-/// Whether a frame (from a parser, so one frame per buffer) is a keyframe: no
-/// packet needs the previous frame. Only looks at the headers; the decoder
-/// checks the rest.
-pub fn is_keyframe(data: &[u8]) -> bool {
-    match bs::split_units(data, None) {
-        Ok(units) if !units.is_empty() => units.iter().all(|u| {
-            let packet = match SequenceHeader::parse(u) {
-                Ok(h) => &u[h.encoded_len()..],
-                Err(_) => u,
-            };
-            matches!(bs::PacketHeader::parse(packet, bs::max_payload_len_any()),
-                Ok((header, _)) if header.frame_type != FrameType::P)
-        }),
-        _ => false,
-    }
-}
+pub use bs::is_keyframe;
 
 /// Parses a sequence header (e.g. from caps `streamheader`).
 pub fn parse_sequence_header(data: &[u8]) -> Option<SequenceHeader> {

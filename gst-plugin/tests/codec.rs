@@ -576,3 +576,60 @@ fn quality_above_model_levels_fails_at_start() {
         "{res:?}"
     );
 }
+
+/// heliodec frame-threads=3 on an all-intra stream: the same frames as one
+/// decoder, in order, held back by two frames (reported as latency) until EOS.
+#[test]
+fn frame_threads_decode_the_same_frames_with_their_latency() {
+    let Some(model) = model_or_skip("frame_threads_decode_the_same_frames_with_their_latency") else {
+        return;
+    };
+    let (w, hgt) = (128u32, 96u32);
+    let mut enc = encoder_harness(&model, &[("keyframe-interval", &1u32)]);
+    let mut caps = raw_caps("GRAY16_LE", w, hgt);
+    caps.make_mut().set("framerate", gst::Fraction::new(12, 1));
+    enc.set_src_caps(caps);
+    let units: Vec<gst::Buffer> = (0..6)
+        .map(|t| {
+            let pts = gst::ClockTime::from_mseconds(t as u64 * 1000 / 12);
+            enc.push(gray16_buffer(&sun_frame(w, hgt, 16383, t), pts)).unwrap();
+            enc.pull().unwrap()
+        })
+        .collect();
+    let coded_caps = enc.sinkpad().unwrap().current_caps().unwrap();
+
+    let decode = |frame_threads: u32| {
+        let element = gst::ElementFactory::make("heliodec")
+            .property("model-dir", &model)
+            .property_from_str("execution-provider", "cpu")
+            .property("frame-threads", frame_threads)
+            .build()
+            .unwrap();
+        let mut h = gst_check::Harness::with_element(&element, Some("sink"), Some("src"));
+        h.set_src_caps(coded_caps.clone());
+        let mut out = Vec::new();
+        for (i, u) in units.iter().enumerate() {
+            h.push(u.clone()).unwrap();
+            while let Some(b) = h.try_pull() {
+                out.push(b);
+            }
+            // Frames wait until frame-threads - 1 newer ones are in flight.
+            assert!(out.len() + frame_threads as usize > i, "frame-threads={frame_threads}: {} out after {} in", out.len(), i + 1);
+        }
+        let latency = h.query_latency();
+        assert!(h.push_event(gst::event::Eos::new()));
+        while let Some(b) = h.try_pull() {
+            out.push(b);
+        }
+        (out, latency)
+    };
+    let (one, latency_one) = decode(1);
+    let (three, latency_three) = decode(3);
+    assert_eq!((one.len(), three.len()), (6, 6));
+    for (i, (a, b)) in one.iter().zip(&three).enumerate() {
+        assert_eq!(a.pts(), b.pts(), "frame {i}");
+        assert!(samples16(a) == samples16(b), "frame {i}: frame-threads=3 output differs");
+    }
+    assert_eq!(latency_one, Some(gst::ClockTime::ZERO));
+    assert_eq!(latency_three, Some(gst::ClockTime::from_nseconds(2 * 1_000_000_000 / 12)));
+}

@@ -97,11 +97,16 @@ fn dec_chain(model: &str, inter: &str) -> String {
     format!("heliodec model-dir=\"{model}\" inter-model-dir=\"{inter}\" execution-provider=cpu")
 }
 
-/// Decodes `path` through helioparse and through heliodec's own splitting;
-/// requires the same frames from both and returns them with the messages.
-fn decode_both_ways(path: &str, model: &str, inter: &str) -> Vec<(Vec<Vec<u16>>, RunResult)> {
+/// Decodes `path` through helioparse, through heliodec's own splitting and
+/// through helioparse with 3 frame threads; returns the frames and messages
+/// of each, in the order of [`CHAINS`].
+fn decode_three_ways(path: &str, model: &str, inter: &str) -> Vec<(Vec<Vec<u16>>, RunResult)> {
     let dec = dec_chain(model, inter);
-    [format!("helioparse ! {dec}"), format!("capsfilter caps=\"video/x-helio,width={SIZE},height={SIZE},framerate=12/1\" ! {dec}")]
+    [
+        format!("helioparse ! {dec}"),
+        format!("capsfilter caps=\"video/x-helio,width={SIZE},height={SIZE},framerate=12/1\" ! {dec}"),
+        format!("helioparse ! {dec} frame-threads=3"),
+    ]
         .iter()
         .map(|chain| {
             let (out, _, res) = decode_file(path, chain);
@@ -110,6 +115,8 @@ fn decode_both_ways(path: &str, model: &str, inter: &str) -> Vec<(Vec<Vec<u16>>,
         })
         .collect()
 }
+
+const CHAINS: [&str; 3] = ["helioparse", "unparsed", "frame-threads=3"];
 
 fn heliodec_warned(res: &RunResult) -> bool {
     res.warnings.iter().any(|w| w.contains("heliodec") && w.contains("next keyframe"))
@@ -124,7 +131,7 @@ fn gop_file_round_trips_bit_exactly() {
     let i_mean = [0, 30, 60, 90].iter().map(|&i| coded.sizes[i]).sum::<usize>() as f64 / 4.0;
     let p_mean = (coded.sizes.iter().sum::<usize>() as f64 - 4.0 * i_mean) / 96.0;
     eprintln!("{SIZE}x{SIZE}: mean I-frame {i_mean:.0} bytes, mean P-frame {p_mean:.0} bytes");
-    for (chain, (frames, res)) in ["helioparse", "unparsed"].iter().zip(decode_both_ways(&coded.path, &model, &inter)) {
+    for (chain, (frames, res)) in CHAINS.iter().zip(decode_three_ways(&coded.path, &model, &inter)) {
         assert!(res.warnings.is_empty(), "{chain}: {res:?}");
         assert_eq!(frames.len(), FRAMES, "{chain}");
         for (i, (got, want)) in frames.iter().zip(&coded.recon).enumerate() {
@@ -145,7 +152,7 @@ fn damaged_p_frame_costs_the_rest_of_its_gop() {
     let damaged = [&clean[..at], &clean[at + len..]].concat();
     let path = coded.write_variant("damaged.helio", &damaged);
     let expected: Vec<usize> = (0..40).chain(60..FRAMES).collect();
-    for (chain, (frames, res)) in ["helioparse", "unparsed"].iter().zip(decode_both_ways(&path, &model, &inter)) {
+    for (chain, (frames, res)) in CHAINS.iter().zip(decode_three_ways(&path, &model, &inter)) {
         assert!(heliodec_warned(&res), "{chain}: heliodec warns that it waits for a keyframe: {res:?}");
         assert_eq!(frames.len(), expected.len(), "{chain}: frames 40..59 are lost, no more: {res:?}");
         for (got, &i) in frames.iter().zip(&expected) {
@@ -163,7 +170,7 @@ fn stream_joined_mid_gop_decodes_from_the_first_keyframe() {
     let clean = std::fs::read(&coded.path).unwrap();
     // Starts at the P packet of frame 10.
     let path = coded.write_variant("joined.helio", &clean[coded.start(10)..]);
-    for (chain, (frames, res)) in ["helioparse", "unparsed"].iter().zip(decode_both_ways(&path, &model, &inter)) {
+    for (chain, (frames, res)) in CHAINS.iter().zip(decode_three_ways(&path, &model, &inter)) {
         assert_eq!(frames.len(), FRAMES - GOP, "{chain}: {res:?}");
         for (got, want) in frames.iter().zip(&coded.recon[GOP..]) {
             assert!(got == want, "{chain}: frames from the first keyframe on decode exactly");

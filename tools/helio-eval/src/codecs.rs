@@ -189,6 +189,8 @@ pub struct SweepOptions {
     pub helio_max_quality: Option<u32>,
     /// Extra helioenc properties (e.g. `threads=2`), appended verbatim.
     pub helio_props: String,
+    /// Extra heliodec properties (e.g. `frame-threads=2`), appended verbatim.
+    pub heliodec_props: String,
     /// Significant bits of 16-bit input (given to helioenc as `bit-depth` in dn16 mode).
     pub bit_depth: u8,
 }
@@ -326,7 +328,7 @@ pub fn sweep(codec: &str, mode: Mode, opts: &SweepOptions) -> Vec<Spec> {
                     .trim_end()
                     .to_string(),
                     enc_caps: None,
-                    dec: helio_dec(&opts.helio_props),
+                    dec: format!("{} {}", helio_dec(&opts.helio_props), opts.heliodec_props).trim_end().to_string(),
                     dec_caps: gray_caps.into(),
                     lossless: false,
                     tool: Tool::Gst,

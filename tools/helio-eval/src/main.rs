@@ -29,6 +29,7 @@ USAGE: helio-eval [OPTIONS]
   --helio-qualities L   comma list of helioenc quality values (default: 1..max, read from the element)
   --helio-props S       extra helioenc properties, e.g. \"threads=2\" (model-dir= and inter-model-dir= are
                         given to heliodec too)
+  --heliodec-props S    extra heliodec properties, e.g. \"frame-threads=2\"
   --out FILE.md         write the markdown results there and a CSV beside it (FILE.csv)
   --frames-csv FILE     per-frame CSV: bytes, frame type, PSNR and extra_i (1 = a keyframe the GoP schedule
                         did not ask for) of every frame of every point (GoP drift plots: helio-gop30 vs x265)
@@ -50,6 +51,7 @@ struct Args {
     bit_depth: u8,
     helio_qualities: Option<Vec<u32>>,
     helio_props: String,
+    heliodec_props: String,
     out: Option<PathBuf>,
     frames_csv: Option<PathBuf>,
     side_by_side: Option<PathBuf>,
@@ -70,6 +72,7 @@ fn parse_args() -> Result<Args, String> {
         bit_depth: 14,
         helio_qualities: None,
         helio_props: String::new(),
+        heliodec_props: String::new(),
         out: None,
         frames_csv: None,
         side_by_side: None,
@@ -118,6 +121,7 @@ fn parse_args() -> Result<Args, String> {
                 a.helio_qualities = Some(v.map_err(|e| format!("--helio-qualities: {e}"))?);
             }
             "--helio-props" => a.helio_props = val()?,
+            "--heliodec-props" => a.heliodec_props = val()?,
             "--out" => a.out = Some(val()?.into()),
             "--frames-csv" => a.frames_csv = Some(val()?.into()),
             "--side-by-side" => a.side_by_side = Some(val()?.into()),
@@ -512,6 +516,7 @@ fn main() -> ExitCode {
         helio_qualities: args.helio_qualities.clone(),
         helio_max_quality: helio_max,
         helio_props: args.helio_props.clone(),
+        heliodec_props: args.heliodec_props.clone(),
         bit_depth: args.bit_depth,
     };
 

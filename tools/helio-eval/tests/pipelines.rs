@@ -65,7 +65,7 @@ fn synthetic(n: usize, w: usize, h: usize) -> Input {
 }
 
 fn opts() -> SweepOptions {
-    SweepOptions { quick: true, helio_qualities: None, helio_max_quality: None, helio_props: String::new(), bit_depth: 14 }
+    SweepOptions { quick: true, helio_qualities: None, helio_max_quality: None, helio_props: String::new(), heliodec_props: String::new(), bit_depth: 14 }
 }
 
 /// Lossless anchors must come back bit-exact in both modes (checks the raw feeding,
@@ -176,6 +176,7 @@ fn helio_sweeps_set_the_keyframe_interval() {
     let o = SweepOptions {
         helio_max_quality: Some(2),
         helio_props: "model-dir=/m inter-model-dir=/m/ssf threads=2".into(),
+        heliodec_props: "frame-threads=2".into(),
         ..opts()
     };
     for (codec, k) in [("helio", 1), ("helio-gop30", codecs::GOP)] {
@@ -183,7 +184,7 @@ fn helio_sweeps_set_the_keyframe_interval() {
         assert_eq!(specs.len(), 2, "{codec}");
         for s in specs {
             assert!(s.enc.contains(&format!("keyframe-interval={k} ")), "{codec}: {}", s.enc);
-            assert_eq!(s.dec, "heliodec model-dir=/m inter-model-dir=/m/ssf");
+            assert_eq!(s.dec, "heliodec model-dir=/m inter-model-dir=/m/ssf frame-threads=2");
         }
     }
 }

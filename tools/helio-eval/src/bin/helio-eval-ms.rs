@@ -243,6 +243,7 @@ fn anchor(codec: &str, mode: Mode, inputs: &[Input], quick: bool) -> Vec<Row> {
         helio_qualities: None,
         helio_max_quality: None,
         helio_props: String::new(),
+        heliodec_props: String::new(),
         bit_depth: BIT_DEPTH,
     };
     let lut = DisplayLut::new(BIT_DEPTH);

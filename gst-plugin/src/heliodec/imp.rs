@@ -279,7 +279,7 @@ impl VideoDecoderImpl for HelioDec {
             "decoder",
         )?;
 
-        let frames = settings.frame_threads.max(1) as usize;
+        let frames = settings.frame_threads as usize;
         // Per decoder, not divided among them: a P-frame chain runs on one
         // decoder and needs every core (spinning is off, so decoders that run
         // at once share the cores without busy-waiting).
@@ -538,6 +538,10 @@ impl VideoDecoderImpl for HelioDec {
         let mut guard = self.state.lock().unwrap();
         let state = guard.as_mut().ok_or(gst::FlowError::Flushing)?;
 
+        // A DISCONT before a P-frame is not by itself a lost reference: the
+        // decoder checks that a P-frame's number follows its reference's (and,
+        // in a multispectral stream, that its band was not lost), so a skipped
+        // damaged band costs that band only, not the whole GoP.
         // Waiting for a keyframe with nothing in flight: drop right away. With
         // frames in flight an earlier one may still end the wait, so the frame
         // is decoded and the same check runs on its result (`finish_decoded`).
@@ -716,7 +720,7 @@ impl HelioDec {
             Err(err) => {
                 state.need_keyframe = true;
                 drop(guard);
-                                let flow = gst_video::video_decoder_error!(
+                let flow = gst_video::video_decoder_error!(
                     &*obj,
                     1,
                     gst::StreamError::Decode,
@@ -740,7 +744,7 @@ impl HelioDec {
             }
         };
         drop(guard);
-                if lost_changed {
+        if lost_changed {
             self.report_lost_channels(frame_number, &decoded.lost);
         }
 

@@ -328,7 +328,7 @@ pub fn sweep(codec: &str, mode: Mode, opts: &SweepOptions) -> Vec<Spec> {
                     .trim_end()
                     .to_string(),
                     enc_caps: None,
-                    dec: format!("{} {}", helio_dec(&opts.helio_props), opts.heliodec_props).trim_end().to_string(),
+                    dec: helio_dec(opts),
                     dec_caps: gray_caps.into(),
                     lossless: false,
                     tool: Tool::Gst,
@@ -449,13 +449,14 @@ pub fn sweep(codec: &str, mode: Mode, opts: &SweepOptions) -> Vec<Spec> {
     out
 }
 
-/// heliodec with the model properties given to helioenc (the decoder needs the same packages).
-fn helio_dec(helio_props: &str) -> String {
-    let models: Vec<&str> = helio_props
+/// heliodec with the model properties given to helioenc (the decoder needs the
+/// same packages), then the heliodec-only ones.
+fn helio_dec(opts: &SweepOptions) -> String {
+    let models = opts
+        .helio_props
         .split_whitespace()
-        .filter(|kv| kv.starts_with("model-dir=") || kv.starts_with("inter-model-dir="))
-        .collect();
-    if models.is_empty() { "heliodec".into() } else { format!("heliodec {}", models.join(" ")) }
+        .filter(|kv| kv.starts_with("model-dir=") || kv.starts_with("inter-model-dir="));
+    std::iter::once("heliodec").chain(models).chain(opts.heliodec_props.split_whitespace()).collect::<Vec<_>>().join(" ")
 }
 
 fn even(v: usize) -> usize {

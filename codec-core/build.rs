@@ -16,6 +16,11 @@
 //! - likewise the inter package with context models (`models/ssf-checkerboard`,
 //!   context graphs `m_cg*.onnx` / `r_cg*.onnx`, side features `r_side.onnx`) in the same generated file: the
 //!   P-frame package of new streams, `models/ssf` staying embedded for older ones.
+//! - every superseded package under `models/legacy/` (`embedded_legacy_files`),
+//!   so streams coded with it stay decodable; each graph by file name.
+//!
+//! The generated file holds each distinct file content once: a superseded
+//! package shares most graphs with its successor, byte for byte.
 
 use std::path::{Path, PathBuf};
 
@@ -59,9 +64,17 @@ fn main() {
         context_prefixes: &["m_cg", "r_cg", "m_side", "r_side"],
         fallback: "models/ssf",
     };
-    let generated = [(intra, "models/checkerboard"), (inter, "models/ssf-checkerboard")]
-        .map(|(e, dir)| embedded.then(|| e.source(&workspace.join(dir))).flatten().unwrap_or_else(|| e.none()))
+    let mut blobs = Blobs::default();
+    let mut generated = [(intra, "models/checkerboard"), (inter, "models/ssf-checkerboard")]
+        .map(|(e, dir)| embedded.then(|| e.source(&workspace.join(dir), &mut blobs)).flatten().unwrap_or_else(|| e.none()))
         .concat();
+    let legacy = if embedded { legacy_packages(&workspace.join("models/legacy"), &mut blobs) } else { String::new() };
+    generated += &format!(
+        "/// Superseded packages: (folder name, model.json, graphs by file stem).\n\
+         static LEGACY: &[EmbeddedPackageFiles] = &[{legacy}];\n\
+         fn embedded_legacy_files() -> &'static [EmbeddedPackageFiles] {{\n    LEGACY\n}}\n"
+    );
+    generated.insert_str(0, &blobs.declarations);
     std::fs::write(&out, generated).expect("write OUT_DIR/embedded_checkerboard.rs");
 
     if embedded {
@@ -113,7 +126,7 @@ impl Embedding {
 
     /// The function returning the package's bytes, or `None` (with a warning
     /// if the folder exists) when it is incomplete.
-    fn source(&self, dir: &Path) -> Option<String> {
+    fn source(&self, dir: &Path, blobs: &mut Blobs) -> Option<String> {
         println!("cargo::rerun-if-changed={}", dir.display());
         let missing = watch_package(dir, self.base);
         let mut context: Vec<String> = std::fs::read_dir(dir)
@@ -135,10 +148,7 @@ impl Embedding {
             }
             return None;
         }
-        let file = |n: &str| {
-            println!("cargo::rerun-if-changed={}", dir.join(n).display());
-            format!("include_bytes!({:?})", dir.join(n).display().to_string())
-        };
+        let mut file = |n: &str| blobs.add(&dir.join(n));
         let graphs: Vec<String> = self.base[1..].iter().map(|n| file(n)).collect();
         let ctx: Vec<String> =
             context.iter().map(|n| format!("({:?}, {})", n.trim_end_matches(".onnx"), file(n))).collect();
@@ -159,6 +169,61 @@ impl Embedding {
             t = self.files_type,
         ))
     }
+}
+
+/// Every file the generated code embeds, each distinct content once.
+#[derive(Default)]
+struct Blobs {
+    by_content: std::collections::HashMap<Vec<u8>, String>,
+    declarations: String,
+}
+
+impl Blobs {
+    /// An expression for the bytes of `path` (a `&'static [u8; N]`).
+    fn add(&mut self, path: &Path) -> String {
+        println!("cargo::rerun-if-changed={}", path.display());
+        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+        let n = self.by_content.len();
+        let (len, decl) = (bytes.len(), &mut self.declarations);
+        let name = self.by_content.entry(bytes).or_insert_with(|| {
+            decl.push_str(&format!("static BLOB_{n}: [u8; {len}] = *include_bytes!({:?});\n", path.display().to_string()));
+            format!("BLOB_{n}")
+        });
+        format!("&{name}")
+    }
+}
+
+/// The entries of `embedded_legacy_files` for each `<legacy>/<name>/` holding a
+/// model.json, in name order.
+fn legacy_packages(legacy: &Path, blobs: &mut Blobs) -> String {
+    println!("cargo::rerun-if-changed={}", legacy.display());
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(legacy)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|d| d.join("model.json").is_file())
+        .collect();
+    dirs.sort();
+    let mut out = Vec::new();
+    for dir in dirs {
+        println!("cargo::rerun-if-changed={}", dir.display());
+        let mut graphs: Vec<String> = std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|f| f.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".onnx"))
+            .collect();
+        graphs.sort();
+        let graphs: Vec<String> = graphs
+            .iter()
+            .map(|g| format!("({:?}, {})", g.trim_end_matches(".onnx"), blobs.add(&dir.join(g))))
+            .collect();
+        let name = dir.file_name().expect("a folder").to_string_lossy().into_owned();
+        out.push(format!("({name:?}, {}, &[{}])", blobs.add(&dir.join("model.json")), graphs.join(", ")));
+    }
+    out.join(", ")
 }
 
 /// Asks cargo to rerun when a package file changes; returns the files missing.

@@ -148,8 +148,14 @@ def model_json(model, name):
 def session(path):
     so = ort.SessionOptions()
     # Pinned: higher levels may fuse/reorder float ops and change results
-    # between ORT versions; encoder and decoder must agree bit for bit.
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    # between ORT versions; encoder and decoder must agree bit for bit. The
+    # exception is what the package's model.json lists in full_optimization
+    # (models/subpixel.py), which codec-core runs at level All too.
+    mj = os.path.join(os.path.dirname(path), "model.json")
+    name = os.path.basename(path)[: -len(".onnx")]
+    full = os.path.exists(mj) and name in json.load(open(mj)).get("full_optimization", [])
+    so.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_ENABLE_ALL if full
+                                   else ort.GraphOptimizationLevel.ORT_ENABLE_BASIC)
     so.intra_op_num_threads = 2
     return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
 

@@ -21,8 +21,10 @@ from models.hyperprior import GainedMeanScaleHyperprior
 
 
 def initializers(path):
-    m = onnx.load(path)
-    return {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in m.graph.initializer}
+    """A graph's weights by name; rewritten synthesis graphs (models/subpixel.py)
+    give their original ConvTranspose weights back."""
+    from models.subpixel import original_initializers
+    return {k: torch.from_numpy(v.copy()) for k, v in original_initializers(onnx.load(path)).items()}
 
 
 def _load_seq(seq, weights, prefix=""):
@@ -96,7 +98,7 @@ def load_ssf(pkg_dir, levels=5, sigma0=1.5):
     mj = json.load(open(os.path.join(pkg_dir, "model.json")))
     mo, re = mj["motion"], mj["residual"]
     lambdas = [q["lambda"] for q in mo["qualities"]]
-    model = ScaleSpaceFlow(lambdas, mo["N"], mo["M"], re["M"], levels, sigma0)
+    model = ScaleSpaceFlow(lambdas, mo["N"], mo["M"], re["M"], levels, sigma0, mo.get("flow_stride", 1))
     for graph, seq, prefix in [("m_g_a", model.motion.g_a, "g_a."), ("predict", model.motion.g_s, "g_s."),
                                ("r_g_a", model.residual.g_a, "g_a."), ("r_g_s", model.residual.g_s, "g_s.")]:
         w = initializers(os.path.join(pkg_dir, f"{graph}.onnx"))

@@ -6,7 +6,7 @@
 use crate::intra::HYPER_SYNTHESIS_THREADS;
 use crate::latent_codecs::{ChannelGroupsCheckerboard, ContextNets, HyperNets, Hyperprior, HyperpriorBits, Latent};
 use crate::model::{ContextSpec, MAX_CONTEXT_GROUPS, QualitySpec};
-use crate::runtime::{self, ExecutionProvider, NchwOutput, Network};
+use crate::runtime::{self, ExecutionProvider, NchwOutput, Network, Optimization};
 use crate::{Error, Result};
 
 macro_rules! context_graph_names {
@@ -49,11 +49,15 @@ pub fn context_networks<'a>(
     context: &ContextSpec,
     prefix: &str,
     graph: impl Fn(&str) -> &'a [u8],
+    optimization: impl Fn(&str) -> Optimization,
     ep: ExecutionProvider,
 ) -> Result<ContextNetworks> {
     let (_, side_name, names) = CONTEXT_GRAPH_NAMES.iter().find(|(p, _, _)| *p == prefix).expect("a known prefix");
-    // All of them pick symbols' tables like h_s: one thread, for the same reason.
-    let session = |name: &str| runtime::create_session(graph(name), name, ep, HYPER_SYNTHESIS_THREADS);
+    // All of them pick symbols' tables like h_s: one thread, for the same reason
+    // (so the level a package asks for cannot meet another thread count either).
+    let session = |name: &str| {
+        runtime::create_session_optimized(graph(name), name, ep, HYPER_SYNTHESIS_THREADS, optimization(name))
+    };
     let side = context.side.as_deref();
     let net = |k: usize, non_anchor: bool| -> Result<Network> {
         let name = names[k][usize::from(non_anchor)];

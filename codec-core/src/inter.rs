@@ -63,7 +63,7 @@ impl InterNetworks {
 
     fn create(model: &InterPackage, ep: ExecutionProvider, threads: usize, encoder: bool) -> Result<Self> {
         let make = |name: &'static str, threads: usize, inputs: &[&str]| {
-            runtime::create_session(model.graph(name), name, ep, threads)
+            runtime::create_session_optimized(model.graph(name), name, ep, threads, model.spec.optimization(name))
                 .and_then(|s| Network::with_inputs(name, s, inputs))
         };
         // Encoder-only, output quantized and sent: every optimization (see `runtime`).
@@ -77,7 +77,7 @@ impl InterNetworks {
         };
         let context = |latent: &InterLatentSpec, prefix: &str| match &latent.context {
             None => Ok(ContextNetworks::default()),
-            Some(c) => context_networks(c, prefix, |n| model.context_graph(n), ep),
+            Some(c) => context_networks(c, prefix, |n| model.context_graph(n), |n| model.spec.optimization(n), ep),
         };
         Ok(Self {
             m_context: context(&model.spec.motion, "m_")?,

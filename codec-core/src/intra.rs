@@ -43,9 +43,11 @@ impl Networks {
 
     fn create(model: &ModelPackage, settings: SessionSettings, encoder: bool) -> Result<Self> {
         // The first session resolves Auto; the rest use what it settled on.
-        let (g_s, in_use) = runtime::resolve_and_create(model.graph("g_s"), "g_s", settings)?;
+        let (g_s, in_use) =
+            runtime::resolve_and_create(model.graph("g_s"), "g_s", settings, model.spec.optimization("g_s"))?;
         let make = |name: &'static str, threads: usize| {
-            runtime::create_session(model.graph(name), name, in_use, threads).and_then(|s| Network::new(name, s))
+            runtime::create_session_optimized(model.graph(name), name, in_use, threads, model.spec.optimization(name))
+                .and_then(|s| Network::new(name, s))
         };
         let analysis = |name: &'static str| {
             runtime::create_analysis_session(model.graph(name), name, in_use, settings.threads)
@@ -53,7 +55,7 @@ impl Networks {
         };
         let context = match &model.spec.context {
             None => ContextNetworks::default(),
-            Some(c) => context_networks(c, "", |n| model.context_graph(n), in_use)?,
+            Some(c) => context_networks(c, "", |n| model.context_graph(n), |n| model.spec.optimization(n), in_use)?,
         };
         Ok(Self {
             g_s: Network::new("g_s", g_s)?,

@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use crate::bitstream::{EntropyModelKind, ModelId};
 use crate::entropy::{CdfTable, PRECISION};
 use crate::latent_codecs::{ChannelGroupsCheckerboard, EntropyBottleneck, GaussianConditional, Hyperprior};
+use crate::runtime::Optimization;
 use crate::{Error, Result};
 
 /// Where the model packages come from: the intra package (I-frames) always,
@@ -50,6 +51,9 @@ pub struct ModelSpec {
     /// "channel-groups-checkerboard" (absent for "hyperprior").
     #[serde(default)]
     pub context: Option<ContextSpec>,
+    /// Graphs run at ONNX Runtime's full optimization level (see [`check_full_optimization`]).
+    #[serde(default)]
+    pub full_optimization: Vec<String>,
 }
 
 /// Most channel groups a package may have.
@@ -272,13 +276,44 @@ fn check_side(context: Option<&ContextSpec>, allowed: Option<&str>, prefix: &str
     }
 }
 
+/// `full_optimization` of model.json: graphs (of the package's fixed ones) that
+/// encoder and decoder both run at ONNX Runtime's full optimization level
+/// instead of the pinned basic level. Its fusions and NCHWc kernels give other
+/// last bits than basic, so the level is part of the package (and of its id,
+/// model.json being hashed): the exporter verified these graphs at that level,
+/// bit-identical across thread counts (models/subpixel.py).
+fn check_full_optimization(
+    names: &[String],
+    fixed: &[&str],
+    contexts: &[(Option<&ContextSpec>, &str)],
+) -> std::result::Result<(), String> {
+    let mut graphs: Vec<String> = fixed.iter().map(|g| g.to_string()).collect();
+    for (context, prefix) in contexts {
+        graphs.extend(context.map_or_else(Vec::new, |c| c.graph_names_with(prefix)));
+    }
+    match names.iter().find(|n| !graphs.contains(n)) {
+        Some(n) => Err(format!("full_optimization names {n:?}, not one of the package's graphs {graphs:?}")),
+        None => Ok(()),
+    }
+}
+
+fn optimization_of(names: &[String], graph: &str) -> Optimization {
+    if names.iter().any(|n| n == graph) { Optimization::All } else { Optimization::Basic }
+}
+
 impl ModelSpec {
     fn validate(&self, origin: &str) -> Result<()> {
         entropy_kind(&self.entropy_model, self.context.as_ref(), self.latent.m, "")
             .and_then(|_| check_side(self.context.as_ref(), None, ""))
             .and_then(|()| validate_common(self.format, self.pad_multiple, self.precision))
             .and_then(|()| self.latent.validate(""))
+            .and_then(|()| check_full_optimization(&self.full_optimization, &GRAPHS, &[(self.context.as_ref(), "")]))
             .map_err(|msg| Error::Model(format!("{origin}/model.json: {msg}")))
+    }
+
+    /// The optimization level `graph` runs at, on both sides.
+    pub fn optimization(&self, graph: &str) -> Optimization {
+        optimization_of(&self.full_optimization, graph)
     }
 
     /// Builds the entropy tables (validating every CDF).
@@ -336,6 +371,11 @@ impl ModelPackage {
         let mut all = vec![first];
         if legacy {
             all.push(Self::load_base(source)?);
+        }
+        if *source == ModelSource::Embedded {
+            all.extend(embedded_legacy(&GRAPHS, false, |origin, json, graphs, files| {
+                Self::from_parts(origin, json, graphs, |n| embedded_graph(files, n))
+            })?);
         }
         Ok(all)
     }
@@ -422,6 +462,16 @@ pub struct InterSpec {
     pub intra_model: Option<String>,
     pub motion: InterLatentSpec,
     pub residual: InterLatentSpec,
+    /// As in an intra package (see [`check_full_optimization`]).
+    #[serde(default)]
+    pub full_optimization: Vec<String>,
+}
+
+impl InterSpec {
+    /// The optimization level `graph` runs at, on both sides.
+    pub fn optimization(&self, graph: &str) -> Optimization {
+        optimization_of(&self.full_optimization, graph)
+    }
 }
 
 /// One latent of the inter package: the fields of an intra latent, coded with
@@ -486,6 +536,11 @@ impl InterPackage {
         {
             all.push(base);
         }
+        if *source == ModelSource::Embedded {
+            all.extend(embedded_legacy(&INTER_GRAPHS, true, |origin, json, graphs, files| {
+                Self::from_parts(origin, json, graphs, |n| embedded_graph(files, n))
+            })?);
+        }
         Ok(all)
     }
 
@@ -537,6 +592,10 @@ impl InterPackage {
         validate_common(spec.format, spec.pad_multiple, spec.precision)
             .and_then(|()| spec.motion.validate("motion.", None))
             .and_then(|()| spec.residual.validate("residual.", Some(SIDE_PRED)))
+            .and_then(|()| {
+                let contexts = [(spec.motion.context.as_ref(), "m_"), (spec.residual.context.as_ref(), "r_")];
+                check_full_optimization(&spec.full_optimization, &INTER_GRAPHS, &contexts)
+            })
             .map_err(bad)?;
         if spec.motion.latent.qualities.len() != spec.residual.latent.qualities.len() {
             return Err(bad(format!(
@@ -642,7 +701,32 @@ type EmbeddedFiles = (&'static [u8], [&'static [u8]; 4], &'static [(&'static str
 /// The same for an inter package (its 8 graphs, then the m_/r_ context graphs).
 type EmbeddedInterFiles = (&'static [u8], [&'static [u8]; 8], &'static [(&'static str, &'static [u8])]);
 
+/// A superseded package compiled in by build.rs: folder name under
+/// models/legacy, model.json, its graphs by file stem.
+type EmbeddedPackageFiles = (&'static str, &'static [u8], &'static [(&'static str, &'static [u8])]);
+
 include!(concat!(env!("OUT_DIR"), "/embedded_checkerboard.rs"));
+
+/// The superseded packages compiled in, intra (`inter` false) or inter, each
+/// built by `from_parts` from its json, fixed graphs `names` and context graphs.
+fn embedded_legacy<T, const N: usize>(
+    names: &[&str; N],
+    inter: bool,
+    from_parts: impl Fn(String, &[u8], [Cow<'static, [u8]>; N], &'static [(&'static str, &'static [u8])]) -> Result<T>,
+) -> Result<Vec<T>> {
+    let mut out = Vec::new();
+    for (name, json, files) in embedded_legacy_files() {
+        if files.iter().any(|(n, _)| *n == "predict") != inter {
+            continue;
+        }
+        let mut graphs: [Cow<'static, [u8]>; N] = std::array::from_fn(|_| Cow::Borrowed(&[][..]));
+        for (slot, g) in graphs.iter_mut().zip(names) {
+            *slot = embedded_graph(files, g)?;
+        }
+        out.push(from_parts(format!("embedded legacy/{name}"), json, graphs, files)?);
+    }
+    Ok(out)
+}
 
 /// Reads a directory package's context graphs by name (`dir` None: an embedded
 /// package without them); `hint` says which files such a package needs.
@@ -888,6 +972,32 @@ pub(crate) mod tests {
         InterPackage::from_parts("inter".into(), &serde_json::to_vec(json).unwrap(), graphs, |n| {
             Ok(Cow::Owned(n.as_bytes().to_vec()))
         })
+    }
+
+    #[test]
+    fn full_optimization_names_graphs_of_the_package_and_changes_the_id() {
+        use crate::runtime::Optimization::{All, Basic};
+        let mut j = checkerboard_json();
+        j["full_optimization"] = serde_json::json!(["g_s", "cg1_n"]);
+        let p = parts(&j).unwrap();
+        assert_eq!([p.spec.optimization("g_s"), p.spec.optimization("cg1_n"), p.spec.optimization("h_s")], [All, All, Basic]);
+        assert_ne!(p.id, parts(&checkerboard_json()).unwrap().id);
+        // Only the package's own graphs: a context graph of a package without context is not one.
+        for (json, bad) in [(checkerboard_json(), "cg2_a"), (spec_json(), "cg0_a"), (spec_json(), "G_S")] {
+            let mut j = json;
+            j["full_optimization"] = serde_json::json!([bad]);
+            let err = parts(&j).unwrap_err().to_string();
+            assert!(err.contains(&format!("full_optimization names \"{bad}\"")), "{err}");
+        }
+        let mut j = inter_json();
+        j["residual"]["entropy_model"] = "channel-groups-checkerboard".into();
+        j["residual"]["context"] = serde_json::json!({"groups": [1, 1], "local": false, "side": "pred"});
+        j["full_optimization"] = serde_json::json!(["r_g_s", "r_side", "r_cg1_a"]);
+        let p = inter_parts(&j).unwrap();
+        assert_eq!([p.spec.optimization("r_side"), p.spec.optimization("predict")], [All, Basic]);
+        j["full_optimization"] = serde_json::json!(["m_cg0_a"]);
+        let err = inter_parts(&j).unwrap_err().to_string();
+        assert!(err.contains("full_optimization names \"m_cg0_a\""), "{err}");
     }
 
     #[test]

@@ -15,7 +15,8 @@
 //! loading in `catch_unwind` for good measure.
 //!
 //! Determinism: graph optimization is pinned to Level1 (basic), the level the
-//! models engineer verifies with: fusions reorder float math, and the encoder
+//! models engineer verifies with, except for the graphs a package lists in
+//! `full_optimization` (both sides then run them at All; see `model`): fusions reorder float math, and the encoder
 //! and decoder must compute identical hyperprior outputs, so the level must
 //! never vary between them. Intra-op thread count is NOT always harmless:
 //! Conv results differ in the last bits between 1 and 2 threads at some small
@@ -229,10 +230,41 @@ pub fn cuda_compiled_in() -> bool {
     RUNTIME.get().is_some() && ort::ep::CUDA::is_available().unwrap_or(false)
 }
 
+/// ONNX Runtime's graph optimization level for a network that both sides run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Optimization {
+    /// Level1 (basic): the pinned default.
+    #[default]
+    Basic,
+    /// Every optimization (fusions, NCHWc layout), for the graphs a package
+    /// lists in `full_optimization` (model.rs says why that is safe).
+    All,
+}
+
+impl Optimization {
+    fn level(self) -> GraphOptimizationLevel {
+        match self {
+            Self::Basic => GraphOptimizationLevel::Level1,
+            Self::All => GraphOptimizationLevel::All,
+        }
+    }
+}
+
 /// Creates a session for one graph. `ep` must be resolved (Cpu or Cuda, not Auto):
 /// see [`resolve_and_create`].
 pub fn create_session(bytes: &[u8], graph: &str, ep: ExecutionProvider, threads: usize) -> Result<Session> {
     create_session_at(bytes, graph, ep, threads, GraphOptimizationLevel::Level1)
+}
+
+/// [`create_session`] at the level the package asks for.
+pub fn create_session_optimized(
+    bytes: &[u8],
+    graph: &str,
+    ep: ExecutionProvider,
+    threads: usize,
+    optimization: Optimization,
+) -> Result<Session> {
+    create_session_at(bytes, graph, ep, threads, optimization.level())
 }
 
 /// Like [`create_session`], for a graph only the encoder runs and whose output is
@@ -265,18 +297,24 @@ fn create_session_at(
 
 /// Creates the first session, resolving `Auto` (CUDA, else CPU); returns the
 /// session and the provider really used, which the caller reuses for the rest.
-pub fn resolve_and_create(bytes: &[u8], graph: &str, settings: SessionSettings) -> Result<(Session, ExecutionProvider)> {
+pub fn resolve_and_create(
+    bytes: &[u8],
+    graph: &str,
+    settings: SessionSettings,
+    optimization: Optimization,
+) -> Result<(Session, ExecutionProvider)> {
     init(None)?;
+    let create = |ep| create_session_optimized(bytes, graph, ep, settings.threads, optimization);
     match settings.execution_provider {
         ExecutionProvider::Auto => {
             if cuda_compiled_in() {
-                if let Ok(s) = create_session(bytes, graph, ExecutionProvider::Cuda, settings.threads) {
+                if let Ok(s) = create(ExecutionProvider::Cuda) {
                     return Ok((s, ExecutionProvider::Cuda));
                 }
             }
-            Ok((create_session(bytes, graph, ExecutionProvider::Cpu, settings.threads)?, ExecutionProvider::Cpu))
+            Ok((create(ExecutionProvider::Cpu)?, ExecutionProvider::Cpu))
         }
-        ep => Ok((create_session(bytes, graph, ep, settings.threads)?, ep)),
+        ep => Ok((create(ep)?, ep)),
     }
 }
 

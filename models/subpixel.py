@@ -235,8 +235,9 @@ def apply(package, rewrite_graphs, full=(), size=512, command=None):
         "had each ConvTranspose turned into a stride-1 Conv with s*s times the outputs and a "
         "DepthToSpace, the same function in a form the NCHWc convolution kernels take. Outputs "
         "differ from the original graphs' at the basic level in the last float bits only (last "
-        "column), so the figures above, measured at the basic level, stand; the model id is "
-        "new. Graphs the codec runs on several threads gave identical outputs on 1 and 2 "
+        "column), so the figures above, measured at the basic level, stand (an entropy "
+        "parameter moved by 1e-5 picks another table for a rare symbol at most); the model id "
+        "is new. Graphs the codec runs on several threads gave identical outputs on 1 and 2 "
         "threads at the full level; the others always run on one (entropy parameters). "
         f"Milliseconds per run (median of 8), {size}x{size} frame, this machine:",
         "",

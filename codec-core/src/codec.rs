@@ -235,6 +235,8 @@ pub struct Encoder {
     last_reconstruction: Option<PixelBuf>,
     /// Per channel, `last_reconstruction` in transform space (P-frame references).
     last_reference: Option<Vec<Vec<f32>>>,
+    /// Whether all-intra frames are synthesized (see [`Encoder::set_reconstruction`]).
+    reconstruct: bool,
     /// Per channel, the cost of its last I and X candidates and the frames
     /// since ([`PFrameDecision::Rd`] skips a candidate the better one beat clearly).
     last_cost: Vec<LastCost>,
@@ -330,8 +332,19 @@ impl Encoder {
             gop_position: None,
             last_reconstruction: None,
             last_reference: None,
+            reconstruct: true,
             last_cost,
         })
+    }
+
+    /// With `false`, an encoder without inter coding ([`Encoder::inter_coding`])
+    /// skips the synthesis transform, about a third of an I-frame's encode time:
+    /// no later frame references its output and nothing chooses between
+    /// candidates. [`Encoder::last_reconstruction`] is then `None` and the
+    /// frame's `rd.mse` and `rd.cost` are NaN. The coded bytes are the same.
+    /// Encoders with inter coding always reconstruct.
+    pub fn set_reconstruction(&mut self, reconstruct: bool) {
+        self.reconstruct = reconstruct;
     }
 
     /// The sequence header bytes (for caps `streamheader`).
@@ -418,7 +431,14 @@ impl Encoder {
             // I: when nothing else can code the channel, and under the RD decision
             // for channel 0 of a P-frame (scene cut) and every channel of a keyframe.
             let try_i = rd_decision && (c == 0 || scheduled == FrameType::I) && !clearly_beats(best_cost(&cands), last.i);
-            if cands.is_empty() || try_i {
+            if cands.is_empty() && self.inter.is_none() && !self.reconstruct {
+                let payload = self.intra.encode_payload(plane, w, h, self.cfg.quality)?;
+                let header_bytes = if c == 0 { self.header.encoded_len() } else { 0 };
+                let bytes = header_bytes + PACKET_HEADER_LEN + payload.len();
+                let rd = RdCost::new(FrameType::I, bytes, f64::NAN, lambda, plane.len());
+                let empty = PixelBuf::U8(Vec::new());
+                cands.push(Candidate { frame_type: FrameType::I, ref_channel: 0, payload, pixels: empty, reference: Vec::new(), rd });
+            } else if cands.is_empty() || try_i {
                 let coded = self.intra.encode(plane, w, h, self.cfg.quality)?;
                 // Counts the sequence header on channel 0, as if the frame became a keyframe.
                 let header_bytes = if c == 0 { self.header.encoded_len() } else { 0 };
@@ -465,8 +485,9 @@ impl Encoder {
         let frame_type = if keyframe { FrameType::I } else { FrameType::P };
         let rd = RdCost::new(frame_type, data.len(), mse, lambda, n * channels);
         let rejected = if channels == 1 { units[0].rejected.first().copied() } else { None };
-        self.last_reconstruction = Some(concat_planes(chosen.iter().map(|k| &k.pixels)));
-        self.last_reference = Some(chosen.into_iter().map(|k| k.reference).collect());
+        let synthesized = self.inter.is_some() || self.reconstruct;
+        self.last_reconstruction = synthesized.then(|| concat_planes(chosen.iter().map(|k| &k.pixels)));
+        self.last_reference = synthesized.then(|| chosen.into_iter().map(|k| k.reference).collect());
         self.gop_position = match frame_type {
             FrameType::P => self.gop_position.map(|p| p + 1),
             _ => Some(0),

@@ -119,6 +119,12 @@ impl IntraCodec {
 
     /// Codes a `width` x `height` plane of values in [0, 1] at a 1-based quality.
     pub fn encode(&mut self, plane: &[f32], width: usize, height: usize, quality: u8) -> Result<IntraEncoded> {
+        let (bits, y_hat) = self.encode_bits(plane, width, height, quality)?;
+        let reconstruction = self.synthesize(&y_hat, width, height)?;
+        Ok(IntraEncoded { payload: write_payload(&bits), reconstruction })
+    }
+
+    fn encode_bits(&mut self, plane: &[f32], width: usize, height: usize, quality: u8) -> Result<(HyperpriorBits, Latent)> {
         assert_eq!(plane.len(), width * height);
         let q = self.model.spec.quality(quality)?;
         let (pw, ph) = self.padded_dims(width, height);
@@ -133,9 +139,14 @@ impl IntraCodec {
             nets: &mut self.nets.context,
             side_image: None,
         };
-        let (bits, y_hat) = coder.encode(q, y, shape, "g_a output y", hyper)?;
-        let reconstruction = self.synthesize(&y_hat, width, height)?;
-        Ok(IntraEncoded { payload: write_payload(&bits), reconstruction })
+        coder.encode(q, y, shape, "g_a output y", hyper)
+    }
+
+    /// [`IntraCodec::encode`] without the synthesis transform: the payload only,
+    /// for an encoder whose output nothing references (all-intra).
+    pub fn encode_payload(&mut self, plane: &[f32], width: usize, height: usize, quality: u8) -> Result<Vec<u8>> {
+        let (bits, _) = self.encode_bits(plane, width, height, quality)?;
+        Ok(write_payload(&bits))
     }
 
     /// Decodes a payload into a `width` x `height` plane in transform space.

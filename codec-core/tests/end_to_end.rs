@@ -62,6 +62,29 @@ fn real_frame_all_qualities_decode_bit_exactly_and_rate_falls_with_quality() {
     }
 }
 
+/// An all-intra encoder told not to reconstruct writes the same bytes without
+/// running the synthesis transform; one with inter coding reconstructs anyway.
+#[test]
+fn all_intra_without_reconstruction_codes_the_same_bytes() {
+    let Some(model) = model_or_skip("all_intra_without_reconstruction") else { return };
+    let (w, h, frame) = aia_frame();
+    let mut with = encoder(&model, w, h, 14, 2, 1);
+    let mut without = encoder(&model, w, h, 14, 2, 1);
+    without.set_reconstruction(false);
+    for _ in 0..2 {
+        let (a, b) = (with.encode(Pixels::U16(&frame), false).unwrap(), without.encode(Pixels::U16(&frame), false).unwrap());
+        assert_eq!(a.data, b.data);
+        assert!(with.last_reconstruction().is_some() && without.last_reconstruction().is_none());
+        assert!(a.rd.mse.is_finite() && b.rd.mse.is_nan() && a.rd.bytes == b.rd.bytes);
+    }
+    let Some(inter) = inter_model_or_skip("all_intra_without_reconstruction (inter)") else { return };
+    let mut gop = encoder_with(&inter, w, h, 2, 30, 1, helio_core::PFrameDecision::Always);
+    gop.set_reconstruction(false);
+    gop.encode(Pixels::U16(&frame), false).unwrap();
+    assert!(gop.last_reconstruction().is_some());
+    assert_eq!(gop.encode(Pixels::U16(&frame), false).unwrap().frame_type, FrameType::P);
+}
+
 #[test]
 fn decoding_is_identical_across_thread_counts() {
     let Some(model) = model_or_skip("decoding_is_identical_across_thread_counts") else { return };

@@ -597,7 +597,7 @@ impl VideoEncoderImpl for HelioEnc {
         // Drop a previous encoder first: its sessions may hold a lot of memory.
         *self.state.lock().unwrap() = None;
 
-        let encoder = helio_core::Encoder::new(cfg).map_err(|err| {
+        let mut encoder = helio_core::Encoder::new(cfg).map_err(|err| {
             gst::element_imp_error!(
                 self,
                 gst::LibraryError::Init,
@@ -637,6 +637,10 @@ impl VideoEncoderImpl for HelioEnc {
             },
             encoder.model_id()
         );
+
+        // Nothing here reads the reconstruction of an all-intra stream: skip the
+        // synthesis transform (the coded bytes are the same).
+        encoder.set_reconstruction(false);
 
         let header = encoder.sequence_header();
         let caps = gst::Caps::builder(common::HELIO_CAPS_NAME)
@@ -790,7 +794,7 @@ impl VideoEncoderImpl for HelioEnc {
         gst::debug!(
             CAT,
             imp = self,
-            "Frame {} coded as {:?}-frame in {} bytes (forced keyframe: {}), RD cost {:.5}",
+            "Frame {} coded as {:?}-frame in {} bytes (forced keyframe: {}), RD cost {:.5} (NaN: not reconstructed)",
             frame.system_frame_number(),
             encoded.frame_type,
             encoded.data.len(),

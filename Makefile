@@ -2,7 +2,8 @@
 #   make demo   installs what is missing, builds, codes the bundled real AIA frames
 #   make test   installs what is missing, builds, runs every test
 .PHONY: all setup build demo test fuzz-check train-deps pack train export synth-clips train-ssf export-ssf \
-	train-checkerboard export-checkerboard train-checkerboard-ssf export-checkerboard-ssf clean
+	train-checkerboard export-checkerboard train-ssf-lowres export-ssf-lowres train-checkerboard-ssf \
+	export-checkerboard-ssf clean
 
 CARGO ?= cargo
 PY := .venv/bin/python
@@ -58,17 +59,31 @@ export-ssf:
 train-checkerboard: train-deps
 	$(PY) -m models.train_checkerboard --config models/configs/checkerboard.json
 
+# Then g_s as Conv + DepthToSpace and the decoder-side graphs at full optimization
+# (models/subpixel.py; a new model id: move the previous package to models/legacy/ first).
 export-checkerboard:
 	$(PY) -m models.export_checkerboard --ckpt models/checkpoints/checkerboard/last.pt --out models/checkerboard
+	$(PY) -m models.subpixel --package models/checkerboard --rewrite g_s \
+		--all h_s cg0_a cg0_n cg1_a cg1_n cg2_a cg2_n cg3_a cg3_n
 
-# The same for the P-frame latents, on the frozen models/ssf networks.
+# models/ssf with its motion decoder cut to 1/4 resolution (distilled, then fine-tuned).
+train-ssf-lowres: train-deps
+	test -f models/pack/synth-clips/clips.npy || $(MAKE) synth-clips
+	$(PY) -m models.train_ssf --config models/configs/ssf-lowres.json
+
+export-ssf-lowres:
+	$(PY) -m models.export_ssf --ckpt models/checkpoints/ssf-lowres/last.pt --out models/ssf-lowres \
+		--z-from models/ssf --subpixel r_g_s --all m_h_s r_h_s
+
+# The same for the P-frame latents, on the frozen models/ssf networks; shipped on models/ssf-lowres.
 train-checkerboard-ssf: train-deps
 	test -f models/pack/synth-clips/clips.npy || $(MAKE) synth-clips
 	$(PY) -m models.train_checkerboard_ssf --config models/configs/ssf-checkerboard.json
 
 export-checkerboard-ssf:
-	$(PY) -m models.export_checkerboard_ssf --ckpt models/checkpoints/ssf-checkerboard/last.pt \
-		--out models/ssf-checkerboard
+	$(PY) -m models.export_checkerboard_ssf --ckpt models/checkpoints/ssf-checkerboard-pinned/last.pt \
+		--package models/ssf-lowres --out models/ssf-checkerboard --residual checkerboard+side \
+		--all r_side r_cg0_a r_cg0_n r_cg1_a r_cg1_n r_cg2_a r_cg2_n r_cg3_a r_cg3_n
 
 clean:
 	$(CARGO) clean

@@ -73,12 +73,18 @@ def main():
                     choices=["package", "hyperprior", "checkerboard", "groups", "checkerboard+side"])
     ap.add_argument("--intra", default="models/checkerboard", help="intra package for the I-frames")
     ap.add_argument("--frames", type=int, default=13)
+    ap.add_argument("--package", help="base inter package whose graphs the heads sit on (default: the "
+                    "training run's); heads trained on another package with the same latents carry over")
+    ap.add_argument("--all", nargs="*", default=[],
+                    help="new graphs to run at ONNX Runtime's full optimization (models/subpixel.py)")
     a = ap.parse_args()
     torch.set_num_threads(2)
     cmd = "python -m models.export_checkerboard_ssf " + " ".join(sys.argv[1:])
 
     ck = torch.load(a.ckpt, map_location="cpu", weights_only=False)
     cfg = ck["config"]
+    if a.package:
+        cfg["package"] = a.package
     frozen = Frozen(cfg, "cpu")
     heads = build_heads(cfg, frozen, "cpu")
     heads.load_state_dict(ck["heads"])
@@ -121,6 +127,10 @@ def main():
         for l in LATENTS if "context" in mj[l])
     with open(os.path.join(a.out, "model.json"), "w") as f:
         json.dump(mj, f, separators=(",", ":"))
+    section = ""
+    if a.all:
+        from models.subpixel import apply
+        section = apply(a.out, [], a.all, command=cmd + "  # its --all")
     mj = json.load(open(os.path.join(a.out, "model.json")))
     names = GRAPHS + [n for n in new_graphs if n not in GRAPHS]
     sess = {n: session(os.path.join(a.out, f"{n}.onnx")) for n in names}
@@ -214,6 +224,9 @@ def main():
                 macs[p + name] = count_macs(mod, *[torch.randn(1, shapes[n], Hh, Hh) for n in ins]) / 256 ** 2
     sizes = {n: os.path.getsize(os.path.join(a.out, f"{n}.onnx")) for n in macs}
     write_card(a, cmd, ck, cfg, mj, choice, diffs, rows, bd_p, bd_gop, abl, abl_bd, macs, sizes, rd_s)
+    if section:
+        with open(os.path.join(a.out, "MODEL_CARD.md"), "a") as f:
+            f.write("\n" + section)
     print(f"wrote {a.out}")
 
 

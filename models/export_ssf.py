@@ -55,9 +55,11 @@ class Predict(nn.Module):
         super().__init__()
         self.g_s = plain(model.motion.g_s)
         self.warp = model.warp  # only what predict() uses, so params/MACs count just these
+        self.flow_stride = model.flow_stride
 
     def forward(self, ref, y_hat):
-        return ScaleSpaceFlow.predict(self, ref, self.g_s(y_hat))
+        flow = ScaleSpaceFlow.upsample_flow(self, self.g_s(y_hat))
+        return ScaleSpaceFlow.predict(self, ref, flow)
 
 
 class ResidualAnalysis(nn.Module):
@@ -190,6 +192,11 @@ def main():
     ap.add_argument("--intra", default="models/hyperprior", help="intra package for the I-frames")
     ap.add_argument("--frames", type=int, default=13, help="AIA 171 frames in the GoP (from frame 0)")
     ap.add_argument("--interim", action="store_true")
+    ap.add_argument("--z-from", help="package whose z tables both latents keep (when training froze "
+                    "h_a and m_g_a but re-learned the bottlenecks' densities from scratch)")
+    ap.add_argument("--subpixel", nargs="*", default=[],
+                    help="graphs to rewrite as Conv + DepthToSpace, run at level All (models/subpixel.py)")
+    ap.add_argument("--all", nargs="*", default=[], help="graphs to run at level All as they are")
     a = ap.parse_args()
     torch.set_num_threads(2)
     cmd = "python -m models.export_ssf " + " ".join(sys.argv[1:])
@@ -197,7 +204,8 @@ def main():
     ck = torch.load(a.ckpt, map_location="cpu", weights_only=False)
     cfg = ck["config"]
     lambdas = ck["intra_config"]["lambdas"]
-    model = ScaleSpaceFlow(lambdas, cfg["N"], cfg["M_motion"], cfg["M_residual"], cfg["levels"], cfg["sigma0"])
+    model = ScaleSpaceFlow(lambdas, cfg["N"], cfg["M_motion"], cfg["M_residual"], cfg["levels"], cfg["sigma0"],
+                           cfg.get("flow_stride", 1))
     model.load_state_dict(ck["model"])
     model.eval()
     # Fit the z quantiles to the learned densities by bisection instead of
@@ -218,9 +226,21 @@ def main():
         "scale_space": {"levels": cfg["levels"], "sigma0": cfg["sigma0"]},
         "motion": latent_json(model.motion), "residual": latent_json(model.residual),
     }
+    if model.flow_stride != 1:
+        mj["name"] += f"-f{model.flow_stride}"
+        mj["architecture"] += f"; motion decoded at 1/{model.flow_stride} resolution, upsampled bilinearly"
+        mj["motion"]["flow_stride"] = model.flow_stride
+    if a.z_from:
+        zmj = json.load(open(os.path.join(a.z_from, "model.json")))
+        for latent in ("motion", "residual"):
+            mj[latent]["z"] = zmj[latent]["z"]
     assert len(mj["motion"]["qualities"]) == len(intra_mj["qualities"])
     with open(os.path.join(a.out, "model.json"), "w") as f:
         json.dump(mj, f, separators=(",", ":"))
+    subpixel_card = ""
+    if a.subpixel or a.all:
+        from models.subpixel import apply
+        subpixel_card = apply(a.out, a.subpixel, a.all, command=cmd + "  # its --subpixel and --all")
     mj = json.load(open(os.path.join(a.out, "model.json")))
     sess = {n: session(os.path.join(a.out, f"{n}.onnx")) for n in GRAPHS}
     isess = {n: session(os.path.join(a.intra, f"{n}.onnx")) for n in ["g_a", "h_a", "h_s", "g_s"]}
@@ -278,6 +298,9 @@ def main():
     total = sum(p.numel() for p in model.parameters())
     macs = macs_per_pixel(model)
     write_card(a, cmd, ck, cfg, mj, diffs, rows, per_frame, params, total, macs, rd_s)
+    if subpixel_card:
+        with open(os.path.join(a.out, "MODEL_CARD.md"), "a") as f:
+            f.write("\n" + subpixel_card)
     print(f"wrote {a.out}")
 
 
@@ -313,7 +336,10 @@ def write_card(a, cmd, ck, cfg, mj, diffs, rows, per_frame, params, total, macs,
       "in the motion output for local corrections.")
     w("")
     w(f"- motion: g_a on [x, ref] (2 channels), 4 x (5x5 conv stride 2) with GDN, M={cfg['M_motion']}; "
-      f"g_s mirrors it to 4 channels (fx, fy, scale index, log gain); hyperprior N={cfg['N']}")
+      + (f"g_s mirrors it to 4 channels (fx, fy, scale index, log gain); hyperprior N={cfg['N']}"
+         if cfg.get("flow_stride", 1) == 1 else
+         f"g_s: two 5x5 deconvs stride 2 with inverse GDN to 1/4 resolution, a 3x3 conv to 4 channels "
+         f"(fx, fy, scale index, log gain), upsampled bilinearly x4 (flow_stride 4); hyperprior N={cfg['N']}"))
     w(f"- warp: scale-space volume of ref, {cfg['levels']} levels (ref and Gaussian blurs with sigma "
       f"{cfg['sigma0']} x 2^k), trilinear lookup (`grid_sample` 5-D, border padding, align_corners), "
       "times exp(log gain) clamped to [-3, 3]")
@@ -331,12 +357,12 @@ def write_card(a, cmd, ck, cfg, mj, diffs, rows, per_frame, params, total, macs,
     w("")
     w("## Training")
     w("")
-    w("- Command (resumes from `models/checkpoints/ssf/last.pt`; needs `models/pack/synth-clips`, "
+    w(f"- Command (resumes from `models/checkpoints/{cfg['name']}/last.pt`; needs `models/pack/synth-clips`, "
       "made by `target/release/helio-synth dataset --out models/pack/synth-clips --crops 0 "
       "--clips 600 --clip-len 3 --crop 128 --wavelengths all --seed 7`):")
     w("")
-    w("      nohup nice -n 5 .venv/bin/python -m models.train_ssf --config models/configs/ssf.json \\")
-    w("          >> models/runs/ssf/stdout.log 2>&1 &")
+    w(f"      nohup nice -n 5 .venv/bin/python -m models.train_ssf --config models/configs/{cfg['name']}.json \\")
+    w(f"          >> models/runs/{cfg['name']}/stdout.log 2>&1 &")
     w("")
     w(f"- Data (`models/clips.py`): {cfg['T']}-frame clips, {cfg['crop']}x{cfg['crop']}, batch {cfg['batch']}; "
       f"{int(100 * cfg['p_synth'])}% helio-synth clips (9 wavelengths, cadence 12 s to 6 min, a quarter "
@@ -353,7 +379,8 @@ def write_card(a, cmd, ck, cfg, mj, diffs, rows, per_frame, params, total, macs,
     for note in cfg.get("notes") or []:
         w(f"- Note: {note}")
     w("")
-    w("## Verification (onnxruntime CPU, ORT_ENABLE_BASIC)")
+    w("## Verification (onnxruntime CPU, ORT_ENABLE_BASIC; ORT_ENABLE_ALL for the graphs in model.json "
+      "full_optimization)")
     w("")
     w("| graph | max abs diff vs PyTorch |")
     w("|---|---|")

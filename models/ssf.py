@@ -22,6 +22,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from compressai.layers import GDN
+from compressai.models.utils import conv, deconv
+
 from models.hyperprior import GainedMeanScaleHyperprior
 
 
@@ -97,10 +100,24 @@ class ScaleSpaceWarp(nn.Module):
 
 
 class ScaleSpaceFlow(nn.Module):
-    def __init__(self, lambdas, N=64, M_motion=64, M_residual=96, levels=5, sigma0=1.5):
+    def __init__(self, lambdas, N=64, M_motion=64, M_residual=96, levels=5, sigma0=1.5,
+                 flow_stride=1):
         super().__init__()
         self.lambdas = list(lambdas)
         self.motion = GainedMeanScaleHyperprior(N, M_motion, lambdas, in_ch=2, out_ch=4)
+        self.flow_stride = flow_stride
+        if flow_stride == 4:
+            # Flow at 1/4 resolution, upsampled bilinearly. Solar motion (rotation,
+            # slow evolution, exposure) is smooth, the motion latent is 0-3 % of a
+            # P-frame's bits, and the two full-size deconvs this drops were 3/4 of
+            # the decoder's predict time (models/ssf-lowres/MODEL_CARD.md).
+            self.motion.g_s = nn.Sequential(
+                deconv(M_motion, N), GDN(N, inverse=True),
+                deconv(N, N), GDN(N, inverse=True),
+                conv(N, 4, stride=1, kernel_size=3),
+            )
+        elif flow_stride != 1:
+            raise ValueError(f"flow_stride {flow_stride}: 1 or 4")
         self.residual = GainedMeanScaleHyperprior(N, M_residual, lambdas)
         self.warp = ScaleSpaceWarp(levels, sigma0)
         # Start from "copy the reference": zero flow at scale 0. Solar frames
@@ -114,6 +131,13 @@ class ScaleSpaceFlow(nn.Module):
     def num_qualities(self):
         return len(self.lambdas)
 
+    def upsample_flow(self, flow):
+        """The motion decoder's output at full resolution (flow_stride 4: bilinear,
+        half-pixel centres; displacements are already in full-size pixels)."""
+        if self.flow_stride == 1:
+            return flow
+        return F.interpolate(flow, scale_factor=self.flow_stride, mode="bilinear", align_corners=False)
+
     def predict(self, ref, flow):
         lg = flow[:, 3:4].clamp(-3.0, 3.0)
         return self.warp(ref, flow[:, :3]) * torch.exp(lg)
@@ -121,7 +145,7 @@ class ScaleSpaceFlow(nn.Module):
     def forward(self, x, ref, q):
         """`ref` is the reference after the global gain (`apply_gain`)."""
         m = self.motion(torch.cat([x, ref], 1), q)
-        flow = m["x_hat"]
+        flow = self.upsample_flow(m["x_hat"])
         pred = self.predict(ref, flow)
         r = self.residual(x - pred, q)
         x_hat = pred + r["x_hat"]

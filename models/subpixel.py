@@ -14,6 +14,10 @@ prints a model card section). Measure one graph without changing it:
 
     .venv/bin/python -m models.subpixel models/checkerboard/g_s.onnx
 
+and two graphs of the same function, each at its package's level:
+
+    .venv/bin/python -m models.subpixel --compare models/ssf/predict.onnx models/ssf-lowres/predict.onnx
+
 which prints milliseconds per 512x512 frame for the original graph at Level1 and the
 rewritten one at All, with 2 intra-op threads and with two 1-thread sessions running at
 once (what heliodec frame-threads=2 threads=1 does), and the largest output difference.
@@ -137,6 +141,18 @@ def feeds_for(model, size):
     return out
 
 
+def ab(sa, sb, feeds, rounds=6, n=4):
+    """Medians (ms) of two sessions timed in alternating rounds, so that a noisy
+    neighbour slows both alike; and their outputs."""
+    ta, tb = [], []
+    for _ in range(rounds):
+        t, oa = bench(sa, feeds, n)
+        ta.append(t)
+        t, ob = bench(sb, feeds, n)
+        tb.append(t)
+    return (float(np.median(ta)), float(np.median(tb))), (oa, ob)
+
+
 def feeds_for_graph(model, size):
     """Inputs for any package graph: images at full size, latents at 1/16 (integers
     where they are quantized), hyper-latents at 1/64."""
@@ -203,13 +219,11 @@ def apply(package, rewrite_graphs, full=(), size=512, command=None):
             assert set(orig) == set(back) and all(np.array_equal(orig[k], back[k]) for k in orig), name
         new = new_model.SerializeToString()
         f = feeds_for_graph(model, size)
-        to1, oo = bench(sess(old, 1, L1), f)
-        tn1, on1 = bench(sess(new, 1, ALL), f)
+        (to1, tn1), (oo, on1) = ab(sess(old, 1, L1), sess(new, 1, ALL), f)
         diff = max(float(np.abs(a - b).max()) for a, b in zip(oo, on1))
         to2 = tn2 = None
         if not single_threaded(name):
-            to2, _ = bench(sess(old, 2, L1), f)
-            tn2, on2 = bench(sess(new, 2, ALL), f)
+            (to2, tn2), (_, on2) = ab(sess(old, 2, L1), sess(new, 2, ALL), f)
             if not all(np.array_equal(a, b) for a, b in zip(on1, on2)):
                 raise SystemExit(f"{name}: differs between 1 and 2 threads at level All")
         if name in rewrite_graphs:
@@ -225,7 +239,7 @@ def apply(package, rewrite_graphs, full=(), size=512, command=None):
     lines = [
         "## Full optimization and Conv + DepthToSpace synthesis (`models/subpixel.py`)",
         "",
-        "Applied after export by:",
+        "Applied by the export command's options (the comment names them):" if command else "Applied after export by:",
         "",
         "    " + (command or f"python -m models.subpixel --package {package} --rewrite "
                  f"{' '.join(rewrite_graphs)}" + (f" --all {' '.join(full)}" if full else "")),
@@ -239,7 +253,8 @@ def apply(package, rewrite_graphs, full=(), size=512, command=None):
         "parameter moved by 1e-5 picks another table for a rare symbol at most); the model id "
         "is new. Graphs the codec runs on several threads gave identical outputs on 1 and 2 "
         "threads at the full level; the others always run on one (entropy parameters). "
-        f"Milliseconds per run (median of 8), {size}x{size} frame, this machine:",
+        f"Milliseconds per run, {size}x{size} frame, this machine (median over 6 rounds that "
+        "alternate original and rewritten, each the median of 4 runs):",
         "",
         "| graph | rewritten | basic, 1 thread | full, 1 thread | basic, 2 threads | full, 2 threads "
         "| max abs difference |",
@@ -249,7 +264,28 @@ def apply(package, rewrite_graphs, full=(), size=512, command=None):
     return "\n".join(lines) + "\n"
 
 
+def package_level(path):
+    """The level codec-core runs a package graph at (its model.json full_optimization)."""
+    mj = os.path.join(os.path.dirname(path), "model.json")
+    name = os.path.basename(path)[: -len(".onnx")]
+    full = os.path.exists(mj) and name in json.load(open(mj)).get("full_optimization", [])
+    return ort.GraphOptimizationLevel.ORT_ENABLE_ALL if full else ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+
+
+def compare(a, b, size=512):
+    """ms per run of graph files `a` and `b` (same inputs), each at its package's level,
+    in alternating rounds, on 1 and 2 threads."""
+    f = feeds_for_graph(onnx.load(a), size)
+    for threads in (1, 2):
+        (ta, tb), _ = ab(sess(open(a, "rb").read(), threads, package_level(a)),
+                         sess(open(b, "rb").read(), threads, package_level(b)), f)
+        print(f"{threads} thread(s): {a} {ta:.1f} ms, {b} {tb:.1f} ms ({100 * (tb / ta - 1):+.0f} %)")
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "--compare":
+        compare(sys.argv[2], sys.argv[3])
+        sys.exit(0)
     if sys.argv[1] == "--package":
         import argparse
         ap = argparse.ArgumentParser()

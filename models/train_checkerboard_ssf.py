@@ -112,7 +112,7 @@ class Frozen:
 
     def predict(self, ref, y_hat, q):
         m = self.ssf.motion
-        return self.ssf.predict(ref, m.g_s(y_hat * m.inv_gain(q)[None, :, None, None]))
+        return self.ssf.predict(ref, self.ssf.upsample_flow(m.g_s(y_hat * m.inv_gain(q)[None, :, None, None])))
 
     @torch.no_grad()
     def analyse_residual(self, x, pred, q):

@@ -58,6 +58,15 @@ DEFAULTS = dict(
     # frozen transforms, the distortion reaching the means (as for the intra
     # checkerboard package, where this alone gave -54 %).
     freeze_transforms=False,
+    # Motion decoder output resolution (models/ssf.py: ScaleSpaceFlow flow_stride).
+    flow_stride=1,
+    # Train only the parameters whose names start with one of these (None: all).
+    train_only=None,
+    # Until this iteration the loss is 255^2 * MSE(pred, teacher pred), the teacher
+    # being `init_package`'s P model on the same motion latent: a new motion
+    # decoder first learns the shipped one's predictions, without the residual
+    # coder's cost, then trains on the rate-distortion loss.
+    distill_until=0,
 )
 
 
@@ -68,6 +77,34 @@ def load_intra(state, cfg_intra, device):
     for p in m.parameters():
         p.requires_grad_(False)
     return m
+
+
+def warm_state(model, warm):
+    """`warm`'s weights for every parameter of `model` with the same name and shape
+    (a new motion decoder head keeps its initialisation)."""
+    own = model.state_dict()
+    state = {k: v for k, v in warm.state_dict().items() if k in own and own[k].shape == v.shape}
+    own.update(state)
+    return own, sorted(set(own) - set(state))
+
+
+@torch.no_grad()
+def motion_input(hp, x, ref, q):
+    """The motion decoder's input, y_hat * inv_gain, as the codec decodes it."""
+    yg = hp.g_a(torch.cat([x, ref], 1)) * hp.gain(q)[None, :, None, None]
+    z_hat, _ = hp.entropy_bottleneck(hp.h_a(yg), training=False)
+    scales, means = hp.h_s(z_hat).chunk(2, 1)
+    return (torch.round(yg - means) + means) * hp.inv_gain(q)[None, :, None, None]
+
+
+def distill_step(model, teacher, x, ref, q):
+    """Prediction of the new motion decoder against the teacher's, same latent."""
+    ref = apply_gain(ref, reference_gain(x, ref))
+    yi = motion_input(model.motion, x, ref, q)
+    with torch.no_grad():
+        want = teacher.predict(ref, teacher.upsample_flow(teacher.motion.g_s(yi)))
+    pred = model.predict(ref, model.upsample_flow(model.motion.g_s(yi)))
+    return F.mse_loss(pred, want), F.mse_loss(pred, x).detach()
 
 
 def p_step(model, x, ref, q):
@@ -129,25 +166,40 @@ def main():
     intra = load_intra(intra_state, intra_cfg, device)
     lambdas = intra_cfg["lambdas"]
     model = ScaleSpaceFlow(lambdas, cfg["N"], cfg["M_motion"], cfg["M_residual"],
-                           cfg["levels"], cfg["sigma0"]).to(device)
+                           cfg["levels"], cfg["sigma0"], cfg["flow_stride"]).to(device)
     model.use_gain = cfg["global_gain"]
+    teacher = None
+    if cfg["distill_until"] > 0:
+        from models.package import load_ssf
+        teacher, _ = load_ssf(cfg["init_package"], cfg["levels"], cfg["sigma0"])
+        teacher.to(device).eval()
+        for p in teacher.parameters():
+            p.requires_grad_(False)
     if warm is not None:
-        model.load_state_dict(warm.state_dict())
+        state, fresh = warm_state(model, warm)
+        model.load_state_dict(state)
+        if fresh:
+            print(f"not in {cfg['init_package']} (initialised): {', '.join(fresh)}", flush=True)
         print(f"new run: warm start from packages {cfg['intra_package']} (intra, frozen) and "
               f"{cfg['init_package']} (P networks; Adam state and z density re-learned)", flush=True)
     elif ck is None:
         model.residual.load_state_dict(intra_state)
         print(f"new run: intra model and residual init from {cfg['intra_ckpt']}", flush=True)
 
+    if cfg["train_only"]:
+        for name, p in model.named_parameters():
+            p.requires_grad_(name.startswith(tuple(cfg["train_only"])))
     if cfg["freeze_transforms"]:
         for name, p in model.named_parameters():
             p.requires_grad_("h_s" in name or "entropy_bottleneck" in name)
         model.motion.means_grad = model.residual.means_grad = True
+    trainable = lambda ps: [p for p in ps if p.requires_grad]
     opt = torch.optim.Adam([
-        {"params": model.main_parameters(), "lr": cfg["lr"]},
-        {"params": model.gain_parameters(), "lr": cfg["gain_lr"]},
+        {"params": trainable(model.main_parameters()), "lr": cfg["lr"]},
+        {"params": trainable(model.gain_parameters()), "lr": cfg["gain_lr"]},
     ])
-    aux_opt = torch.optim.Adam(model.aux_parameters(), lr=cfg["aux_lr"])
+    aux_opt = torch.optim.Adam(trainable(model.aux_parameters()) or [torch.zeros(1, requires_grad=True)],
+                               lr=cfg["aux_lr"])
     if ck is not None:
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
@@ -186,6 +238,14 @@ def main():
             ref = intra(clip[0], q)["x_hat"].clamp(0, 1)
         loss, bpp_sum, psnr_sum, pred_sum = 0.0, 0.0, 0.0, 0.0
         for k in range(1, clip.shape[0]):
+            if it < cfg["distill_until"]:
+                # bpp column: none coded; psnr: prediction against the teacher's.
+                dmse, pmse = distill_step(model, teacher, clip[k], ref, q)
+                loss = loss + 255 ** 2 * dmse
+                psnr_sum += 10 * math.log10(1 / max(dmse.item(), 1e-10))
+                pred_sum += 10 * math.log10(1 / max(pmse.item(), 1e-10))
+                ref = clip[k]
+                continue
             r, bpp, mse = p_step(model, clip[k], ref, q)
             loss = loss + lambdas[q] * 255 ** 2 * mse + bpp
             if it < cfg["pred_until"] and cfg["pred_weight"] > 0:
@@ -201,9 +261,10 @@ def main():
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg["clip"])
         opt.step()
         aux = model.aux_loss()
-        aux_opt.zero_grad()
-        aux.backward()
-        aux_opt.step()
+        if aux.requires_grad:
+            aux_opt.zero_grad()
+            aux.backward()
+            aux_opt.step()
         it += 1
 
         acc["n"] += 1

@@ -149,8 +149,9 @@ impl ObjectImpl for HelioDec {
                          (`threads` is per decoder). Keyframes overlap; a P-frame waits for the \
                          frame before it. Output is the same bit for bit; each extra frame \
                          thread adds one frame of latency and one decoder's memory. On 2 cores, \
-                         frame-threads=2 threads=1 decodes all-intra streams 1.3-1.6x faster \
-                         (by quality) and GoP streams 20-35 % slower (pipelines/bench-speed.sh)",
+                         frame-threads=2 threads=1 decodes all-intra streams 1.1-1.6x faster \
+                         (by quality and run) and GoP streams up to 30 % slower \
+                         (pipelines/bench-speed.sh)",
                     )
                     .minimum(1)
                     .maximum(16)

@@ -151,11 +151,8 @@ def session(path):
     # between ORT versions; encoder and decoder must agree bit for bit. The
     # exception is what the package's model.json lists in full_optimization
     # (models/subpixel.py), which codec-core runs at level All too.
-    mj = os.path.join(os.path.dirname(path), "model.json")
-    name = os.path.basename(path)[: -len(".onnx")]
-    full = os.path.exists(mj) and name in json.load(open(mj)).get("full_optimization", [])
-    so.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_ENABLE_ALL if full
-                                   else ort.GraphOptimizationLevel.ORT_ENABLE_BASIC)
+    from models.subpixel import package_level
+    so.graph_optimization_level = package_level(path)
     so.intra_op_num_threads = 2
     return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
 

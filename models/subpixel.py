@@ -129,18 +129,6 @@ def bench(s, feeds, n=8):
         t = time.perf_counter(); out = s.run(None, feeds); ts.append(time.perf_counter() - t)
     return np.median(ts) * 1e3, out
 
-def feeds_for(model, size):
-    rng = np.random.default_rng(0)
-    out = {}
-    for i in model.graph.input:
-        c = i.type.tensor_type.shape.dim[1].dim_value
-        if i.name == "y_hat":
-            out[i.name] = np.round(rng.normal(0, 3, (1, c, size // 16, size // 16))).astype(np.float32)
-        else:
-            out[i.name] = rng.random((1, c, size, size)).astype(np.float32)
-    return out
-
-
 def ab(sa, sb, feeds, rounds=6, n=4):
     """Medians (ms) of two sessions timed in alternating rounds, so that a noisy
     neighbour slows both alike; and their outputs."""
@@ -304,7 +292,7 @@ if __name__ == "__main__":
     model = onnx.load(path)
     old = model.SerializeToString()
     new = rewrite(onnx.load(path)).SerializeToString()
-    feeds = feeds_for(model, size)
+    feeds = feeds_for_graph(model, size)
     L1, ALL = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC, ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     to, oo = bench(sess(old, 2, L1), feeds)
     tn, on = bench(sess(new, 2, ALL), feeds)

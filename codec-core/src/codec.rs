@@ -404,6 +404,8 @@ impl Encoder {
         let lambda = self.intra.model().spec.quality(self.cfg.quality)?.lambda;
         let max_payload = self.header.max_payload_len();
         let rd_decision = self.cfg.p_frame_decision == PFrameDecision::Rd;
+        // See set_reconstruction: only an encoder without inter coding may skip it.
+        let synthesize = self.inter.is_some() || self.reconstruct;
         let mut chosen: Vec<Candidate> = Vec::with_capacity(channels);
         let mut units = Vec::with_capacity(channels);
         for c in 0..channels {
@@ -431,18 +433,20 @@ impl Encoder {
             // I: when nothing else can code the channel, and under the RD decision
             // for channel 0 of a P-frame (scene cut) and every channel of a keyframe.
             let try_i = rd_decision && (c == 0 || scheduled == FrameType::I) && !clearly_beats(best_cost(&cands), last.i);
-            if cands.is_empty() && self.inter.is_none() && !self.reconstruct {
-                let payload = self.intra.encode_payload(plane, w, h, self.cfg.quality)?;
-                let header_bytes = if c == 0 { self.header.encoded_len() } else { 0 };
-                let bytes = header_bytes + PACKET_HEADER_LEN + payload.len();
-                let rd = RdCost::new(FrameType::I, bytes, f64::NAN, lambda, plane.len());
-                let empty = PixelBuf::U8(Vec::new());
-                cands.push(Candidate { frame_type: FrameType::I, ref_channel: 0, payload, pixels: empty, reference: Vec::new(), rd });
-            } else if cands.is_empty() || try_i {
-                let coded = self.intra.encode(plane, w, h, self.cfg.quality)?;
+            if cands.is_empty() || try_i {
                 // Counts the sequence header on channel 0, as if the frame became a keyframe.
                 let header_bytes = if c == 0 { self.header.encoded_len() } else { 0 };
-                cands.push(self.candidate((FrameType::I, 0), header_bytes, coded.payload, &coded.reconstruction, plane, lambda));
+                if synthesize {
+                    let coded = self.intra.encode(plane, w, h, self.cfg.quality)?;
+                    cands.push(self.candidate((FrameType::I, 0), header_bytes, coded.payload, &coded.reconstruction, plane, lambda));
+                } else {
+                    // All-intra: the only candidate, and nothing references it.
+                    let payload = self.intra.encode_payload(plane, w, h, self.cfg.quality)?;
+                    let bytes = header_bytes + PACKET_HEADER_LEN + payload.len();
+                    let rd = RdCost::new(FrameType::I, bytes, f64::NAN, lambda, plane.len());
+                    let (pixels, reference) = (PixelBuf::U8(Vec::new()), Vec::new());
+                    cands.push(Candidate { frame_type: FrameType::I, ref_channel: 0, payload, pixels, reference, rd });
+                }
             }
             // Lowest cost, earliest on a tie; a payload over the bitstream bound
             // loses to one within it.
@@ -485,9 +489,8 @@ impl Encoder {
         let frame_type = if keyframe { FrameType::I } else { FrameType::P };
         let rd = RdCost::new(frame_type, data.len(), mse, lambda, n * channels);
         let rejected = if channels == 1 { units[0].rejected.first().copied() } else { None };
-        let synthesized = self.inter.is_some() || self.reconstruct;
-        self.last_reconstruction = synthesized.then(|| concat_planes(chosen.iter().map(|k| &k.pixels)));
-        self.last_reference = synthesized.then(|| chosen.into_iter().map(|k| k.reference).collect());
+        self.last_reconstruction = synthesize.then(|| concat_planes(chosen.iter().map(|k| &k.pixels)));
+        self.last_reference = synthesize.then(|| chosen.into_iter().map(|k| k.reference).collect());
         self.gop_position = match frame_type {
             FrameType::P => self.gop_position.map(|p| p + 1),
             _ => Some(0),

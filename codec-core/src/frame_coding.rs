@@ -56,7 +56,7 @@ pub fn context_networks<'a>(
     // All of them pick symbols' tables like h_s: one thread, for the same reason
     // (so the level a package asks for cannot meet another thread count either).
     let session = |name: &str| {
-        runtime::create_session_optimized(graph(name), name, ep, HYPER_SYNTHESIS_THREADS, optimization(name))
+        runtime::create_session(graph(name), name, ep, HYPER_SYNTHESIS_THREADS, optimization(name))
     };
     let side = context.side.as_deref();
     let net = |k: usize, non_anchor: bool| -> Result<Network> {

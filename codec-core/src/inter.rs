@@ -63,7 +63,7 @@ impl InterNetworks {
 
     fn create(model: &InterPackage, ep: ExecutionProvider, threads: usize, encoder: bool) -> Result<Self> {
         let make = |name: &'static str, threads: usize, inputs: &[&str]| {
-            runtime::create_session_optimized(model.graph(name), name, ep, threads, model.spec.optimization(name))
+            runtime::create_session(model.graph(name), name, ep, threads, model.spec.optimization(name))
                 .and_then(|s| Network::with_inputs(name, s, inputs))
         };
         // Encoder-only, output quantized and sent: every optimization (see `runtime`).

@@ -46,7 +46,7 @@ impl Networks {
         let (g_s, in_use) =
             runtime::resolve_and_create(model.graph("g_s"), "g_s", settings, model.spec.optimization("g_s"))?;
         let make = |name: &'static str, threads: usize| {
-            runtime::create_session_optimized(model.graph(name), name, in_use, threads, model.spec.optimization(name))
+            runtime::create_session(model.graph(name), name, in_use, threads, model.spec.optimization(name))
                 .and_then(|s| Network::new(name, s))
         };
         let analysis = |name: &'static str| {

@@ -719,10 +719,7 @@ fn embedded_legacy<T, const N: usize>(
         if files.iter().any(|(n, _)| *n == "predict") != inter {
             continue;
         }
-        let mut graphs: [Cow<'static, [u8]>; N] = std::array::from_fn(|_| Cow::Borrowed(&[][..]));
-        for (slot, g) in graphs.iter_mut().zip(names) {
-            *slot = embedded_graph(files, g)?;
-        }
+        let graphs = named_graphs(names, |g| embedded_graph(files, g))?;
         out.push(from_parts(format!("embedded legacy/{name}"), json, graphs, files)?);
     }
     Ok(out)
@@ -772,11 +769,20 @@ fn read_file(path: &Path, hint: &str) -> Result<Vec<u8>> {
 
 fn read_dir<const N: usize>(dir: &Path, names: [&str; N], hint: &str) -> Result<Parts<N>> {
     let json = read_file(&dir.join("model.json"), hint)?;
+    let graphs = named_graphs(&names, |name| Ok(Cow::Owned(read_file(&dir.join(format!("{name}.onnx")), hint)?)))?;
+    Ok((dir.display().to_string(), json, graphs))
+}
+
+/// A package's fixed graphs, in `names` order, each read by `read`.
+fn named_graphs<const N: usize>(
+    names: &[&str; N],
+    mut read: impl FnMut(&str) -> Result<Cow<'static, [u8]>>,
+) -> Result<[Cow<'static, [u8]>; N]> {
     let mut graphs: [Cow<'static, [u8]>; N] = std::array::from_fn(|_| Cow::Borrowed(&[][..]));
     for (slot, name) in graphs.iter_mut().zip(names) {
-        *slot = Cow::Owned(read_file(&dir.join(format!("{name}.onnx")), hint)?);
+        *slot = read(name)?;
     }
-    Ok((dir.display().to_string(), json, graphs))
+    Ok(graphs)
 }
 
 #[cfg(any(helio_embedded, helio_embedded_inter))]

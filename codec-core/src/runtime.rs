@@ -250,14 +250,9 @@ impl Optimization {
     }
 }
 
-/// Creates a session for one graph. `ep` must be resolved (Cpu or Cuda, not Auto):
-/// see [`resolve_and_create`].
-pub fn create_session(bytes: &[u8], graph: &str, ep: ExecutionProvider, threads: usize) -> Result<Session> {
-    create_session_at(bytes, graph, ep, threads, GraphOptimizationLevel::Level1)
-}
-
-/// [`create_session`] at the level the package asks for.
-pub fn create_session_optimized(
+/// Creates a session for one graph at the level its package asks for. `ep` must
+/// be resolved (Cpu or Cuda, not Auto): see [`resolve_and_create`].
+pub fn create_session(
     bytes: &[u8],
     graph: &str,
     ep: ExecutionProvider,
@@ -304,7 +299,7 @@ pub fn resolve_and_create(
     optimization: Optimization,
 ) -> Result<(Session, ExecutionProvider)> {
     init(None)?;
-    let create = |ep| create_session_optimized(bytes, graph, ep, settings.threads, optimization);
+    let create = |ep| create_session(bytes, graph, ep, settings.threads, optimization);
     match settings.execution_provider {
         ExecutionProvider::Auto => {
             if cuda_compiled_in() {

@@ -3,7 +3,7 @@
 #   make test   installs what is missing, builds, runs every test
 .PHONY: all setup build demo test fuzz-check train-deps pack train export synth-clips train-ssf export-ssf \
 	train-checkerboard export-checkerboard train-ssf-lowres export-ssf-lowres train-checkerboard-ssf \
-	export-checkerboard-ssf clean
+	export-checkerboard-ssf train-synthesis export-synthesis train-ssf-residual export-ssf-residual clean
 
 CARGO ?= cargo
 PY := .venv/bin/python
@@ -84,6 +84,25 @@ export-checkerboard-ssf:
 	$(PY) -m models.export_checkerboard_ssf --ckpt models/checkpoints/ssf-checkerboard-pinned/last.pt \
 		--package models/ssf-lowres --out models/ssf-checkerboard --residual checkerboard+side \
 		--all r_side r_cg0_a r_cg0_n r_cg1_a r_cg1_n r_cg2_a r_cg2_n r_cg3_a r_cg3_n
+
+# Narrower synthesis transforms (models/synthesis.py), each trained on its package's frozen encoder
+# and put into a copy of that package (a new model id: the previous package goes to models/legacy/
+# first): the residual decoder r_g_s of models/ssf-lowres, the faster P package (shipped; the default
+# models/ssf-checkerboard keeps its own: models/README.md), and the intra g_s (in training).
+train-synthesis: train-deps
+	$(PY) -m models.train_synthesis --config models/configs/synthesis-h32.json
+
+export-synthesis:
+	$(PY) -m models.export_synthesis --ckpt models/checkpoints/synthesis-h32/last.pt \
+		--from models/legacy/checkerboard-ce9cb739288ca450 --out models/checkerboard
+
+train-ssf-residual: train-deps
+	test -f models/pack/synth-clips/clips.npy || $(MAKE) synth-clips
+	$(PY) -m models.train_ssf --config models/configs/ssf-residual-h32.json
+
+export-ssf-residual:
+	$(PY) -m models.export_synthesis --graph r_g_s --ckpt models/checkpoints/ssf-residual-h32/last.pt \
+		--from models/legacy/ssf-lowres-7da1b6efc2d1853f --out models/ssf-lowres
 
 clean:
 	$(CARGO) clean

@@ -61,6 +61,15 @@ def load_h_s(h_s, pkg_dir, graph="h_s.onnx"):
     _check_all_used("h_s", w, used | {"scales.weight", "means.weight", "scales.bias", "means.bias"})
 
 
+def narrow_synthesis(hp, weights, prefix=""):
+    """Swap in models/synthesis.py's NarrowSynthesis where a package's g_s is one
+    (its 1/2-resolution layers have fewer channels than N)."""
+    half = weights[f"{prefix}4.weight"].shape[1]
+    if half != hp.N:
+        from models.synthesis import NarrowSynthesis
+        hp.g_s = NarrowSynthesis(hp.N, hp.M, half)
+
+
 def load_hyperprior(pkg_dir):
     """The package's networks and gains as a GainedMeanScaleHyperprior."""
     mj = json.load(open(os.path.join(pkg_dir, "model.json")))
@@ -68,6 +77,8 @@ def load_hyperprior(pkg_dir):
     model = GainedMeanScaleHyperprior(mj["N"], mj["M"], lambdas)
     for name in ("g_a", "h_a", "g_s"):
         w = initializers(os.path.join(pkg_dir, f"{name}.onnx"))
+        if name == "g_s":
+            narrow_synthesis(model, w)
         _check_all_used(name, w, _load_seq(getattr(model, name), w))
     load_h_s(model.h_s, pkg_dir)
     with torch.no_grad():
@@ -102,6 +113,9 @@ def load_ssf(pkg_dir, levels=5, sigma0=1.5):
     for graph, seq, prefix in [("m_g_a", model.motion.g_a, "g_a."), ("predict", model.motion.g_s, "g_s."),
                                ("r_g_a", model.residual.g_a, "g_a."), ("r_g_s", model.residual.g_s, "g_s.")]:
         w = initializers(os.path.join(pkg_dir, f"{graph}.onnx"))
+        if graph == "r_g_s":
+            narrow_synthesis(model.residual, w, prefix)
+            seq = model.residual.g_s
         _check_all_used(graph, w, _load_seq(seq, w, prefix))
     _load_latent(model.motion, pkg_dir, "m_", mo)
     _load_latent(model.residual, pkg_dir, "r_", re)

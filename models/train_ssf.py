@@ -35,7 +35,9 @@ import torch.nn.functional as F
 from models.clips import ClipSampler, load_val_clip
 from models.hyperprior import GainedMeanScaleHyperprior
 from models.ssf import ScaleSpaceFlow, apply_gain, reference_gain
+from models.synthesis import NarrowSynthesis
 from models.train import bpp_of, open_log, pad_to, save_atomic, start_run
+from models.train_synthesis import latents
 
 DEFAULTS = dict(
     name="ssf", N=64, M_motion=64, M_residual=96, levels=5, sigma0=1.5,
@@ -67,6 +69,10 @@ DEFAULTS = dict(
     # decoder first learns the shipped one's predictions, without the residual
     # coder's cost, then trains on the rate-distortion loss.
     distill_until=0,
+    # Residual decoder narrowed at 1/2 resolution to this many channels
+    # (models/synthesis.py; 0: full width). A new run starts it from
+    # init_package's r_g_s (NarrowSynthesis.init_from).
+    residual_half=0,
 )
 
 
@@ -95,6 +101,14 @@ def motion_input(hp, x, ref, q):
     z_hat, _ = hp.entropy_bottleneck(hp.h_a(yg), training=False)
     scales, means = hp.h_s(z_hat).chunk(2, 1)
     return (torch.round(yg - means) + means) * hp.inv_gain(q)[None, :, None, None]
+
+
+@torch.no_grad()
+def residual_input(model, x, ref, q):
+    """The residual decoder's input, y_hat * inv_gain, as the codec decodes it."""
+    ref = apply_gain(ref, reference_gain(x, ref))
+    pred = model.predict(ref, model.upsample_flow(model.motion.g_s(motion_input(model.motion, x, ref, q))))
+    return latents(model.residual, x - pred, q)
 
 
 def distill_step(model, teacher, x, ref, q):
@@ -168,6 +182,8 @@ def main():
     model = ScaleSpaceFlow(lambdas, cfg["N"], cfg["M_motion"], cfg["M_residual"],
                            cfg["levels"], cfg["sigma0"], cfg["flow_stride"]).to(device)
     model.use_gain = cfg["global_gain"]
+    if cfg["residual_half"]:
+        model.residual.g_s = NarrowSynthesis(cfg["N"], cfg["M_residual"], cfg["residual_half"]).to(device)
     teacher = None
     if cfg["distill_until"] > 0:
         from models.package import load_ssf
@@ -205,6 +221,10 @@ def main():
         opt.load_state_dict(ck["opt"])
         aux_opt.load_state_dict(ck["aux_opt"])
         it, wall = ck["iter"], ck["wall_s"]
+        # What a new run recorded about its start, kept across resumes (the config is re-read).
+        if "init_validation" in ck["config"]:
+            cfg["init_validation"] = ck["config"]["init_validation"]
+        cfg["notes"] = [n for n in ck["config"]["notes"] if n.startswith("init:")] + cfg["notes"]
         opt.param_groups[0]["lr"], opt.param_groups[1]["lr"] = cfg["lr"], cfg["gain_lr"]
         aux_opt.param_groups[0]["lr"] = cfg["aux_lr"]
         seed = cfg["seed"] + it
@@ -217,6 +237,21 @@ def main():
     val = load_val_clip(cfg["data"], cfg["val_start"], cfg["val_len"])
     Q = model.num_qualities
     rng = np.random.default_rng(seed + 1)
+    if warm is not None and cfg["residual_half"]:
+        warm.to(device).eval()
+        warm.use_gain = cfg["global_gain"]
+        v = validate(warm, intra, val, device)
+        print(f"{cfg['init_package']} on validation, I/P: " + " ".join(
+            f"q{q + 1} {ib:.3f}/{ip:.2f} {pb:.3f}/{pp:.2f}" for q, (ib, ip, pb, pp) in enumerate(v)), flush=True)
+        # Kept for export_synthesis's card: the decoder it replaces, on the same validation.
+        cfg["init_validation"] = v
+        clip = torch.from_numpy(sampler.batch(cfg["batch"])).to(device)
+        with torch.no_grad():
+            ref = intra(clip[0], Q - 1)["x_hat"].clamp(0, 1)
+        keep = model.residual.g_s.init_from(warm.residual.g_s, residual_input(warm, clip[1], ref, Q - 1))
+        cfg["notes"] = [f"init: r_g_s layers 0-3 of {cfg['init_package']}, "
+                        f"1/2-resolution channels {keep.tolist()}"] + cfg["notes"]
+        print(cfg["notes"][0], flush=True)
 
     logf, log = open_log(rundir, ["iter", "wall_s", "it_per_s", "loss", "bpp", "psnr", "pred_psnr", "aux"]
                          + [f"val_{k}_q{q + 1}" for q in range(Q)

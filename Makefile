@@ -90,11 +90,13 @@ export-checkerboard-ssf:
 # first): the residual decoder r_g_s of models/ssf-lowres, the faster P package (shipped; the default
 # models/ssf-checkerboard keeps its own: models/README.md), and the intra g_s (in training).
 train-synthesis: train-deps
-	$(PY) -m models.train_synthesis --config models/configs/synthesis-h32.json
+	$(PY) -m models.train_synthesis --config models/configs/synthesis-h48.json
 
+# A candidate beside the default, to measure first:
+#   bash pipelines/compare-packages.sh intra models/checkerboard out/checkerboard-narrow
 export-synthesis:
-	$(PY) -m models.export_synthesis --ckpt models/checkpoints/synthesis-h32/last.pt \
-		--from models/legacy/checkerboard-ce9cb739288ca450 --out models/checkerboard
+	$(PY) -m models.export_synthesis --ckpt models/checkpoints/synthesis-h48/last.pt \
+		--from models/checkerboard --out out/checkerboard-narrow
 
 train-ssf-residual: train-deps
 	test -f models/pack/synth-clips/clips.npy || $(MAKE) synth-clips

@@ -3,8 +3,8 @@ of the package it decodes for: g_s of an intra package
 (models/train_synthesis.py) or r_g_s of a P package (models/train_ssf.py with
 residual_half).
 
-    python -m models.export_synthesis --ckpt models/checkpoints/synthesis-h32/last.pt \
-        --from models/legacy/checkerboard-ce9cb739288ca450 --out models/checkerboard
+    python -m models.export_synthesis --ckpt models/checkpoints/synthesis-h48/last.pt \
+        --from models/checkerboard --out out/checkerboard-narrow
     python -m models.export_synthesis --graph r_g_s --ckpt models/checkpoints/ssf-residual-h32/last.pt \
         --from models/legacy/ssf-lowres-7da1b6efc2d1853f --out models/ssf-lowres
 

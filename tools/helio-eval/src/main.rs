@@ -40,6 +40,10 @@ USAGE: helio-eval [OPTIONS]
 
 helio-eval compare --frames ORIGINAL_DIR --decoded DECODED_DIR [--bit-depth 14]
   per-frame PSNR (display domain), MS-SSIM and DN errors of decoded PNGs against the originals
+
+helio-eval bd --anchor A.csv --test B.csv
+  BD-rate of one run against another (the CSVs beside two --out files), per mode and codec in both,
+  e.g. the same sweep with two model packages (pipelines/compare-packages.sh)
 ";
 
 struct Args {
@@ -346,10 +350,63 @@ fn compare_main(argv: &[String]) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// `helio-eval bd --anchor A.csv --test B.csv`: BD-rate of one run against another
+/// (the CSVs beside two `--out` files), per mode and codec found in both; for instance
+/// the same sweep with two model packages.
+fn bd_main(argv: &[String]) -> ExitCode {
+    let (mut anchor, mut test) = (None, None);
+    let mut it = argv.iter();
+    while let Some(a) = it.next() {
+        match (a.as_str(), it.next()) {
+            ("--anchor", Some(v)) => anchor = Some(PathBuf::from(v)),
+            ("--test", Some(v)) => test = Some(PathBuf::from(v)),
+            _ => anchor = None,
+        }
+    }
+    let (Some(anchor), Some(test)) = (anchor, test) else {
+        eprintln!("usage: helio-eval bd --anchor A.csv --test B.csv (CSVs written beside helio-eval --out)");
+        return ExitCode::from(2);
+    };
+    let read = |p: &Path| {
+        std::fs::read_to_string(p)
+            .map_err(|e| e.to_string())
+            .and_then(|t| report::read_csv_points(&t))
+            .map_err(|e| eprintln!("helio-eval bd: {}: {e}", p.display()))
+    };
+    let (Ok(a), Ok(t)) = (read(&anchor), read(&test)) else { return ExitCode::FAILURE };
+    let mut keys: Vec<(String, String)> = a.iter().map(|p| (p.0.clone(), p.1.clone())).collect();
+    keys.sort();
+    keys.dedup();
+    println!("BD-rate of {} against {} (negative: fewer bits at equal PSNR)\n", test.display(), anchor.display());
+    println!("| mode | codec | BD-rate | PSNR range |\n|---|---|---:|---|");
+    let mut any = false;
+    for (mode, codec) in keys {
+        let pick = |v: &[(String, String, f64, f64)]| -> Vec<(f64, f64)> {
+            v.iter().filter(|p| p.0 == mode && p.1 == codec).map(|p| (p.2, p.3)).collect()
+        };
+        let (pa, pt) = (pick(&a), pick(&t));
+        if pt.is_empty() {
+            continue;
+        }
+        any = true;
+        let range = helio_eval::metrics::bd_overlap(&pa, &pt)
+            .map(|(lo, hi)| format!("{lo:.2}-{hi:.2} dB"))
+            .unwrap_or_default();
+        match helio_eval::metrics::bd_rate(&pa, &pt) {
+            Ok(v) => println!("| {mode} | {codec} | {v:+.2} % | {range} |"),
+            Err(e) => println!("| {mode} | {codec} | {e} | |"),
+        }
+    }
+    if any { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     if argv.first().map(String::as_str) == Some("compare") {
         return compare_main(&argv[1..]);
+    }
+    if argv.first().map(String::as_str) == Some("bd") {
+        return bd_main(&argv[1..]);
     }
     let args = match parse_args() {
         Ok(a) => a,

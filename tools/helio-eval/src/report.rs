@@ -139,6 +139,40 @@ pub fn csv(points: &[Point]) -> String {
     s
 }
 
+/// (mode, codec, bpp, PSNR) of every row of a CSV written by [`csv`], for comparing
+/// two runs (`helio-eval bd`). The setting column is quoted and may hold commas.
+pub fn read_csv_points(text: &str) -> Result<Vec<(String, String, f64, f64)>, String> {
+    let mut lines = text.lines();
+    let head = split_csv_line(lines.next().ok_or("empty CSV")?);
+    let col = |name: &str| head.iter().position(|h| h == name).ok_or(format!("no `{name}` column"));
+    let (m, c, b, p) = (col("mode")?, col("codec")?, col("bpp")?, col("psnr_db")?);
+    let mut out = Vec::new();
+    for (i, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let f = split_csv_line(line);
+        let num = |k: usize| {
+            f.get(k).and_then(|v| v.parse::<f64>().ok()).ok_or(format!("row {}: bad or missing `{}`", i + 2, head[k]))
+        };
+        let (bpp, psnr) = (num(b)?, num(p)?);
+        if bpp > 0.0 && psnr.is_finite() {
+            out.push((f[m].clone(), f[c].clone(), bpp, psnr));
+        }
+    }
+    Ok(out)
+}
+
+fn split_csv_line(line: &str) -> Vec<String> {
+    let (mut out, mut cur, mut quoted) = (Vec::new(), String::new(), false);
+    for ch in line.chars() {
+        match ch {
+            '"' => quoted = !quoted,
+            ',' if !quoted => out.push(std::mem::take(&mut cur)),
+            _ => cur.push(ch),
+        }
+    }
+    out.push(cur);
+    out
+}
+
 /// One row per coded frame of every point that has per-frame sizes: frame type
 /// (I = keyframe, P = delta unit), bytes, bits per pixel, PSNR, and `extra_i`:
 /// 1 for a keyframe the fixed GoP schedule did not ask for (helio-gop30: a
@@ -232,5 +266,15 @@ mod tests {
         assert_eq!(f.width, 320 * 2 + 6);
         assert!(f.height > 200);
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn csv_points_read_back_with_commas_in_settings() {
+        let text = "mode,codec,setting,frames,width,height,bytes,bpp,ratio,psnr_db,ms_ssim\n\
+                    display8,helio,\"quality=1, threads=2\",3,8,8,10,0.125000,64.000,35.5000,\n\
+                    display8,png,\"lossless\",3,8,8,90,1.125000,7.000,inf,\n";
+        let pts = read_csv_points(text).unwrap();
+        assert_eq!(pts, vec![("display8".to_string(), "helio".to_string(), 0.125, 35.5)]);
+        assert!(read_csv_points("mode,codec\n").unwrap_err().contains("bpp"));
     }
 }

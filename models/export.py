@@ -16,7 +16,6 @@ Writes g_a/h_a/h_s/g_s.onnx, model.json and MODEL_CARD.md, then checks:
 import argparse
 import copy
 import datetime
-import hashlib
 import json
 import math
 import os

@@ -5,20 +5,24 @@ For every ONNX graph of the given packages, at 512x512 (latents at 1/16, hyper-l
 1/64): milliseconds per run at the pinned level (Level1 / ORT_ENABLE_BASIC) and at every
 optimization (ORT_ENABLE_ALL), 2 intra-op threads, and the largest output difference of
 ALL/1 thread, ALL/2 threads and BASIC/2 threads against BASIC/1 thread. codec-core runs the
-encoder-only analysis graphs (g_a, h_a, m_g_a, m_h_a, r_g_a, r_h_a) at ALL and everything
-else at BASIC (codec-core/src/runtime.rs says why).
+encoder-only analysis graphs (g_a, h_a, m_g_a, m_h_a, r_g_a, r_h_a) and the graphs a package's
+model.json lists in `full_optimization` at ALL, everything else at BASIC (models/PACKAGE.md).
 
     .venv/bin/python pipelines/bench_graphs.py models/checkerboard models/ssf-checkerboard
 """
 import glob
+import os
 import sys
 import time
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from models.subpixel import feeds_for_graph  # noqa: E402 (the repo root is not on the path)
+
 L = ort.GraphOptimizationLevel
-IMAGE_INPUTS = {"x", "ref", "pred"}
 
 
 def session(path, level, threads):
@@ -30,31 +34,12 @@ def session(path, level, threads):
     return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
 
 
-def feeds(sess, rng, size=512):
-    out = {}
-    for i in sess.get_inputs():
-        c = i.shape[1]
-        if i.name in IMAGE_INPUTS:
-            v = rng.random((1, c, size, size))
-        elif i.name == "z_hat":
-            v = (rng.standard_normal((1, c, size // 64, size // 64)) * 2).round()
-        elif i.name in ("y_hat", "anchors", "y_prev"):
-            v = (rng.standard_normal((1, c, size // 16, size // 16)) * 2).round()
-        elif i.name == "hyper_scales":
-            v = rng.random((1, c, size // 16, size // 16)) * 3 + 0.1
-        else:
-            v = rng.standard_normal((1, c, size // 16, size // 16))
-        out[i.name] = v.astype(np.float32)
-    return out
-
-
 def main(packages):
-    rng = np.random.default_rng(1)
     print("| graph | BASIC ms | ALL ms | max diff ALL/1t | ALL/2t | BASIC/2t |\n|---|---:|---:|---:|---:|---:|")
     for pkg in packages:
         for path in sorted(glob.glob(f"{pkg}/*.onnx")):
             base = session(path, L.ORT_ENABLE_BASIC, 1)
-            f = feeds(base, rng)
+            f = feeds_for_graph(onnx.load(path), 512)
             ref = base.run(None, f)
             diffs = []
             for level, threads in ((L.ORT_ENABLE_ALL, 1), (L.ORT_ENABLE_ALL, 2), (L.ORT_ENABLE_BASIC, 2)):

@@ -75,14 +75,15 @@ export-ssf-lowres:
 	$(PY) -m models.export_ssf --ckpt models/checkpoints/ssf-lowres/last.pt --out models/ssf-lowres \
 		--z-from models/ssf --subpixel r_g_s --all m_h_s r_h_s
 
-# The same for the P-frame latents, on the frozen models/ssf networks; shipped on models/ssf-lowres.
+# The same for the P-frame latents, on the frozen models/ssf networks; shipped on models/ssf-lowres as it
+# was before its residual decoder was narrowed (now in models/legacy/).
 train-checkerboard-ssf: train-deps
 	test -f models/pack/synth-clips/clips.npy || $(MAKE) synth-clips
 	$(PY) -m models.train_checkerboard_ssf --config models/configs/ssf-checkerboard.json
 
 export-checkerboard-ssf:
 	$(PY) -m models.export_checkerboard_ssf --ckpt models/checkpoints/ssf-checkerboard-pinned/last.pt \
-		--package models/ssf-lowres --out models/ssf-checkerboard --residual checkerboard+side \
+		--package models/legacy/ssf-lowres-7da1b6efc2d1853f --out models/ssf-checkerboard --residual checkerboard+side \
 		--all r_side r_cg0_a r_cg0_n r_cg1_a r_cg1_n r_cg2_a r_cg2_n r_cg3_a r_cg3_n
 
 # Narrower synthesis transforms (models/synthesis.py), each trained on its package's frozen encoder

@@ -6,8 +6,8 @@
 # helio-gop30 (P-frames) decode >= 5 fps (issue 5). helio is run twice: heliodec as set up by
 # default (one frame at a time), then with frame-threads=2 threads=1 (two frames at once, one
 # core each; keyframes overlap, P-frames still wait for the frame before them). Last, GoP 30
-# with the plain-hyperprior P package models/ssf-lowres (no context passes: faster, about 8 %
-# more P-frame bits).
+# with the plain-hyperprior P package models/ssf-lowres (no context passes and a narrower residual
+# decoder: faster, about 8 % more P-frame bits).
 #   bash pipelines/bench-speed.sh [frames=10] [helio threads=0]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -91,6 +91,7 @@ def main():
     N, M, Q = spec["N"], spec["M"], len(spec["qualities"])
     g_s, half = trained(ck, a.graph, N, M)
     g_s = plain(g_s)
+    old, new, at = validation(cfg, a.graph, Q, ck["iter"])
 
     if os.path.abspath(a.src) != os.path.abspath(a.out):
         shutil.rmtree(a.out, ignore_errors=True)
@@ -123,7 +124,6 @@ def main():
         json.dump(m, fh, separators=(",", ":"))
     timing = apply(a.out, [a.graph], command=cmd)
 
-    old, new, at = validation(cfg, a.graph, Q, ck["iter"])
     macs = count_macs(g_s, torch.randn(1, M, 16, 16)) / 256 ** 2
     full = plain(nn.Sequential(*NarrowSynthesis(N, M, N)))
     macs_full = count_macs(full, torch.randn(1, M, 16, 16)) / 256 ** 2

@@ -48,7 +48,8 @@ def trained(ck, graph, N, M):
     """The checkpoint's narrow synthesis and its width at 1/2 resolution."""
     cfg = ck["config"]
     if graph == "g_s":
-        half, state = cfg["half"], ck["g_s"]
+        # The moving average is what the run validated, when it kept one.
+        half, state = cfg["half"], ck.get("g_s_ema", ck["g_s"])
     else:
         half = cfg["residual_half"]
         state = {k[len("residual.g_s."):]: v for k, v in ck["model"].items() if k.startswith("residual.g_s.")}

@@ -14,6 +14,7 @@ Validation: held-out AIA 171 frames, PSNR per quality of the new g_s and of
 the package's on the same y_hat (hard rounding, means of the package's h_s).
 """
 
+import copy
 import math
 import os
 import time
@@ -36,6 +37,9 @@ DEFAULTS = dict(
     # weighs the top quality's batches hundreds of times the lowest's; "log_mse": 10 log10 MSE
     # (minus PSNR), the same weight in dB for every quality.
     loss="lambda_mse",
+    # Decay of an exponential moving average of the weights (0: none). With one, the
+    # average is what validation reports and export_synthesis exports.
+    ema=0.0,
 )
 
 
@@ -85,6 +89,7 @@ def main():
 
     opt = torch.optim.Adam(g_s.parameters(), lr=cfg["lr"])
     it, wall, seed = 0, 0.0, cfg["seed"]
+    ck = None
     if os.path.exists(ckpath):
         ck = torch.load(ckpath, map_location=device, weights_only=False)
         g_s.load_state_dict(ck["g_s"])
@@ -101,6 +106,11 @@ def main():
         keep = g_s.init_from(base.g_s, latents(base, x0, Q - 1))
         cfg["notes"] = [f"init: package g_s layers 0-3, 1/2-resolution channels {keep.tolist()}"] + cfg["notes"]
         print(cfg["notes"][0], flush=True)
+    ema = None
+    if cfg["ema"]:
+        ema = copy.deepcopy(g_s).requires_grad_(False)
+        if ck is not None and "g_s_ema" in ck:
+            ema.load_state_dict(ck["g_s_ema"])
     teacher = validate(base.g_s, val_set)
     print("package g_s on validation: " + " ".join(f"q{q + 1} {p:.2f}dB" for q, p in enumerate(teacher)),
           flush=True)
@@ -125,6 +135,10 @@ def main():
         loss.backward()
         torch.nn.utils.clip_grad_norm_(g_s.parameters(), cfg["clip"])
         opt.step()
+        if ema is not None:
+            with torch.no_grad():
+                for pe, pw in zip(ema.parameters(), g_s.parameters()):
+                    pe.lerp_(pw, 1 - cfg["ema"])
         it += 1
         acc["n"] += 1
         acc["loss"] += loss.item()
@@ -136,10 +150,15 @@ def main():
         ips = (it - it_ck) / (now - t_ck)
         wall = wall0 + (now - t_start)
         save_atomic({"g_s": g_s.state_dict(), "opt": opt.state_dict(), "iter": it, "wall_s": wall,
+                     **({"g_s_ema": ema.state_dict()} if ema is not None else {}),
                      "config": cfg, "device": device}, ckpath)
         if now - t_val >= cfg["val_every_s"] or it == cfg["max_iters"]:
             t_val = now
-            v = validate(g_s, val_set)
+            v = validate(ema if ema is not None else g_s, val_set)
+            if ema is not None:
+                raw = validate(g_s, val_set)
+                print("  raw weights: " + " ".join(f"q{q + 1} {p - t:+.2f}" for q, (p, t) in enumerate(zip(raw, teacher))),
+                      flush=True)
             n = acc["n"]
             log.writerow([it, round(wall, 1), round(ips, 3), f"{acc['loss'] / n:.5g}", f"{acc['psnr'] / n:.4g}"]
                          + [f"{p:.4f}" for p in v] + [f"{p:.4f}" for p in teacher])

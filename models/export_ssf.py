@@ -72,9 +72,11 @@ class ResidualAnalysis(nn.Module):
 
 
 class ResidualSynthesis(nn.Module):
-    def __init__(self, model):
+    """r_g_s's graph: the prediction plus the decoded residual (also models/export_synthesis.py)."""
+
+    def __init__(self, g_s):
         super().__init__()
-        self.g_s = plain(model.residual.g_s)
+        self.g_s = plain(g_s)
 
     def forward(self, pred, y_hat):
         return pred + self.g_s(y_hat)
@@ -90,7 +92,7 @@ def graphs(model):
         "r_g_a": (ResidualAnalysis(model).eval(), ["x", "pred"], ["y"]),
         "r_h_a": (plain(r.h_a), ["y"], ["z"]),
         "r_h_s": (HS(r.h_s).eval(), ["z_hat"], ["scales", "means"]),
-        "r_g_s": (ResidualSynthesis(model).eval(), ["pred", "y_hat"], ["x_hat"]),
+        "r_g_s": (ResidualSynthesis(model.residual.g_s).eval(), ["pred", "y_hat"], ["x_hat"]),
     }
 
 

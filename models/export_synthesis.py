@@ -29,19 +29,9 @@ import torch
 import torch.nn as nn
 
 from models.export import count_macs, n_params, plain
+from models.export_ssf import ResidualSynthesis
 from models.subpixel import apply
 from models.synthesis import NarrowSynthesis
-
-
-class ResidualSynthesis(nn.Module):
-    """r_g_s's graph: the prediction plus the decoded residual (as models/export_ssf.py)."""
-
-    def __init__(self, g_s):
-        super().__init__()
-        self.g_s = g_s
-
-    def forward(self, pred, y_hat):
-        return pred + self.g_s(y_hat)
 
 
 def trained(ck, graph, N, M):
@@ -98,6 +88,7 @@ def main():
         shutil.rmtree(a.out, ignore_errors=True)
         shutil.copytree(a.src, a.out)
     path = os.path.join(a.out, f"{a.graph}.onnx")
+    torch.manual_seed(0)  # the card's ONNX-vs-PyTorch figure, reproducible
     y = torch.round(torch.randn(1, M, 32, 32) * 3)
     if a.graph == "g_s":
         mod, ins, feeds = g_s, ["y_hat"], {"y_hat": y}
@@ -133,8 +124,10 @@ def main():
         what = (f"g_s of `{cfg['package']}` (the intra decoder), trained on the base package's real training "
                 f"frames (`models/data.py`, AIA 171 held out), crops {cfg['crop']}x{cfg['crop']}, batch "
                 f"{cfg['batch']}, Adam lr {cfg['lr']}; encoder, hyperprior and gains frozen, y_hat formed as the "
-                "codec forms it (rounded around the means, times inv_gain); loss lambda[q] * 255^2 * "
-                "MSE(g_s(y_hat), x) at a random quality per batch.")
+                "codec forms it (rounded around the means, times inv_gain); loss "
+                + ("10 log10 MSE(g_s(y_hat), x)" if cfg.get("loss") == "log_mse" else
+                   "lambda[q] * 255^2 * MSE(g_s(y_hat), x)")
+                + " at a random quality per batch (the config's notes give changes during the run).")
         val = f"held-out AIA 171 frames {cfg.get('val_frames')}, I-frames, the same y_hat fed to both"
     else:
         train_cmd = f"python -m models.train_ssf --config models/configs/{cfg['name']}.json"
@@ -156,7 +149,7 @@ def main():
         "",
         f"- Training: `{train_cmd}` (resumes from models/checkpoints/{cfg['name']}/last.pt). Started from {what}",
         f"- Run: iteration {ck['iter']:,}, {ck['wall_s'] / 3600:.2f} h wall time, {ck['device']} "
-        f"({cfg['threads']} thread(s), nice 5, sharing the 2 cores with another training run and builds).",
+        f"({cfg['threads']} thread(s)).",
         f"- {a.graph}: {n_params(g_s):,} parameters, {macs:,.0f} MACs per pixel (full width: "
         f"{n_params(full):,}, {macs_full:,.0f}); {os.path.getsize(path) / 2**20:.2f} MiB; ONNX against "
         f"PyTorch max abs difference {diff:.1e}.",

@@ -115,6 +115,17 @@ class GainedMeanScaleHyperprior(CompressionModel):
         x_hat = self.g_s(y_hat * ig)
         return {"x_hat": x_hat, "likelihoods": {"y": y_lik, "z": z_lik}}
 
+    @torch.no_grad()
+    def decoder_input(self, x, q):
+        """What the codec feeds g_s at quality index q: y_hat * inv_gain, with z
+        rounded around its medians and y around the hyperprior's means (hard
+        rounding, as decoded; for training a decoder on a frozen encoder)."""
+        yg = self.g_a(x) * self.gain(q)[None, :, None, None]
+        z = self.h_a(yg)
+        med = self.entropy_bottleneck.quantiles[:, 0, 1][None, :, None, None]
+        _, means = self.h_s(torch.round(z - med) + med).chunk(2, 1)
+        return (torch.round(yg - means) + means) * self.inv_gain(q)[None, :, None, None]
+
     def update(self, scale_table=None, force=False, update_quantiles=False):
         if scale_table is None:
             scale_table = get_scale_table()

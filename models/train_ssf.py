@@ -37,7 +37,6 @@ from models.hyperprior import GainedMeanScaleHyperprior
 from models.ssf import ScaleSpaceFlow, apply_gain, reference_gain
 from models.synthesis import NarrowSynthesis
 from models.train import bpp_of, open_log, pad_to, save_atomic, start_run
-from models.train_synthesis import latents
 
 DEFAULTS = dict(
     name="ssf", N=64, M_motion=64, M_residual=96, levels=5, sigma0=1.5,
@@ -95,26 +94,18 @@ def warm_state(model, warm):
 
 
 @torch.no_grad()
-def motion_input(hp, x, ref, q):
-    """The motion decoder's input, y_hat * inv_gain, as the codec decodes it."""
-    yg = hp.g_a(torch.cat([x, ref], 1)) * hp.gain(q)[None, :, None, None]
-    z_hat, _ = hp.entropy_bottleneck(hp.h_a(yg), training=False)
-    scales, means = hp.h_s(z_hat).chunk(2, 1)
-    return (torch.round(yg - means) + means) * hp.inv_gain(q)[None, :, None, None]
-
-
-@torch.no_grad()
 def residual_input(model, x, ref, q):
     """The residual decoder's input, y_hat * inv_gain, as the codec decodes it."""
     ref = apply_gain(ref, reference_gain(x, ref))
-    pred = model.predict(ref, model.upsample_flow(model.motion.g_s(motion_input(model.motion, x, ref, q))))
-    return latents(model.residual, x - pred, q)
+    yi = model.motion.decoder_input(torch.cat([x, ref], 1), q)
+    pred = model.predict(ref, model.upsample_flow(model.motion.g_s(yi)))
+    return model.residual.decoder_input(x - pred, q)
 
 
 def distill_step(model, teacher, x, ref, q):
     """Prediction of the new motion decoder against the teacher's, same latent."""
     ref = apply_gain(ref, reference_gain(x, ref))
-    yi = motion_input(model.motion, x, ref, q)
+    yi = model.motion.decoder_input(torch.cat([x, ref], 1), q)
     with torch.no_grad():
         want = teacher.predict(ref, teacher.upsample_flow(teacher.motion.g_s(yi)))
     pred = model.predict(ref, model.upsample_flow(model.motion.g_s(yi)))

@@ -43,18 +43,6 @@ DEFAULTS = dict(
 )
 
 
-@torch.no_grad()
-def latents(base, x, q):
-    """y_hat * inv_gain as the decoder feeds it to g_s."""
-    g = base.gain(q)[None, :, None, None]
-    yg = base.g_a(x) * g
-    z = base.h_a(yg)
-    med = base.entropy_bottleneck.quantiles[:, 0, 1][None, :, None, None]
-    z_hat = torch.round(z - med) + med
-    _, means = base.h_s(z_hat).chunk(2, 1)
-    return (torch.round(yg - means) + means) * base.inv_gain(q)[None, :, None, None]
-
-
 def psnr(x_hat, x):
     return 10 * math.log10(1 / max(F.mse_loss(x_hat.clamp(0, 1), x).item(), 1e-10))
 
@@ -84,7 +72,7 @@ def main():
         per_q = []
         for _, t in val:
             x = torch.from_numpy(t)[None, None].to(device)
-            per_q.append((x, latents(base, pad_to(x), q)))
+            per_q.append((x, base.decoder_input(pad_to(x), q)))
         val_set.append(per_q)
 
     opt = torch.optim.Adam(g_s.parameters(), lr=cfg["lr"])
@@ -103,7 +91,7 @@ def main():
     else:
         sampler0 = CropSampler(load_train_frames(src), 256, seed=seed + 7)
         x0 = torch.from_numpy(sampler0.batch(8)).to(device)
-        keep = g_s.init_from(base.g_s, latents(base, x0, Q - 1))
+        keep = g_s.init_from(base.g_s, base.decoder_input(x0, Q - 1))
         cfg["notes"] = [f"init: package g_s layers 0-3, 1/2-resolution channels {keep.tolist()}"] + cfg["notes"]
         print(cfg["notes"][0], flush=True)
     ema = None
@@ -125,7 +113,7 @@ def main():
     while it < cfg["max_iters"]:
         q = int(rng.integers(Q))
         x = torch.from_numpy(sampler.batch(cfg["batch"])).to(device)
-        y = latents(base, x, q)
+        y = base.decoder_input(x, q)
         mse = F.mse_loss(g_s(y), x)
         if cfg["loss"] == "log_mse":
             loss = 10 * torch.log10(mse)

@@ -8,7 +8,8 @@
 # intra-op threads: keyframes overlap, a P-frame still waits for the frame before it but keeps
 # every core; one frame more latency, one more decoder's memory). Last, GoP 30
 # with the plain-hyperprior P package models/ssf-lowres (no context passes and a narrower residual
-# decoder: faster, about 8 % more P-frame bits).
+# decoder: faster, about 8 % more P-frame bits). Last, heliodec's peak memory with one and two
+# frame threads.
 #   bash pipelines/bench-speed.sh [frames=10] [helio threads=0]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,3 +31,14 @@ echo
 echo "## helio-gop30 with inter-model-dir=models/ssf-lowres"
 $BIN/helio-eval --frames "$DIR/171" --mode dn16 --codecs helio-gop30 --quick --helio-qualities 1,4,6 \
     --helio-props "threads=$THREADS model-dir=models/checkerboard inter-model-dir=models/ssf-lowres" --out "$DIR/speed-lowres.md"
+echo
+echo "## heliodec peak memory (maxrss), quality 4, GoP 30 file, frame-threads=1 vs 2"
+if [ -x /usr/bin/time ]; then
+  PATTERN=frame_%04d.png bash pipelines/encode-file.sh "$DIR/171" "$DIR/q4.helio" 4 >/dev/null 2>&1
+  for ft in 1 2; do
+    GST_PLUGIN_PATH="$PWD/$BIN" /usr/bin/time -f "frame-threads=$ft: %M KB" gst-launch-1.0 -q filesrc location="$DIR/q4.helio" \
+      ! helioparse ! heliodec frame-threads=$ft threads=$THREADS ! fakesink 2>&1 | tail -1
+  done
+else
+  echo "skipped: no /usr/bin/time (Debian package time)"
+fi

@@ -150,7 +150,7 @@ impl ObjectImpl for HelioDec {
                          frame before it. Output is the same bit for bit; each extra frame \
                          thread adds one frame of latency and one decoder's memory (about \
                          45 MB at 512x512). On 2 cores, frame-threads=2 decodes all-intra streams \
-                         about 1.1-1.5x faster (by quality and run) and GoP streams at the same \
+                         about 1.1-1.4x faster (by quality and run) and GoP streams at the same \
                          speed; with threads=1 as well, GoP streams are up to 30 % slower \
                          (pipelines/bench-speed.sh)",
                     )

@@ -148,9 +148,9 @@ impl ObjectImpl for HelioDec {
                         "Frames decoded at once, each by its own decoder on its own thread \
                          (`threads` is per decoder). Keyframes overlap; a P-frame waits for the \
                          frame before it. Output is the same bit for bit; each extra frame \
-                         thread adds one frame of latency and one decoder's memory (about \
-                         45 MB at 512x512). On 2 cores, frame-threads=2 decodes all-intra streams \
-                         about 1.1-1.4x faster (by quality and run) and GoP streams at the same \
+                         thread adds one frame of latency and one decoder's memory (42-45 MB \
+                         at 512x512). On 2 cores, frame-threads=2 decodes all-intra streams \
+                         1.0-1.7x faster (by quality and run) and GoP streams at about the same \
                          speed; with threads=1 as well, GoP streams are up to 30 % slower \
                          (pipelines/bench-speed.sh)",
                     )

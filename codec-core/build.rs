@@ -16,6 +16,7 @@
 //! - likewise the inter package with context models (`models/ssf-checkerboard`,
 //!   context graphs `m_cg*.onnx` / `r_cg*.onnx`, side features `r_side.onnx`) in the same generated file: the
 //!   P-frame package of new streams, `models/ssf` staying embedded for older ones.
+//!   Its `m_g_s.onnx`, when present, takes `predict.onnx`'s place (codec-core warps).
 //! - every superseded package under `models/legacy/` (`embedded_legacy_files`),
 //!   so streams coded with it stay decodable; each graph by file name.
 //!
@@ -128,7 +129,13 @@ impl Embedding {
     /// if the folder exists) when it is incomplete.
     fn source(&self, dir: &Path, blobs: &mut Blobs) -> Option<String> {
         println!("cargo::rerun-if-changed={}", dir.display());
-        let missing = watch_package(dir, self.base);
+        // An inter package whose warp codec-core does has m_g_s in predict's slot.
+        let base: Vec<&str> = self
+            .base
+            .iter()
+            .map(|&n| if n == "predict.onnx" && dir.join("m_g_s.onnx").is_file() { "m_g_s.onnx" } else { n })
+            .collect();
+        let missing = watch_package(dir, &base);
         let mut context: Vec<String> = std::fs::read_dir(dir)
             .into_iter()
             .flatten()
@@ -149,7 +156,7 @@ impl Embedding {
             return None;
         }
         let mut file = |n: &str| blobs.add(&dir.join(n));
-        let graphs: Vec<String> = self.base[1..].iter().map(|n| file(n)).collect();
+        let graphs: Vec<String> = base[1..].iter().map(|n| file(n)).collect();
         let ctx: Vec<String> =
             context.iter().map(|n| format!("({:?}, {})", n.trim_end_matches(".onnx"), file(n))).collect();
         let s = self.statics;

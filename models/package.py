@@ -110,7 +110,8 @@ def load_ssf(pkg_dir, levels=5, sigma0=1.5):
     mo, re = mj["motion"], mj["residual"]
     lambdas = [q["lambda"] for q in mo["qualities"]]
     model = ScaleSpaceFlow(lambdas, mo["N"], mo["M"], re["M"], levels, sigma0, mo.get("flow_stride", 1))
-    for graph, seq, prefix in [("m_g_a", model.motion.g_a, "g_a."), ("predict", model.motion.g_s, "g_s."),
+    m_g_s = "m_g_s" if mj.get("warp") == "codec-core" else "predict"  # same weights either way
+    for graph, seq, prefix in [("m_g_a", model.motion.g_a, "g_a."), (m_g_s, model.motion.g_s, "g_s."),
                                ("r_g_a", model.residual.g_a, "g_a."), ("r_g_s", model.residual.g_s, "g_s.")]:
         w = initializers(os.path.join(pkg_dir, f"{graph}.onnx"))
         if graph == "r_g_s":

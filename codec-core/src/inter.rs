@@ -24,7 +24,9 @@
 //! intra h_s. predict and r_g_s produce the decoded frame; their outputs were
 //! measured bit-identical between 1, 2 and 4 intra-op threads (ORT 1.31 CPU,
 //! padded sizes 64x64 .. 1024x1024, see `tests/inter.rs`), so they use the
-//! configured thread count.
+//! configured thread count. A package with `"warp": "codec-core"` runs only
+//! the motion synthesis `m_g_s` in ONNX Runtime and warps with
+//! [`crate::warp`], whose output is the same on any thread count and CPU.
 
 use crate::frame_coding::{
     ContextNetworks, LatentCoder, OnnxHyper, context_networks, crop, image_output, pad_replicate, padded, read_sections,
@@ -34,6 +36,7 @@ use crate::intra::HYPER_SYNTHESIS_THREADS;
 use crate::latent_codecs::{HyperpriorBits, Latent};
 use crate::model::{InterLatentSpec, InterPackage, InterSpec, LATENT_STRIDE, QualitySpec};
 use crate::runtime::{self, ExecutionProvider, Network};
+use crate::warp::ScaleSpaceWarp;
 use crate::{Error, Result};
 
 /// Sessions of the inter package (a decoder skips the analysis graphs).
@@ -41,7 +44,10 @@ pub struct InterNetworks {
     m_g_a: Option<Network>,
     m_h_a: Option<Network>,
     m_h_s: Network,
+    /// `predict` (ref, y_hat -> pred), or `m_g_s` (y_hat -> flow) when codec-core warps.
     predict: Network,
+    /// The warp after `m_g_s`, and its threads.
+    warp: Option<(ScaleSpaceWarp, usize)>,
     r_g_a: Option<Network>,
     r_h_a: Option<Network>,
     r_h_s: Network,
@@ -79,13 +85,16 @@ impl InterNetworks {
             None => Ok(ContextNetworks::default()),
             Some(c) => context_networks(c, prefix, |n| model.context_graph(n), |n| model.spec.optimization(n), ep),
         };
+        let warp = model.spec.scale_space_warp().map(|w| (w, runtime::intra_threads(threads)));
+        let predict_inputs: &[&str] = if warp.is_some() { &["y_hat"] } else { &["ref", "y_hat"] };
         Ok(Self {
+            warp,
             m_context: context(&model.spec.motion, "m_")?,
             r_context: context(&model.spec.residual, "r_")?,
             m_g_a: analysis("m_g_a", &["x", "ref"])?,
             m_h_a: analysis("m_h_a", &["y"])?,
             m_h_s: make("m_h_s", HYPER_SYNTHESIS_THREADS, &["z_hat"])?,
-            predict: make("predict", threads, &["ref", "y_hat"])?,
+            predict: make(model.spec.graph_names()[3], threads, predict_inputs)?,
             r_g_a: analysis("r_g_a", &["x", "pred"])?,
             r_h_a: analysis("r_h_a", &["y"])?,
             r_h_s: make("r_h_s", HYPER_SYNTHESIS_THREADS, &["z_hat"])?,
@@ -233,7 +242,7 @@ impl InterCodec {
             side_image: None,
         };
         let (motion, y_hat) = coder.encode(qm, y, motion_shape, "m_g_a output y", hyper)?;
-        let pred = predict(&mut nets.predict, &refp, &y_hat, d)?;
+        let pred = predict(&mut nets.predict, nets.warp.as_ref(), &refp, &y_hat, d)?;
 
         let r_g_a = nets.r_g_a.as_mut().expect("encoder networks");
         let out = r_g_a.run_inputs(&[(&x, d.image()), (&pred, d.image())], &["y"])?;
@@ -273,7 +282,7 @@ impl InterCodec {
         let coder =
             LatentCoder { hyperprior: &m.motion, context: m.motion_context.as_ref(), nets: &mut nets.m_context, side_image: None };
         let y_hat = coder.decode(qm, &bits.motion, d.latent(spec.motion.latent.m), &mut nets.m_h_s)?;
-        let pred = predict(&mut nets.predict, &refp, &y_hat, d)?;
+        let pred = predict(&mut nets.predict, nets.warp.as_ref(), &refp, &y_hat, d)?;
         let coder = LatentCoder {
             hyperprior: &m.residual,
             context: m.residual_context.as_ref(),
@@ -285,10 +294,25 @@ impl InterCodec {
     }
 }
 
-/// Motion synthesis + scale-space warp of the padded reference.
-fn predict(net: &mut Network, refp: &[f32], y_hat: &Latent, d: Dims) -> Result<Vec<f32>> {
-    let out = net.run_inputs(&[(refp, d.image()), (&y_hat.data, nchw(y_hat.shape()))], &["pred"])?;
-    image_output("predict output pred", out, d.pw, d.ph)
+/// Motion synthesis + scale-space warp of the padded reference: both in
+/// `predict`, or `m_g_s` then `warp`.
+fn predict(
+    net: &mut Network,
+    warp: Option<&(ScaleSpaceWarp, usize)>,
+    refp: &[f32],
+    y_hat: &Latent,
+    d: Dims,
+) -> Result<Vec<f32>> {
+    let Some((warp, threads)) = warp else {
+        let out = net.run_inputs(&[(refp, d.image()), (&y_hat.data, nchw(y_hat.shape()))], &["pred"])?;
+        return image_output("predict output pred", out, d.pw, d.ph);
+    };
+    let (shape, flow) = net.run_inputs(&[(&y_hat.data, nchw(y_hat.shape()))], &["flow"])?.pop().expect("one output");
+    let expected = [1, 4, d.ph / warp.stride(), d.pw / warp.stride()];
+    if shape != expected {
+        return Err(Error::Model(format!("m_g_s output flow has shape {shape:?}, expected {expected:?}")));
+    }
+    Ok(warp.predict(refp, &flow, d.pw, d.ph, *threads))
 }
 
 /// `pred` + decoded residual, cropped to the frame.

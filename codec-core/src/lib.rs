@@ -8,7 +8,8 @@
 //! - [`runtime`] / [`model`]: ONNX Runtime loading and the trained model package.
 //! - [`frame_coding`]: padding, gained latent coding and payload sections shared by:
 //! - [`intra`]: the I-frame codec (analysis, hyperprior, synthesis);
-//! - [`inter`]: the P-frame codec (scale-space flow: motion, warp, residual).
+//! - [`inter`]: the P-frame codec (scale-space flow: motion, warp, residual),
+//!   with [`warp`]: the scale-space warp when the package leaves it to codec-core.
 //! - [`codec`]: the frame-level [`Encoder`] / [`Decoder`] (GoP structure, references)
 //!   used by the GStreamer elements.
 
@@ -24,6 +25,7 @@ pub mod intra;
 pub mod latent_codecs;
 pub mod model;
 pub mod runtime;
+pub mod warp;
 
 pub use codec::{DecodedFrame, Decoder, DecoderConfig, EncodedFrame, Encoder, EncoderConfig, PFrameDecision, RdCost};
 pub use error::{Error, Result};

@@ -373,7 +373,7 @@ impl ModelPackage {
             all.push(Self::load_base(source)?);
         }
         if *source == ModelSource::Embedded {
-            all.extend(embedded_legacy(&GRAPHS, false, |origin, json, graphs, files| {
+            all.extend(embedded_legacy(|_| GRAPHS, false, |origin, json, graphs, files| {
                 Self::from_parts(origin, json, graphs, |n| embedded_graph(files, n))
             })?);
         }
@@ -390,7 +390,7 @@ impl ModelPackage {
     fn load_base(source: &ModelSource) -> Result<Self> {
         let (origin, json, graphs) = match source {
             ModelSource::Embedded => embedded()?,
-            ModelSource::Dir(dir) | ModelSource::Dirs { intra: dir, .. } => read_dir(dir, GRAPHS, FILES_HINT)?,
+            ModelSource::Dir(dir) | ModelSource::Dirs { intra: dir, .. } => read_dir(dir, |_| GRAPHS, FILES_HINT)?,
         };
         let dir = match source {
             ModelSource::Embedded => None,
@@ -441,10 +441,15 @@ fn context_graph<'a>(graphs: &'a [(String, Cow<'static, [u8]>)], name: &str) -> 
 
 /// The inter package's graph files, in the order they enter its id (models/PACKAGE.md).
 pub const INTER_GRAPHS: [&str; 8] = ["m_g_a", "m_h_a", "m_h_s", "predict", "r_g_a", "r_h_a", "r_h_s", "r_g_s"];
+/// The same for a package with `"warp": "codec-core"`: the motion synthesis
+/// `m_g_s` takes `predict`'s place, and [`crate::warp`] does the rest.
+pub const INTER_GRAPHS_CODEC_WARP: [&str; 8] = ["m_g_a", "m_h_a", "m_h_s", "m_g_s", "r_g_a", "r_h_a", "r_h_s", "r_g_s"];
+/// `warp` of an inter model.json whose scale-space warp codec-core does.
+pub const WARP_IN_CODEC: &str = "codec-core";
 /// Folder of the inter package inside a model directory ([`ModelSource::Dir`]).
 pub const INTER_SUBDIR: &str = "ssf";
-const INTER_FILES_HINT: &str = "an inter package directory must contain model.json and m_g_a, m_h_a, m_h_s, predict, \
-     r_g_a, r_h_a, r_h_s, r_g_s (.onnx) (see models/PACKAGE.md, \"Inter package\")";
+const INTER_FILES_HINT: &str = "an inter package directory must contain model.json and m_g_a, m_h_a, m_h_s, predict \
+     (m_g_s with \"warp\": \"codec-core\"), r_g_a, r_h_a, r_h_s, r_g_s (.onnx) (see models/PACKAGE.md, \"Inter package\")";
 const INTER_CONTEXT_HINT: &str = "a latent with entropy_model \"channel-groups-checkerboard\" also needs \
      m_cg<k>_a.onnx (motion) or r_cg<k>_a.onnx (residual), and the _n passes with context.local, for every \
      channel group k, and r_side.onnx with context.side (see models/PACKAGE.md)";
@@ -465,9 +470,78 @@ pub struct InterSpec {
     /// As in an intra package (see [`check_full_optimization`]).
     #[serde(default)]
     pub full_optimization: Vec<String>,
+    /// Who warps: absent, `predict.onnx` (motion synthesis + warp); [`WARP_IN_CODEC`],
+    /// `m_g_s.onnx` gives the flow and [`crate::warp`] warps per `scale_space`.
+    #[serde(default)]
+    pub warp: Option<String>,
+    /// The warp's scale-space volume (informational unless codec-core warps).
+    #[serde(default)]
+    pub scale_space: Option<ScaleSpaceSpec>,
+}
+
+/// `scale_space` of an inter model.json.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ScaleSpaceSpec {
+    pub levels: usize,
+    pub sigma0: f32,
+}
+
+/// Just `warp`, read before the graphs to know their file names.
+#[derive(Deserialize)]
+struct WarpField {
+    #[serde(default)]
+    warp: Option<String>,
+}
+
+/// The fixed graph names of the inter package whose model.json is `json`
+/// (those of a plain package when it does not parse: `from_parts` says why).
+fn inter_graph_names(json: &[u8]) -> [&'static str; 8] {
+    match serde_json::from_slice::<WarpField>(json) {
+        Ok(WarpField { warp: Some(w) }) if w == WARP_IN_CODEC => INTER_GRAPHS_CODEC_WARP,
+        _ => INTER_GRAPHS,
+    }
 }
 
 impl InterSpec {
+    /// Whether codec-core does the scale-space warp (graph `m_g_s`, not `predict`).
+    pub fn codec_warp(&self) -> bool {
+        self.warp.as_deref() == Some(WARP_IN_CODEC)
+    }
+
+    /// The fixed graphs, in the order they enter the id.
+    pub fn graph_names(&self) -> [&'static str; 8] {
+        if self.codec_warp() { INTER_GRAPHS_CODEC_WARP } else { INTER_GRAPHS }
+    }
+
+    /// The warp codec-core runs, for a package that leaves it to codec-core (validated).
+    pub fn scale_space_warp(&self) -> Option<crate::warp::ScaleSpaceWarp> {
+        let s = self.scale_space.as_ref().filter(|_| self.codec_warp())?;
+        Some(crate::warp::ScaleSpaceWarp::new(s.levels, s.sigma0, self.motion.flow_stride.unwrap_or(1)))
+    }
+
+    fn validate_warp(&self) -> std::result::Result<(), String> {
+        match self.warp.as_deref() {
+            None => return Ok(()),
+            Some(WARP_IN_CODEC) => {}
+            Some(w) => return Err(format!("warp {w:?} is not supported (this build has {WARP_IN_CODEC:?})")),
+        }
+        let Some(s) = &self.scale_space else {
+            return Err(format!("warp {WARP_IN_CODEC:?} needs scale_space {{levels, sigma0}}"));
+        };
+        // Blur radius ceil(3 sigma0 2^(levels-2)) at most 3 * 2^9: kernels stay small.
+        if !((1..=8).contains(&s.levels) && s.sigma0 > 0.0 && s.sigma0 <= 4.0) {
+            return Err(format!(
+                "scale_space levels {} sigma0 {} out of range (levels 1..=8, sigma0 in (0, 4])",
+                s.levels, s.sigma0
+            ));
+        }
+        let stride = self.motion.flow_stride.unwrap_or(1);
+        if !stride.is_power_of_two() || stride > 16 {
+            return Err(format!("motion.flow_stride {stride} must be a power of two up to 16"));
+        }
+        Ok(())
+    }
+
     /// The optimization level `graph` runs at, on both sides.
     pub fn optimization(&self, graph: &str) -> Optimization {
         optimization_of(&self.full_optimization, graph)
@@ -486,6 +560,9 @@ pub struct InterLatentSpec {
     pub entropy_model: String,
     #[serde(default)]
     pub context: Option<ContextSpec>,
+    /// Motion only: the flow's resolution is 1/`flow_stride` of the frame (1 when absent).
+    #[serde(default)]
+    pub flow_stride: Option<usize>,
 }
 
 fn hyperprior_name() -> String {
@@ -501,11 +578,11 @@ pub struct InterPackage {
     /// Channel groups + checkerboard of a latent that has them (over its hyperprior's tables).
     pub motion_context: Option<ChannelGroupsCheckerboard>,
     pub residual_context: Option<ChannelGroupsCheckerboard>,
-    /// See [`INTER_GRAPHS`].
+    /// See [`InterSpec::graph_names`].
     pub graphs: [Cow<'static, [u8]>; 8],
     /// The context networks, motion's (`m_cg{k}_{a,n}`) then residual's (`r_cg...`).
     pub context_graphs: Vec<(String, Cow<'static, [u8]>)>,
-    /// First 8 bytes of SHA-256 over model.json, the graphs in [`INTER_GRAPHS`]
+    /// First 8 bytes of SHA-256 over model.json, the graphs in [`InterSpec::graph_names`]
     /// order, then the context graphs in order.
     pub id: ModelId,
     pub origin: String,
@@ -537,7 +614,7 @@ impl InterPackage {
             all.push(base);
         }
         if *source == ModelSource::Embedded {
-            all.extend(embedded_legacy(&INTER_GRAPHS, true, |origin, json, graphs, files| {
+            all.extend(embedded_legacy(inter_graph_names, true, |origin, json, graphs, files| {
                 Self::from_parts(origin, json, graphs, |n| embedded_graph(files, n))
             })?);
         }
@@ -566,7 +643,7 @@ impl InterPackage {
         };
         let parts = match &dir {
             None => embedded_inter(),
-            Some(d) => Some(read_dir(d, INTER_GRAPHS, INTER_FILES_HINT)?),
+            Some(d) => Some(read_dir(d, inter_graph_names, INTER_FILES_HINT)?),
         };
         parts
             .map(|(origin, json, graphs)| {
@@ -592,9 +669,10 @@ impl InterPackage {
         validate_common(spec.format, spec.pad_multiple, spec.precision)
             .and_then(|()| spec.motion.validate("motion.", None))
             .and_then(|()| spec.residual.validate("residual.", Some(SIDE_PRED)))
+            .and_then(|()| spec.validate_warp())
             .and_then(|()| {
                 let contexts = [(spec.motion.context.as_ref(), "m_"), (spec.residual.context.as_ref(), "r_")];
-                check_full_optimization(&spec.full_optimization, &INTER_GRAPHS, &contexts)
+                check_full_optimization(&spec.full_optimization, &spec.graph_names(), &contexts)
             })
             .map_err(bad)?;
         if spec.motion.latent.qualities.len() != spec.residual.latent.qualities.len() {
@@ -625,7 +703,7 @@ impl InterPackage {
     }
 
     pub fn graph(&self, name: &str) -> &[u8] {
-        graph(&INTER_GRAPHS, &self.graphs, name)
+        graph(&self.spec.graph_names(), &self.graphs, name)
     }
 
     pub fn quality_levels(&self) -> u8 {
@@ -710,16 +788,16 @@ include!(concat!(env!("OUT_DIR"), "/embedded_checkerboard.rs"));
 /// The superseded packages compiled in, intra (`inter` false) or inter, each
 /// built by `from_parts` from its json, fixed graphs `names` and context graphs.
 fn embedded_legacy<T, const N: usize>(
-    names: &[&str; N],
+    names: impl Fn(&[u8]) -> [&'static str; N],
     inter: bool,
     from_parts: impl Fn(String, &[u8], [Cow<'static, [u8]>; N], &'static [(&'static str, &'static [u8])]) -> Result<T>,
 ) -> Result<Vec<T>> {
     let mut out = Vec::new();
     for (name, json, files) in embedded_legacy_files() {
-        if files.iter().any(|(n, _)| *n == "predict") != inter {
+        if files.iter().any(|(n, _)| *n == "predict" || *n == "m_g_s") != inter {
             continue;
         }
-        let graphs = named_graphs(names, |g| embedded_graph(files, g))?;
+        let graphs = named_graphs(&names(json), |g| embedded_graph(files, g))?;
         out.push(from_parts(format!("embedded legacy/{name}"), json, graphs, files)?);
     }
     Ok(out)
@@ -767,9 +845,10 @@ fn read_file(path: &Path, hint: &str) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| Error::Model(format!("cannot read {}: {e}; {hint}", path.display())))
 }
 
-fn read_dir<const N: usize>(dir: &Path, names: [&str; N], hint: &str) -> Result<Parts<N>> {
+/// A directory package: model.json, then the fixed graphs it names (`names(json)`).
+fn read_dir<const N: usize>(dir: &Path, names: impl Fn(&[u8]) -> [&'static str; N], hint: &str) -> Result<Parts<N>> {
     let json = read_file(&dir.join("model.json"), hint)?;
-    let graphs = named_graphs(&names, |name| Ok(Cow::Owned(read_file(&dir.join(format!("{name}.onnx")), hint)?)))?;
+    let graphs = named_graphs(&names(&json), |name| Ok(Cow::Owned(read_file(&dir.join(format!("{name}.onnx")), hint)?)))?;
     Ok((dir.display().to_string(), json, graphs))
 }
 
@@ -1004,6 +1083,43 @@ pub(crate) mod tests {
         j["full_optimization"] = serde_json::json!(["m_cg0_a"]);
         let err = inter_parts(&j).unwrap_err().to_string();
         assert!(err.contains("full_optimization names \"m_cg0_a\""), "{err}");
+    }
+
+    #[test]
+    fn codec_warp_packages_name_m_g_s_and_need_a_scale_space() {
+        let mut j = inter_json();
+        j["warp"] = "codec-core".into();
+        j["scale_space"] = serde_json::json!({"levels": 5, "sigma0": 1.5});
+        j["motion"]["flow_stride"] = 4.into();
+        j["full_optimization"] = serde_json::json!(["m_g_s"]);
+        let p = inter_parts(&j).unwrap();
+        assert!(p.spec.codec_warp());
+        assert_eq!(p.spec.graph_names()[3], "m_g_s");
+        assert_eq!(p.graph("m_g_s"), &[3u8]);
+        let warp = p.spec.scale_space_warp().unwrap();
+        assert_eq!((warp.levels(), warp.stride()), (5, 4));
+        assert_eq!(inter_graph_names(&serde_json::to_vec(&j).unwrap())[3], "m_g_s");
+        // A plain package has predict, and no warp of its own.
+        let plain = inter_parts(&inter_json()).unwrap();
+        assert!(plain.spec.scale_space_warp().is_none() && plain.spec.graph_names()[3] == "predict");
+        // predict is not a graph of a codec-warp package.
+        j["full_optimization"] = serde_json::json!(["predict"]);
+        assert!(inter_parts(&j).unwrap_err().to_string().contains("full_optimization names \"predict\""));
+        j["full_optimization"] = serde_json::json!([]);
+        for (field, value, msg) in [
+            ("warp", serde_json::json!("gpu"), "warp \"gpu\" is not supported"),
+            ("scale_space", serde_json::json!({"levels": 9, "sigma0": 1.5}), "levels 9"),
+            ("scale_space", serde_json::json!({"levels": 5, "sigma0": 0.0}), "sigma0 0"),
+            ("scale_space", serde_json::Value::Null, "needs scale_space"),
+        ] {
+            let mut bad = j.clone();
+            bad[field] = value;
+            let err = inter_parts(&bad).unwrap_err().to_string();
+            assert!(err.contains(msg), "{field}: {err}");
+        }
+        let mut bad = j.clone();
+        bad["motion"]["flow_stride"] = 3.into();
+        assert!(inter_parts(&bad).unwrap_err().to_string().contains("flow_stride 3"));
     }
 
     #[test]

@@ -120,3 +120,28 @@ fn embedded_decoder_takes_p_streams_of_both_inter_packages() {
         }
     }
 }
+
+/// The default package leaves its warp to codec-core (`"warp": "codec-core"`,
+/// `models/split_predict.py`); it was cut from the superseded package
+/// `models/legacy/ssf-checkerboard-bce820e20404fb70`, whose `predict.onnx`
+/// warps in ONNX Runtime. Same weights, so on the real sequence both code the
+/// same P-frames to within float rounding: bytes and PSNR agree closely.
+#[test]
+fn codec_warp_codes_as_the_predict_graph_it_replaced() {
+    let Some((cb, _)) = packages_or_skip("codec_warp_codes_as_the_predict_graph") else { return };
+    let graph_dir = workspace().join("models/legacy/ssf-checkerboard-bce820e20404fb70");
+    let package = InterPackage::load(&cb).unwrap().unwrap();
+    if !package.spec.codec_warp() || !graph_dir.join("predict.onnx").is_file() {
+        skip(format!("SKIP codec_warp_codes_as_the_predict_graph: {} does not warp in codec-core", inter_cb_dir().display()));
+        return;
+    }
+    let graph = ModelSource::Dirs { intra: intra_cb_dir(), inter: Some(graph_dir) };
+    let (w, h, frames) = aia_sequence(3);
+    for q in [1, package.quality_levels()] {
+        let (_, _, bytes_codec, psnr_codec) = code(&cb, w, h, &frames, q);
+        let (_, _, bytes_graph, psnr_graph) = code(&graph, w, h, &frames, q);
+        eprintln!("q{q}: codec warp {bytes_codec} B {psnr_codec:.3} dB, predict.onnx {bytes_graph} B {psnr_graph:.3} dB");
+        assert!((psnr_codec - psnr_graph).abs() < 0.01, "q{q}: {psnr_codec:.3} vs {psnr_graph:.3} dB");
+        assert!(bytes_codec.abs_diff(bytes_graph) * 200 <= bytes_graph, "q{q}: {bytes_codec} vs {bytes_graph} B");
+    }
+}

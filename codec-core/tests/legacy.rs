@@ -22,7 +22,7 @@ fn legacy_dirs() -> (Vec<PathBuf>, Vec<PathBuf>) {
         .filter(|d| d.join("model.json").is_file())
         .collect();
     dirs.sort();
-    dirs.into_iter().partition(|d| !d.join("predict.onnx").is_file())
+    dirs.into_iter().partition(|d| !d.join("predict.onnx").is_file() && !d.join("m_g_s.onnx").is_file())
 }
 
 /// Each superseded intra package with each superseded inter package: 3 frames

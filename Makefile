@@ -81,10 +81,13 @@ train-checkerboard-ssf: train-deps
 	test -f models/pack/synth-clips/clips.npy || $(MAKE) synth-clips
 	$(PY) -m models.train_checkerboard_ssf --config models/configs/ssf-checkerboard.json
 
+# Then its predict.onnx is cut at the flow and codec-core warps (models/split_predict.py); the
+# package with predict.onnx is models/legacy/ssf-checkerboard-bce820e20404fb70.
 export-checkerboard-ssf:
 	$(PY) -m models.export_checkerboard_ssf --ckpt models/checkpoints/ssf-checkerboard-pinned/last.pt \
-		--package models/legacy/ssf-lowres-7da1b6efc2d1853f --out models/ssf-checkerboard --residual checkerboard+side \
+		--package models/legacy/ssf-lowres-7da1b6efc2d1853f --out out/ssf-checkerboard-predict --residual checkerboard+side \
 		--all r_side r_cg0_a r_cg0_n r_cg1_a r_cg1_n r_cg2_a r_cg2_n r_cg3_a r_cg3_n
+	$(PY) -m models.split_predict --from out/ssf-checkerboard-predict --out models/ssf-checkerboard
 
 # Narrower synthesis transforms (models/synthesis.py), each trained on its package's frozen encoder
 # and put into a copy of that package (a new model id: the previous package goes to models/legacy/

@@ -86,28 +86,28 @@ pub struct FrameThreadedDecoder {
     last: Option<usize>,
     /// The stream's latest sequence header (from the caller or a frame).
     header: Option<Vec<u8>>,
+    /// What each worker's decoder is made with ([`Self::add_frames`]).
+    cfg: DecoderConfig,
 }
 
 impl FrameThreadedDecoder {
     /// `frames` decoders (at least 1), each with `cfg` (its `threads` are per
     /// decoder). Fails like [`Decoder::new`] when a package cannot be loaded.
     pub fn new(cfg: DecoderConfig, frames: usize) -> Result<Self> {
-        let mut workers = Vec::new();
-        let mut info = None;
-        for i in 0..frames.max(1) {
-            let (jobs, rx) = mpsc::channel();
-            let (ready_tx, ready) = mpsc::channel();
-            let busy = Arc::new(AtomicUsize::new(0));
-            let (cfg, counter) = (cfg.clone(), busy.clone());
-            let thread = std::thread::Builder::new()
-                .name(format!("helio-dec-{i}"))
-                .spawn(move || run_worker(cfg, rx, counter, ready_tx))
-                .map_err(|e| Error::Runtime(format!("cannot start decoder thread {i}: {e}")))?;
-            let started = ready.recv().unwrap_or_else(|_| Err(worker_gone()));
-            workers.push(Worker { jobs: Some(jobs), thread: Some(thread), busy, header: None });
-            info.get_or_insert(started?);
+        let (first, info) = spawn_worker(0, &cfg)?;
+        let mut decoder = Self { workers: vec![first], info, last: None, header: None, cfg };
+        decoder.add_frames(frames.max(1) - 1)?;
+        Ok(decoder)
+    }
+
+    /// `more` decoders beside the present ones, at any point between frames
+    /// (each gets the stream's header before its first frame, as `submit` does).
+    pub fn add_frames(&mut self, more: usize) -> Result<()> {
+        for _ in 0..more {
+            let (worker, _) = spawn_worker(self.workers.len(), &self.cfg)?;
+            self.workers.push(worker);
         }
-        Ok(Self { workers, info: info.expect("at least one worker"), last: None, header: None })
+        Ok(())
     }
 
     pub fn info(&self) -> &DecoderInfo {
@@ -182,6 +182,29 @@ impl FrameThreadedDecoder {
         let n = self.workers.len();
         let start = self.last.map_or(0, |l| l + 1);
         (0..n).map(|i| (start + i) % n).min_by_key(|&i| self.workers[i].busy.load(Ordering::SeqCst)).expect("a worker")
+    }
+}
+
+/// Worker `i`, once its decoder has loaded the packages.
+fn spawn_worker(i: usize, cfg: &DecoderConfig) -> Result<(Worker, DecoderInfo)> {
+    let (jobs, rx) = mpsc::channel();
+    let (ready_tx, ready) = mpsc::channel();
+    let busy = Arc::new(AtomicUsize::new(0));
+    let (cfg, counter) = (cfg.clone(), busy.clone());
+    let thread = std::thread::Builder::new()
+        .name(format!("helio-dec-{i}"))
+        .spawn(move || run_worker(cfg, rx, counter, ready_tx))
+        .map_err(|e| Error::Runtime(format!("cannot start decoder thread {i}: {e}")))?;
+    let mut worker = Worker { jobs: Some(jobs), thread: Some(thread), busy, header: None };
+    match ready.recv().unwrap_or_else(|_| Err(worker_gone())) {
+        Ok(info) => Ok((worker, info)),
+        Err(e) => {
+            worker.jobs = None;
+            if let Some(t) = worker.thread.take() {
+                let _ = t.join();
+            }
+            Err(e)
+        }
     }
 }
 

@@ -578,7 +578,9 @@ fn quality_above_model_levels_fails_at_start() {
 }
 
 /// heliodec frame-threads=3 on an all-intra stream: the same frames as one
-/// decoder, in order, held back by two frames (reported as latency) until EOS.
+/// decoder, in order, held back by two frames (reported as latency) until EOS;
+/// frame-threads=0 (automatic, the default) holds back one frame when upstream
+/// is not live and none when it is.
 #[test]
 fn frame_threads_decode_the_same_frames_with_their_latency() {
     let Some(model) = model_or_skip("frame_threads_decode_the_same_frames_with_their_latency") else {
@@ -598,7 +600,8 @@ fn frame_threads_decode_the_same_frames_with_their_latency() {
         .collect();
     let coded_caps = enc.sinkpad().unwrap().current_caps().unwrap();
 
-    let decode = |frame_threads: u32| {
+    // `live`: what the harness answers upstream latency queries with.
+    let decode = |frame_threads: u32, live: bool| {
         let element = gst::ElementFactory::make("heliodec")
             .property("model-dir", &model)
             .property_from_str("execution-provider", "cpu")
@@ -606,6 +609,7 @@ fn frame_threads_decode_the_same_frames_with_their_latency() {
             .build()
             .unwrap();
         let mut h = gst_check::Harness::with_element(&element, Some("sink"), Some("src"));
+        h.set_live(live);
         h.set_src_caps(coded_caps.clone());
         let mut out = Vec::new();
         for (i, u) in units.iter().enumerate() {
@@ -614,7 +618,7 @@ fn frame_threads_decode_the_same_frames_with_their_latency() {
                 out.push(b);
             }
             // Frames wait until frame-threads - 1 newer ones are in flight.
-            assert!(out.len() + frame_threads as usize > i, "frame-threads={frame_threads}: {} out after {} in", out.len(), i + 1);
+            assert!(out.len() + frame_threads.max(1) as usize > i, "frame-threads={frame_threads}: {} out after {} in", out.len(), i + 1);
         }
         let latency = h.query_latency();
         assert!(h.push_event(gst::event::Eos::new()));
@@ -623,13 +627,23 @@ fn frame_threads_decode_the_same_frames_with_their_latency() {
         }
         (out, latency)
     };
-    let (one, latency_one) = decode(1);
-    let (three, latency_three) = decode(3);
-    assert_eq!((one.len(), three.len()), (6, 6));
-    for (i, (a, b)) in one.iter().zip(&three).enumerate() {
-        assert_eq!(a.pts(), b.pts(), "frame {i}");
-        assert!(samples16(a) == samples16(b), "frame {i}: frame-threads=3 output differs");
+    let (one, latency_one) = decode(1, false);
+    let (three, latency_three) = decode(3, true);
+    // Automatic (the default): two frames for a file-like (not live) upstream, one when live.
+    let (auto_file, latency_auto_file) = decode(0, false);
+    let (auto_live, latency_auto_live) = decode(0, true);
+    for (what, other) in [("frame-threads=3", &three), ("automatic, not live", &auto_file), ("automatic, live", &auto_live)] {
+        assert_eq!(other.len(), 6, "{what}");
+        for (i, (a, b)) in one.iter().zip(other).enumerate() {
+            assert_eq!(a.pts(), b.pts(), "frame {i}");
+            assert!(samples16(a) == samples16(b), "frame {i}: {what} output differs");
+        }
     }
+    let frame = gst::ClockTime::from_nseconds(1_000_000_000 / 12);
     assert_eq!(latency_one, Some(gst::ClockTime::ZERO));
     assert_eq!(latency_three, Some(gst::ClockTime::from_nseconds(2 * 1_000_000_000 / 12)));
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) >= 2 {
+        assert_eq!(latency_auto_file, Some(frame), "automatic frame threads on a non-live stream");
+    }
+    assert_eq!(latency_auto_live, Some(gst::ClockTime::ZERO), "automatic frame threads on a live stream");
 }

@@ -27,8 +27,15 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 const DEFAULT_MODEL_DIR: &str = "";
 const DEFAULT_EXECUTION_PROVIDER: ExecutionProvider = ExecutionProvider::Auto;
 const DEFAULT_THREADS: u32 = 0;
-/// One frame at a time: no added latency or memory (live downlinks, 4k frames).
-const DEFAULT_FRAME_THREADS: u32 = 1;
+/// 0 = automatic: [`AUTO_FRAME_THREADS`] when upstream is not live, else one
+/// frame at a time (no added latency on live downlinks).
+const DEFAULT_FRAME_THREADS: u32 = 0;
+/// Frame threads chosen by `frame-threads=0` for a non-live stream of frames
+/// of at most [`AUTO_MAX_PIXELS`], on a machine with at least as many cores.
+const AUTO_FRAME_THREADS: usize = 2;
+/// Largest frame (2048x2048) that automatic frame threads take: each decoder's
+/// memory grows with the frame, and big frames keep the cores busy alone.
+const AUTO_MAX_PIXELS: u64 = 2048 * 2048;
 /// Default for the base class `max-errors` property, which GstVideoDecoder
 /// counts as *consecutive* errors (a decoded frame resets the count): a
 /// damaged frame is dropped with a warning and decoding goes on, but this many
@@ -152,9 +159,11 @@ impl ObjectImpl for HelioDec {
                          at 512x512). On 2 cores, frame-threads=2 decodes all-intra streams \
                          1.0-1.7x faster (by quality and run) and GoP streams at about the same \
                          speed; with threads=1 as well, GoP streams are up to 30 % slower \
-                         (pipelines/bench-speed.sh)",
+                         (pipelines/bench-speed.sh). 0 = automatic: 2 when upstream is not \
+                         live (files: latency does not matter there) and frames are at most \
+                         2048x2048 on 2 or more cores, else 1 (live downlinks: no added latency)",
                     )
-                    .minimum(1)
+                    .minimum(0)
                     .maximum(16)
                     .default_value(DEFAULT_FRAME_THREADS)
                     .mutable_ready()
@@ -281,7 +290,8 @@ impl VideoDecoderImpl for HelioDec {
             "decoder",
         )?;
 
-        let frames = settings.frame_threads as usize;
+        // Automatic starts with one; `set_format` adds one once upstream is known not to be live.
+        let frames = (settings.frame_threads as usize).max(1);
         // Per decoder, not divided among them: a P-frame chain runs on one
         // decoder and needs every core (spinning is off, so decoders that run
         // at once share the cores without busy-waiting).
@@ -375,10 +385,17 @@ impl VideoDecoderImpl for HelioDec {
             caps_header.as_ref().map(Vec::len)
         );
 
+        let more_frames = self.automatic_frame_threads(s);
         let mut guard = self.state.lock().unwrap();
         let state = guard
             .as_mut()
             .ok_or_else(|| gst::loggable_error!(CAT, "set_format before start"))?;
+        if more_frames > 0 && state.decoder.frames() == 1 && state.in_flight.is_empty() {
+            match state.decoder.add_frames(more_frames) {
+                Ok(()) => gst::info!(CAT, imp = self, "frame-threads=0: upstream is not live, decoding {} frames at once", state.decoder.frames()),
+                Err(err) => gst::warning!(CAT, imp = self, "frame-threads=0: staying with one frame thread: {}", err),
+            }
+        }
         if let Some(header) = &caps_header {
             if let Err(err) = state.decoder.set_sequence_header(header) {
                 drop(guard);
@@ -598,6 +615,24 @@ fn output_format(bit_depth: u8) -> gst_video::VideoFormat {
 }
 
 impl HelioDec {
+    /// Decoders to add for `frame-threads=0` on a stream with caps `s`: none
+    /// when set otherwise, upstream is live (or does not say), frames are big
+    /// or cores few.
+    fn automatic_frame_threads(&self, s: &gst::StructureRef) -> usize {
+        if self.settings.lock().unwrap().frame_threads != 0 {
+            return 0;
+        }
+        let mut query = gst::query::Latency::new();
+        let live = !self.obj().sink_pad().peer_query(&mut query) || query.result().0;
+        let pixels = s.get::<i32>("width").unwrap_or(0).max(0) as u64 * s.get::<i32>("height").unwrap_or(0).max(0) as u64;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        gst::debug!(CAT, imp = self, "frame-threads=0: upstream live {}, {} pixels, {} cores", live, pixels, cores);
+        if live || pixels > AUTO_MAX_PIXELS || cores < AUTO_FRAME_THREADS {
+            return 0;
+        }
+        AUTO_FRAME_THREADS - 1
+    }
+
     /// Outputs decoded frames in order until at most `keep` are in flight,
     /// waiting for them as needed, then any that are already done.
     fn output_decoded(&self, keep: usize) -> Result<gst::FlowSuccess, gst::FlowError> {

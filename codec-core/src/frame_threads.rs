@@ -86,28 +86,35 @@ pub struct FrameThreadedDecoder {
     last: Option<usize>,
     /// The stream's latest sequence header (from the caller or a frame).
     header: Option<Vec<u8>>,
-    /// What each worker's decoder is made with ([`Self::add_frames`]).
-    cfg: DecoderConfig,
+    /// Whether a frame was ever submitted.
+    submitted: bool,
 }
 
 impl FrameThreadedDecoder {
     /// `frames` decoders (at least 1), each with `cfg` (its `threads` are per
     /// decoder). Fails like [`Decoder::new`] when a package cannot be loaded.
+    /// The decoders load their packages in parallel.
     pub fn new(cfg: DecoderConfig, frames: usize) -> Result<Self> {
-        let (first, info) = spawn_worker(0, &cfg)?;
-        let mut decoder = Self { workers: vec![first], info, last: None, header: None, cfg };
-        decoder.add_frames(frames.max(1) - 1)?;
-        Ok(decoder)
+        let started: Vec<_> = (0..frames.max(1)).map(|i| spawn_worker(i, &cfg)).collect::<Result<_>>()?;
+        let mut workers = Vec::new();
+        let mut info = None;
+        for (worker, ready) in started {
+            workers.push(worker);
+            info.get_or_insert(ready.recv().unwrap_or_else(|_| Err(worker_gone()))?);
+        }
+        Ok(Self { workers, info: info.expect("at least one worker"), last: None, header: None, submitted: false })
     }
 
-    /// `more` decoders beside the present ones, at any point between frames
-    /// (each gets the stream's header before its first frame, as `submit` does).
-    pub fn add_frames(&mut self, more: usize) -> Result<()> {
-        for _ in 0..more {
-            let (worker, _) = spawn_worker(self.workers.len(), &self.cfg)?;
-            self.workers.push(worker);
+    /// Keeps the first `frames` decoders (at least 1) and stops the others,
+    /// if no frame was submitted yet (returns whether it did): a decoder
+    /// dropped later could hold the reference of the next P-frame.
+    pub fn shrink_before_first_frame(&mut self, frames: usize) -> bool {
+        if self.submitted {
+            return false;
         }
-        Ok(())
+        self.workers.truncate(frames.max(1)); // Worker's drop ends its thread
+        self.last = None;
+        true
     }
 
     pub fn info(&self) -> &DecoderInfo {
@@ -159,6 +166,7 @@ impl FrameThreadedDecoder {
             self.header = Some(h);
         }
         let (tx, rx) = mpsc::channel();
+        self.submitted = true;
         worker.busy.fetch_add(1, Ordering::SeqCst);
         send(worker, Job::Decode(data, tx));
         self.last = Some(w);
@@ -185,8 +193,8 @@ impl FrameThreadedDecoder {
     }
 }
 
-/// Worker `i`, once its decoder has loaded the packages.
-fn spawn_worker(i: usize, cfg: &DecoderConfig) -> Result<(Worker, DecoderInfo)> {
+/// Worker `i`, and where it says whether its decoder loaded the packages.
+fn spawn_worker(i: usize, cfg: &DecoderConfig) -> Result<(Worker, Receiver<Result<DecoderInfo>>)> {
     let (jobs, rx) = mpsc::channel();
     let (ready_tx, ready) = mpsc::channel();
     let busy = Arc::new(AtomicUsize::new(0));
@@ -195,17 +203,7 @@ fn spawn_worker(i: usize, cfg: &DecoderConfig) -> Result<(Worker, DecoderInfo)> 
         .name(format!("helio-dec-{i}"))
         .spawn(move || run_worker(cfg, rx, counter, ready_tx))
         .map_err(|e| Error::Runtime(format!("cannot start decoder thread {i}: {e}")))?;
-    let mut worker = Worker { jobs: Some(jobs), thread: Some(thread), busy, header: None };
-    match ready.recv().unwrap_or_else(|_| Err(worker_gone())) {
-        Ok(info) => Ok((worker, info)),
-        Err(e) => {
-            worker.jobs = None;
-            if let Some(t) = worker.thread.take() {
-                let _ = t.join();
-            }
-            Err(e)
-        }
-    }
+    Ok((Worker { jobs: Some(jobs), thread: Some(thread), busy, header: None }, ready))
 }
 
 /// The sequence header in front of a frame whose first unit passes its checks.
@@ -224,13 +222,11 @@ fn send(w: &Worker, job: Job) {
     }
 }
 
-impl Drop for FrameThreadedDecoder {
+impl Drop for Worker {
     fn drop(&mut self) {
-        for w in &mut self.workers {
-            w.jobs = None; // ends the worker's loop
-            if let Some(t) = w.thread.take() {
-                let _ = t.join();
-            }
+        self.jobs = None; // ends the worker's loop once its queue is done
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
         }
     }
 }

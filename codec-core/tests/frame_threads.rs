@@ -70,6 +70,13 @@ fn frame_threads_decode_exactly_like_one_decoder() {
         assert_eq!(d.frame_number, i as u32);
         assert!(u16s(&d.pixels) == recons[i].as_slice(), "frame {i}: output != encoder reconstruction");
     }
+    // Decoders can be stopped before the first frame only (heliodec frame-threads=0 on a live source).
+    assert!(!many.shrink_before_first_frame(1) && many.frames() == 3);
+    let mut fresh = pool(&model, 3);
+    assert!(fresh.shrink_before_first_frame(1) && fresh.frames() == 1);
+    for (i, u) in units.iter().enumerate() {
+        assert!(u16s(&fresh.submit(u.clone()).wait().unwrap().pixels) == recons[i].as_slice(), "frame {i} after shrinking");
+    }
 
     // All-intra, every frame's header given once (as caps streamheader): the
     // workers that skipped it get it before their first frame.

@@ -31,7 +31,7 @@ const DEFAULT_THREADS: u32 = 0;
 /// frame at a time (no added latency on live downlinks).
 const DEFAULT_FRAME_THREADS: u32 = 0;
 /// Frame threads chosen by `frame-threads=0` for a non-live stream of frames
-/// of at most [`AUTO_MAX_PIXELS`], on a machine with at least as many cores.
+/// of at most [`AUTO_MAX_PIXELS`] (at most one per core).
 const AUTO_FRAME_THREADS: usize = 2;
 /// Largest frame (2048x2048) that automatic frame threads take: each decoder's
 /// memory grows with the frame, and big frames keep the cores busy alone.
@@ -290,8 +290,12 @@ impl VideoDecoderImpl for HelioDec {
             "decoder",
         )?;
 
-        // Automatic starts with one; `set_format` adds one once upstream is known not to be live.
-        let frames = (settings.frame_threads as usize).max(1);
+        // Automatic starts with two (loading in parallel, so start-up takes no longer);
+        // `set_format` stops one when upstream turns out live or frames big.
+        let frames = match settings.frame_threads {
+            0 => AUTO_FRAME_THREADS.min(std::thread::available_parallelism().map_or(1, |n| n.get())),
+            n => n as usize,
+        };
         // Per decoder, not divided among them: a P-frame chain runs on one
         // decoder and needs every core (spinning is off, so decoders that run
         // at once share the cores without busy-waiting).
@@ -385,16 +389,16 @@ impl VideoDecoderImpl for HelioDec {
             caps_header.as_ref().map(Vec::len)
         );
 
-        let more_frames = self.automatic_frame_threads(s);
+        let one_frame = self.automatic_one_frame(s);
         let mut guard = self.state.lock().unwrap();
         let state = guard
             .as_mut()
             .ok_or_else(|| gst::loggable_error!(CAT, "set_format before start"))?;
-        if more_frames > 0 && state.decoder.frames() == 1 && state.in_flight.is_empty() {
-            match state.decoder.add_frames(more_frames) {
-                Ok(()) => gst::info!(CAT, imp = self, "frame-threads=0: upstream is not live, decoding {} frames at once", state.decoder.frames()),
-                Err(err) => gst::warning!(CAT, imp = self, "frame-threads=0: staying with one frame thread: {}", err),
-            }
+        if let Some(why) = one_frame
+            && state.decoder.frames() > 1
+            && state.decoder.shrink_before_first_frame(1)
+        {
+            gst::info!(CAT, imp = self, "frame-threads=0: one frame at a time ({})", why);
         }
         if let Some(header) = &caps_header {
             if let Err(err) = state.decoder.set_sequence_header(header) {
@@ -615,22 +619,21 @@ fn output_format(bit_depth: u8) -> gst_video::VideoFormat {
 }
 
 impl HelioDec {
-    /// Decoders to add for `frame-threads=0` on a stream with caps `s`: none
-    /// when set otherwise, upstream is live (or does not say), frames are big
-    /// or cores few.
-    fn automatic_frame_threads(&self, s: &gst::StructureRef) -> usize {
+    /// Why `frame-threads=0` should decode one frame at a time on a stream
+    /// with caps `s` (upstream live or silent, frames big), if it should.
+    fn automatic_one_frame(&self, s: &gst::StructureRef) -> Option<&'static str> {
         if self.settings.lock().unwrap().frame_threads != 0 {
-            return 0;
+            return None;
         }
         let mut query = gst::query::Latency::new();
-        let live = !self.obj().sink_pad().peer_query(&mut query) || query.result().0;
-        let pixels = s.get::<i32>("width").unwrap_or(0).max(0) as u64 * s.get::<i32>("height").unwrap_or(0).max(0) as u64;
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        gst::debug!(CAT, imp = self, "frame-threads=0: upstream live {}, {} pixels, {} cores", live, pixels, cores);
-        if live || pixels > AUTO_MAX_PIXELS || cores < AUTO_FRAME_THREADS {
-            return 0;
+        if !self.obj().sink_pad().peer_query(&mut query) {
+            return Some("upstream does not answer the latency query");
         }
-        AUTO_FRAME_THREADS - 1
+        if query.result().0 {
+            return Some("upstream is live");
+        }
+        let pixels = s.get::<i32>("width").unwrap_or(0).max(0) as u64 * s.get::<i32>("height").unwrap_or(0).max(0) as u64;
+        (pixels > AUTO_MAX_PIXELS).then_some("frames larger than 2048x2048")
     }
 
     /// Outputs decoded frames in order until at most `keep` are in flight,

@@ -58,11 +58,12 @@ impl ScaleSpaceWarp {
         assert_eq!(reference.len(), w * h);
         assert_eq!(flow.len(), 4 * fw * fh);
         let threads = threads.clamp(1, h.max(1));
-        // Upsampled scales are convex combinations of these: their maximum bounds the reach.
+        // Upsampled scales are convex combinations of these: their maximum bounds the
+        // reach, up to rounding (a few ulp: the margin); all zero stays exactly zero.
         let top = (self.levels() - 1) as f32;
         let reach = flow[2 * fw * fh..3 * fw * fh].iter().fold(0f32, |m, &s| m.max(s.clamp(0.0, top)));
         // NaN compares false: max() ignores it, and its sample below stays in bounds.
-        let needed = (reach.ceil() as usize).min(self.levels() - 1);
+        let needed = if reach > 0.0 { ((reach + 1e-4).ceil() as usize).min(self.levels() - 1) } else { 0 };
         let blurred: Vec<Vec<f32>> = self.kernels[..needed].iter().map(|k| blur(reference, w, h, k, threads)).collect();
         let volume: Vec<&[f32]> = std::iter::once(reference).chain(blurred.iter().map(Vec::as_slice)).collect();
         let xs = self.source_columns(w, fw);

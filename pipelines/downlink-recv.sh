@@ -55,6 +55,9 @@ if [ "$OVERLAY" = 1 ]; then
     need_elements heliostats textoverlay tee queue
 fi
 need_elements helioparse heliodec videoconvert pngenc multifilesink identity
+# One frame at a time: tcpclientsrc is not a live source to GStreamer, so heliodec's
+# automatic frame threads would otherwise hold one frame back (12 s at SDO cadence).
+DEC=(frame-threads=1)
 [ "$COLORMAP" != none ] && need_elements heliocolormap
 VIDEOSINK=${VIDEOSINK:-autovideosink}
 if [ "$WINDOW" = 1 ]; then
@@ -130,10 +133,10 @@ echo "$(basename "$0"): listening on $TRANSPORT $HOST:$PORT for ${TIMEOUT}s" >&2
 rc=0
 LEFT=$((DEADLINE - SECONDS > 1 ? DEADLINE - SECONDS : 1))
 if [ "$OVERLAY" = 1 ]; then
-    launch_with_stats "$LEFT" "$OUT_DIR" "${SRC[@]}" ! helioparse ! heliodec ! "${STOP[@]}" \
+    launch_with_stats "$LEFT" "$OUT_DIR" "${SRC[@]}" ! helioparse ! heliodec "${DEC[@]}" ! "${STOP[@]}" \
         "${SINK[@]}" "${STATS[@]}" || rc=$?
 else
-    launch "$LEFT" "${SRC[@]}" ! helioparse ! heliodec ! "${STOP[@]}" "${SINK[@]}" || rc=$?
+    launch "$LEFT" "${SRC[@]}" ! helioparse ! heliodec "${DEC[@]}" ! "${STOP[@]}" "${SINK[@]}" || rc=$?
 fi
 N=$(find "$OUT_DIR" -maxdepth 1 -name 'snap_*.png' | wc -l)
 case $rc in

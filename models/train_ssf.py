@@ -72,6 +72,11 @@ DEFAULTS = dict(
     # (models/synthesis.py; 0: full width). A new run starts it from
     # init_package's r_g_s (NarrowSynthesis.init_from).
     residual_half=0,
+    # A new run sets the motion decoder's scale-channel bias to this (None: keep).
+    # Every shipped P model has that channel's weights and bias at exactly 0: it
+    # starts there and grid_sample's border clamp passes no gradient at scale 0,
+    # so the scale field never trains. A positive start lets it learn to blur.
+    scale_bias=None,
 )
 
 
@@ -228,7 +233,7 @@ def main():
     val = load_val_clip(cfg["data"], cfg["val_start"], cfg["val_len"])
     Q = model.num_qualities
     rng = np.random.default_rng(seed + 1)
-    if warm is not None and cfg["residual_half"]:
+    if warm is not None and (cfg["residual_half"] or cfg["scale_bias"] is not None):
         warm.to(device).eval()
         warm.use_gain = cfg["global_gain"]
         v = validate(warm, intra, val, device)
@@ -236,6 +241,12 @@ def main():
             f"q{q + 1} {ib:.3f}/{ip:.2f} {pb:.3f}/{pp:.2f}" for q, (ib, ip, pb, pp) in enumerate(v)), flush=True)
         # Kept for export_synthesis's card: the decoder it replaces, on the same validation.
         cfg["init_validation"] = v
+    if warm is not None and cfg["scale_bias"] is not None:
+        with torch.no_grad():
+            model.motion.g_s[-1].bias[2] = cfg["scale_bias"]
+        cfg["notes"] = [f"init: motion scale bias {cfg['scale_bias']}"] + cfg["notes"]
+        print(cfg["notes"][0], flush=True)
+    if warm is not None and cfg["residual_half"]:
         clip = torch.from_numpy(sampler.batch(cfg["batch"])).to(device)
         with torch.no_grad():
             ref = intra(clip[0], Q - 1)["x_hat"].clamp(0, 1)

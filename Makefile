@@ -3,7 +3,7 @@
 #   make test   installs what is missing, builds, runs every test
 .PHONY: all setup build demo test fuzz-check train-deps pack train export synth-clips train-ssf export-ssf \
 	train-checkerboard export-checkerboard train-ssf-lowres export-ssf-lowres train-checkerboard-ssf \
-	export-checkerboard-ssf train-synthesis export-synthesis train-ssf-residual export-ssf-residual clean
+	export-checkerboard-ssf train-ssf-scale export-ssf-scale train-synthesis export-synthesis train-ssf-residual export-ssf-residual clean
 
 CARGO ?= cargo
 PY := .venv/bin/python
@@ -81,13 +81,26 @@ train-checkerboard-ssf: train-deps
 	test -f models/pack/synth-clips/clips.npy || $(MAKE) synth-clips
 	$(PY) -m models.train_checkerboard_ssf --config models/configs/ssf-checkerboard.json
 
-# Then its predict.onnx is cut at the flow and codec-core warps (models/split_predict.py); the
-# package with predict.onnx is models/legacy/ssf-checkerboard-bce820e20404fb70.
+# Then its predict.onnx is cut at the flow and codec-core warps (models/split_predict.py): that
+# was models/legacy/ssf-checkerboard-2ac60fc0e76e2ad9 (with predict.onnx: ...-bce820e20404fb70),
+# the base of export-ssf-scale below, which makes the default models/ssf-checkerboard.
 export-checkerboard-ssf:
 	$(PY) -m models.export_checkerboard_ssf --ckpt models/checkpoints/ssf-checkerboard-pinned/last.pt \
 		--package models/legacy/ssf-lowres-7da1b6efc2d1853f --out out/ssf-checkerboard-predict --residual checkerboard+side \
 		--all r_side r_cg0_a r_cg0_n r_cg1_a r_cg1_n r_cg2_a r_cg2_n r_cg3_a r_cg3_n
-	$(PY) -m models.split_predict --from out/ssf-checkerboard-predict --out models/ssf-checkerboard
+	$(PY) -m models.split_predict --from out/ssf-checkerboard-predict --out out/ssf-checkerboard
+
+# The motion decoder with a live scale field (models/README.md), swapped into the default P package.
+train-ssf-scale: train-deps
+	$(PY) -m models.train_ssf --config models/configs/ssf-scale-live.json
+
+export-ssf-scale:
+	$(PY) -m models.export_ssf --ckpt models/checkpoints/ssf-scale-live/last.pt --out out/ssf-scale-live \
+		--z-from models/legacy/ssf-lowres-7da1b6efc2d1853f --subpixel r_g_s --all m_h_s r_h_s
+	$(PY) -m models.split_predict --from out/ssf-scale-live --out out/ssf-scale-live-warp
+	$(PY) -m models.swap_graph --base models/legacy/ssf-checkerboard-2ac60fc0e76e2ad9 --graph m_g_s \
+		--from out/ssf-scale-live-warp --out models/ssf-checkerboard \
+		--why "motion decoder with a live scale field: models/legacy/ssf-lowres-7da1b6efc2d1853f's, fine-tuned alone with its scale-channel bias started at 0.25 (models/configs/ssf-scale-live.json)"
 
 # Narrower synthesis transforms (models/synthesis.py), each trained on its package's frozen encoder
 # and put into a copy of that package (a new model id: the previous package goes to models/legacy/

@@ -121,20 +121,20 @@ fn embedded_decoder_takes_p_streams_of_both_inter_packages() {
     }
 }
 
-/// The default package leaves its warp to codec-core (`"warp": "codec-core"`,
-/// `models/split_predict.py`); it was cut from the superseded package
-/// `models/legacy/ssf-checkerboard-bce820e20404fb70`, whose `predict.onnx`
+/// `models/legacy/ssf-checkerboard-2ac60fc0e76e2ad9` leaves its warp to
+/// codec-core (`"warp": "codec-core"`, `models/split_predict.py`); it was cut
+/// from `models/legacy/ssf-checkerboard-bce820e20404fb70`, whose `predict.onnx`
 /// warps in ONNX Runtime. Same weights, so on the real sequence both code the
 /// same P-frames to within float rounding: bytes and PSNR agree closely.
 #[test]
 fn codec_warp_codes_as_the_predict_graph_it_replaced() {
-    let Some((cb, _)) = packages_or_skip("codec_warp_codes_as_the_predict_graph") else { return };
-    let graph_dir = workspace().join("models/legacy/ssf-checkerboard-bce820e20404fb70");
+    let Some(_) = packages_or_skip("codec_warp_codes_as_the_predict_graph") else { return };
+    let legacy = workspace().join("models/legacy");
+    let (warp_dir, graph_dir) =
+        (legacy.join("ssf-checkerboard-2ac60fc0e76e2ad9"), legacy.join("ssf-checkerboard-bce820e20404fb70"));
+    let cb = ModelSource::Dirs { intra: intra_cb_dir(), inter: Some(warp_dir) };
     let package = InterPackage::load(&cb).unwrap().unwrap();
-    if !package.spec.codec_warp() || !graph_dir.join("predict.onnx").is_file() {
-        skip(format!("SKIP codec_warp_codes_as_the_predict_graph: {} does not warp in codec-core", inter_cb_dir().display()));
-        return;
-    }
+    assert!(package.spec.codec_warp() && graph_dir.join("predict.onnx").is_file());
     let graph = ModelSource::Dirs { intra: intra_cb_dir(), inter: Some(graph_dir) };
     let (w, h, frames) = aia_sequence(3);
     for q in [1, package.quality_levels()] {

@@ -496,10 +496,12 @@ struct WarpField {
 /// The fixed graph names of the inter package whose model.json is `json`
 /// (those of a plain package when it does not parse: `from_parts` says why).
 fn inter_graph_names(json: &[u8]) -> [&'static str; 8] {
-    match serde_json::from_slice::<WarpField>(json) {
-        Ok(WarpField { warp: Some(w) }) if w == WARP_IN_CODEC => INTER_GRAPHS_CODEC_WARP,
-        _ => INTER_GRAPHS,
-    }
+    graph_names_for(serde_json::from_slice::<WarpField>(json).ok().and_then(|f| f.warp).as_deref())
+}
+
+/// The fixed graph names for model.json's `warp`.
+fn graph_names_for(warp: Option<&str>) -> [&'static str; 8] {
+    if warp == Some(WARP_IN_CODEC) { INTER_GRAPHS_CODEC_WARP } else { INTER_GRAPHS }
 }
 
 impl InterSpec {
@@ -510,7 +512,7 @@ impl InterSpec {
 
     /// The fixed graphs, in the order they enter the id.
     pub fn graph_names(&self) -> [&'static str; 8] {
-        if self.codec_warp() { INTER_GRAPHS_CODEC_WARP } else { INTER_GRAPHS }
+        graph_names_for(self.warp.as_deref())
     }
 
     /// The warp codec-core runs, for a package that leaves it to codec-core (validated).

@@ -3,7 +3,8 @@
 #   make test   installs what is missing, builds, runs every test
 .PHONY: all setup build demo test fuzz-check train-deps pack train export synth-clips train-ssf export-ssf \
 	train-checkerboard export-checkerboard train-ssf-lowres export-ssf-lowres train-checkerboard-ssf \
-	export-checkerboard-ssf train-ssf-scale export-ssf-scale train-synthesis export-synthesis train-ssf-residual export-ssf-residual clean
+	export-checkerboard-ssf train-ssf-scale export-ssf-scale train-synthesis export-synthesis train-ssf-residual export-ssf-residual \
+	train-checkerboard-global train-checkerboard-ssf-global export-checkerboard-global clean
 
 CARGO ?= cargo
 PY := .venv/bin/python
@@ -101,6 +102,33 @@ export-ssf-scale:
 	$(PY) -m models.swap_graph --base models/legacy/ssf-checkerboard-2ac60fc0e76e2ad9 --graph m_g_s \
 		--from out/ssf-scale-live-warp --out models/ssf-checkerboard \
 		--why "motion decoder with a live scale field: models/legacy/ssf-lowres-7da1b6efc2d1853f's, fine-tuned alone with its scale-channel bias started at 0.25 (models/configs/ssf-scale-live.json)"
+
+# The global context (models/checkerboard.py: GlobalContext) against a control that continues
+# without it, side by side from the shipped heads: intra, then the P residual on the default
+# package's predictions. Measured in models/README.md ("Global context").
+train-checkerboard-global: train-deps
+	$(PY) -m models.train_checkerboard --config models/configs/checkerboard-global.json
+
+train-checkerboard-ssf-global: train-deps
+	test -f models/pack/synth-clips/clips.npy || $(MAKE) synth-clips
+	$(PY) -m models.train_checkerboard_ssf --config models/configs/ssf-checkerboard-global.json
+
+# The opt-in packages models/checkerboard-global and models/ssf-checkerboard-global. The residual
+# heads are exported on the default's motion decoder in predict.onnx form (out/ssf-scale-live
+# from export-ssf-scale), so the numpy GoP check runs on the predictions they were trained on.
+export-checkerboard-global:
+	$(PY) -m models.export_checkerboard --ckpt models/checkpoints/checkerboard-global/last.pt \
+		--variant checkerboard+global --out models/checkerboard-global
+	$(PY) -m models.subpixel --package models/checkerboard-global --rewrite g_s \
+		--all h_s cg0_a cg0_n cg1_a cg1_n cg2_a cg2_n cg3_a cg3_n
+	$(PY) -m models.swap_graph --base models/legacy/ssf-lowres-7da1b6efc2d1853f --graph predict \
+		--from out/ssf-scale-live --out out/ssf-lowres-live-predict \
+		--why "motion decoder with a live scale field (models/configs/ssf-scale-live.json), in predict.onnx form"
+	$(PY) -m models.export_checkerboard_ssf --ckpt models/checkpoints/ssf-checkerboard-global/last.pt \
+		--package out/ssf-lowres-live-predict --out out/ssf-cg-global-predict \
+		--residual checkerboard+global+side \
+		--all r_side r_cg0_a r_cg0_n r_cg1_a r_cg1_n r_cg2_a r_cg2_n r_cg3_a r_cg3_n
+	$(PY) -m models.split_predict --from out/ssf-cg-global-predict --out models/ssf-checkerboard-global
 
 # Narrower synthesis transforms (models/synthesis.py), each trained on its package's frozen encoder
 # and put into a copy of that package (a new model id: the previous package goes to models/legacy/

@@ -1,6 +1,7 @@
 """Uneven channel groups with checkerboard context: the source paper's entropy
 model (section III.C, after He et al. 2021 and ELIC's uneven grouping) for the
-gained hyperprior's latent y, without the masked-attention global context.
+gained hyperprior's latent y, with its masked-attention global context as an
+option (variant "checkerboard+global").
 
 y (M=96 channels) is split into groups of 16, 16, 32 and 32 channels, coded in
 that order. Each group is coded in two passes over a checkerboard:
@@ -17,6 +18,20 @@ mask is in the input, not in the weights), ep_k = 1x1 convs. Every pass is one
 network call over the whole latent, so decoding stays parallel: 2 calls per
 group, never a per-symbol loop.
 
+Global context (variant "checkerboard+global", GlobalContext): the local
+context map goes through a Transformer block (layer norm, multi-head
+self-attention, MLP) before ep_k, so a non-anchor position also sees decoded
+anchors far away. Queries, keys and values come from the local context plus
+the group's hyperprior scales and means and, at anchors, how far the decoded
+anchor fell from its mean: a position can find others the hyperprior described
+alike and learn from their decoded anchors how the hyperprior erred on this
+frame (the global reference of Qian et al. 2021, in parallel form). Tokens only
+hold decoded anchors and hyperprior outputs, so no token can leak a non-anchor
+value: the paper's checkerboard mask is again in the input. Attention runs in windows of WINDOW x WINDOW latent positions (256 x
+256 pixels) rather than over the whole latent, so that memory grows linearly
+with the frame (a 4096x4096 frame has 65,536 latent positions); the padding of
+the last windows is masked out of the keys.
+
 Transforms: g_a, h_a, g_s and the per-quality gains are those of the shipped
 hyperprior package, frozen (loaded from its ONNX graphs); only h_s, the
 contexts and the z bottleneck are trained. y_hat = round(yg - mean) + mean
@@ -28,6 +43,7 @@ rate alone teaches the means to pull latents into the zero bin.
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from compressai.entropy_models import GaussianConditional
 from compressai.models.utils import conv, deconv
@@ -85,6 +101,50 @@ class EntropyParameters(nn.Module):
         return d_scales, d_means
 
 
+class GlobalContext(nn.Module):
+    """A pre-norm Transformer block over a [B, C, h, w] context map, attention
+    within windows of `window` x `window` positions, the padding of partial
+    windows masked out of the keys. Both residual branches end in zero-initialised
+    layers, so a head fine-tuned from a trained "checkerboard" one starts exactly
+    where that one is."""
+
+    def __init__(self, C, extra=0, dim=32, heads=2, window=16, mlp=2):
+        super().__init__()
+        self.C, self.dim, self.heads, self.window = C, dim, heads, window
+        self.norm1 = nn.LayerNorm(C + extra)
+        self.qkv = nn.Linear(C + extra, 3 * dim)
+        self.proj = nn.Linear(dim, C)
+        self.norm2 = nn.LayerNorm(C)
+        self.mlp = nn.Sequential(nn.Linear(C, mlp * C), nn.GELU(), nn.Linear(mlp * C, C))
+        for m in (self.proj, self.mlp[-1]):
+            nn.init.zeros_(m.weight)
+            nn.init.zeros_(m.bias)
+
+    def forward(self, x, extra=None):
+        """x [B, C, h, w] the residual stream; extra [B, extra, h, w] what
+        attention also reads (not carried on)."""
+        B, C, h, w = x.shape
+        s = self.window
+        ph, pw = (s - h % s) % s, (s - w % s) % s
+        t = F.pad(x if extra is None else torch.cat([x, extra], 1), (0, pw, 0, ph))
+        valid = F.pad(torch.ones_like(x[:, :1]), (0, pw, 0, ph))
+        nh, nw = t.shape[2] // s, t.shape[3] // s
+        # [B, C, nh*s, nw*s] -> [B*nh*nw, s*s, C] tokens, one row per window
+        Ct = t.shape[1]
+        t = t.reshape(B, Ct, nh, s, nw, s).permute(0, 2, 4, 3, 5, 1).reshape(-1, s * s, Ct)
+        v = valid.reshape(B, 1, nh, s, nw, s).permute(0, 2, 4, 3, 5, 1).reshape(-1, 1, 1, s * s)
+        n, L = t.shape[0], s * s
+        d = self.dim // self.heads
+        q, k, val = self.qkv(self.norm1(t)).reshape(n, L, 3, self.heads, d).permute(2, 0, 3, 1, 4)
+        t = t[..., :C]
+        att = (q @ k.transpose(-1, -2)) * d ** -0.5 + (v - 1) * 1e4
+        o = (att.softmax(-1) @ val).transpose(1, 2).reshape(n, L, self.dim)
+        t = t + self.proj(o)
+        t = t + self.mlp(self.norm2(t))
+        t = t.reshape(B, nh, nw, s, s, C).permute(0, 5, 1, 3, 2, 4).reshape(B, C, nh * s, nw * s)
+        return t[:, :, :h, :w]
+
+
 class SideFeatures(nn.Module):
     """Features at latent resolution (/16) of an image both sides hold before y
     is decoded: for the P-frame residual, the motion-compensated prediction,
@@ -107,16 +167,19 @@ class GroupContext(nn.Module):
 
     channel: use the decoded earlier groups (False: hyperprior + groups only
     for bookkeeping, an ablation); local: add the checkerboard context;
+    glob: pass it through the global context (GlobalContext) too;
     side: channels of side features (SideFeatures) every pass also sees.
     """
 
     pin_means = False  # set by CheckerboardGroups
 
-    def __init__(self, M, G, prev, channel=True, local=True, side=0):
+    def __init__(self, M, G, prev, channel=True, local=True, side=0, glob=False):
         super().__init__()
         self.M, self.G, self.prev = M, G, prev
         self.cc = ChannelContext(prev, 2 * G) if channel and prev > 0 else None
         self.lc = conv(G, 2 * G, stride=1, kernel_size=5) if local else None
+        # Attention also reads the group's hyper scales, means and anchor errors.
+        self.gc = GlobalContext(2 * G, extra=3 * G) if glob else None
         in_ch = 2 * M + (2 * G if self.cc is not None else 0) + (2 * G if local else 0) + side
         self.ep = EntropyParameters(in_ch, G)
 
@@ -131,7 +194,13 @@ class GroupContext(nn.Module):
                 B, _, h, w = hyper.shape
                 parts.append(hyper.new_zeros(B, 2 * self.G, h, w))
             else:
-                parts.append(self.lc(anchors))
+                lc = self.lc(anchors)
+                if self.gc is not None:
+                    s = slice(self.prev, self.prev + self.G)
+                    mu = hyper[:, self.M:][:, s]
+                    m_a = anchor_mask(*anchors.shape[-2:], device=anchors.device)
+                    lc = self.gc(lc, torch.cat([hyper[:, :self.M][:, s], mu, (anchors - mu) * m_a], 1))
+                parts.append(lc)
         d_scales, d_means = self.ep(torch.cat(parts, 1))
         s = slice(self.prev, self.prev + self.G)
         scales, means = hyper[:, :self.M], hyper[:, self.M:]
@@ -139,6 +208,21 @@ class GroupContext(nn.Module):
             # Means stay h_s's: y_hat, and so the decoded frame, is the base package's.
             return scales[:, s] + d_scales, means[:, s]
         return scales[:, s] + d_scales, means[:, s] + d_means
+
+
+def param_groups(named, lr, gc_lr=None):
+    """Adam groups: the global context's own learning rate (`gc_lr`, default
+    `lr`) apart from the rest, since it starts at zero beside trained layers."""
+    named = list(named)
+    rest = [p for n, p in named if ".gc." not in n]
+    gc = [p for n, p in named if ".gc." in n]
+    return [{"params": rest, "lr": lr}] + ([{"params": gc, "lr": gc_lr or lr}] if gc else [])
+
+
+def set_lrs(opt, lr, gc_lr=None):
+    """After a resume: the config's rates win over the checkpoint's."""
+    for i, g in enumerate(opt.param_groups):
+        g["lr"] = lr if i == 0 else (gc_lr or lr)
 
 
 def ste_round(v, means):
@@ -158,7 +242,8 @@ class CheckerboardGroups(nn.Module):
 
     variant: "hyperprior" (h_s's own scales/means, no context: the baseline
     retrained under the same conditions), "groups" (channel context only),
-    "checkerboard" (channel + local checkerboard context), "checkerboard+side"
+    "checkerboard" (channel + local checkerboard context), "checkerboard+global"
+    (+ the global context of the non-anchor pass), "checkerboard+side"
     (also features of a side image, forward's `side_img`, in every pass).
 
     pin_means: the contexts correct only the scales and h_s is frozen, so the
@@ -181,9 +266,10 @@ class CheckerboardGroups(nn.Module):
             self.ctx = None
         else:
             local = variant.startswith("checkerboard")
+            glob = "+global" in variant
             side = self.SIDE_CH if self.side is not None else 0
             starts = [sum(groups[:k]) for k in range(len(groups))]
-            self.ctx = nn.ModuleList(GroupContext(M, G, s, channel=True, local=local, side=side)
+            self.ctx = nn.ModuleList(GroupContext(M, G, s, channel=True, local=local, side=side, glob=glob)
                                      for G, s in zip(groups, starts))
             for g in self.ctx:
                 g.pin_means = pin_means

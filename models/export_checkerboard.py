@@ -171,11 +171,17 @@ def main():
     export_graphs(head, a.out)
     eb = base.entropy_bottleneck
     mj = dict(base_mj)
+    gc = head.ctx[0].gc if head.ctx is not None else None
+    context = {"groups": list(head.groups), "local": head.variant.startswith("checkerboard")}
+    if gc is not None:
+        # Informational: the cg{k}_n graphs hold it, the procedure is unchanged.
+        context["global"] = {"window": gc.window, "dim": gc.dim, "heads": gc.heads}
     mj.update({
-        "name": f"{base_mj['name']}-cgcb{'-'.join(map(str, head.groups))}",
-        "architecture": base_mj["architecture"] + "; y coded in uneven channel groups with checkerboard context",
+        "name": f"{base_mj['name']}-cgcb{'-'.join(map(str, head.groups))}" + ("-gc" if gc is not None else ""),
+        "architecture": base_mj["architecture"] + "; y coded in uneven channel groups with checkerboard context"
+        + (" and windowed masked-attention global context" if gc is not None else ""),
         "entropy_model": "channel-groups-checkerboard",
-        "context": {"groups": list(head.groups), "local": head.variant == "checkerboard"},
+        "context": context,
         "z": {"medians": eb._get_medians().detach().reshape(-1).tolist(), "offsets": eb._offset.tolist(),
               "cdfs": [eb._quantized_cdf[i, : eb._cdf_length[i]].tolist() for i in range(eb._cdf_length.numel())]},
     })
@@ -250,6 +256,10 @@ def main():
         for v in abl:
             if v != "hyperprior":
                 print(f"BD-rate {v} vs retrained hyperprior (ideal): {bd_rate(abl['hyperprior'], abl[v]):+.1f} %")
+    elif "checkerboard" in abl:
+        for v in abl:
+            if v != "checkerboard":
+                print(f"BD-rate {v} vs checkerboard (ideal): {bd_rate(abl['checkerboard'], abl[v]):+.1f} %")
 
     # MACs per input pixel of the entropy model (h_s + every pass), 256x256.
     Hh = 16
@@ -304,18 +314,28 @@ def write_card(a, cmd, ck, cfg, mj, diffs, rows, abl, macs, params, sizes, rd_s)
     L = card_header(a, cmd, mj)
     w = L.append
     w("## Architecture\n")
-    w(f"The source paper's entropy model (section III.C) without its masked-attention global context, "
-      f"on the transforms of `{cfg['package']}` (code: `models/checkerboard.py`). y (M={mj['M']}) is "
+    glob = "global" in mj["context"]
+    w(f"The source paper's entropy model (section III.C) "
+      + ("with its masked-attention global context, " if glob else "without its masked-attention global context, ")
+      + f"on the transforms of `{cfg['package']}` (code: `models/checkerboard.py`). y (M={mj['M']}) is "
       f"split into channel groups {mj['context']['groups']}, coded in that order; each group in two "
       "checkerboard passes: anchors ((row+col) even) from the hyper-synthesis output and the decoded "
       "earlier groups (channel context), then non-anchors adding a 5x5 conv over the group's decoded "
-      "anchors (local context). 2 network runs per group, each over the whole latent: decoding stays "
+      "anchors (local context)"
+      + (", passed through a Transformer block (layer norm, 2-head self-attention in windows of "
+         f"{mj['context']['global']['window']}x{mj['context']['global']['window']} latent positions, MLP): "
+         "the global context" if glob else "")
+      + ". 2 network runs per group, each over the whole latent: decoding stays "
       "parallel. Procedure byte by byte: `codec-core/BITSTREAM.md`, entropy model kind 2.\n")
     w("- g_a, h_a, g_s and the per-quality gains are the base package's, copied byte for byte "
       "(frozen in training); h_s, the context networks and the z bottleneck were trained.")
     w("- Channel context of group k: 5x5 conv (y_hat of groups < k -> 64), GELU, 5x5 conv -> 2G. "
       "Local context: 5x5 conv over the anchors (non-anchors zeroed) -> 2G. Parameters: 1x1 convs "
-      "(2M + 2G + 2G -> 128 -> 96 -> 2G), GELU between.\n")
+      "(2M + 2G + 2G -> 128 -> 96 -> 2G), GELU between."
+      + (" Global context (`GlobalContext`): LayerNorm, q/k/v linear 2G -> 3x32, 2 heads, keys of the "
+         "padding of partial windows masked, linear 32 -> 2G, residual; LayerNorm, MLP 2G -> 4G -> 2G, residual; "
+         "both residual branches start at zero, so training starts from the checkerboard head." if glob else "")
+      + "\n")
     w("| graph | MACs / input pixel | ONNX size |")
     w("|---|---:|---:|")
     for n, m in macs.items():
@@ -324,7 +344,7 @@ def write_card(a, cmd, ck, cfg, mj, diffs, rows, abl, macs, params, sizes, rd_s)
     w(f"\nTrainable parameters of the entropy model (h_s + contexts): {params:,}. The base transforms "
       "g_a + g_s cost 20,688 MACs/pixel (base model card).\n")
     w("## Training\n")
-    w(f"- `python -m models.train_checkerboard --config models/configs/checkerboard.json` "
+    w(f"- `python -m models.train_checkerboard --config models/configs/{cfg['name']}.json` "
       f"(resumes from `models/checkpoints/{cfg['name']}/last.pt`).")
     w("- Data: the base package's real training frames (`models/data.py`: AIA 193/304, SWAP, EIT, "
       "singles; AIA 171 held out), crops "
@@ -360,10 +380,17 @@ def write_card(a, cmd, ck, cfg, mj, diffs, rows, abl, macs, params, sizes, rd_s)
       f"{max(abs(r[4] - r[2]) for r in rows):.2f} dB: the means move y_hat, and at the low qualities "
       "(small lambda) the training trades a little quality for bits as the RD loss asks.\n")
     w("## Ablation (as the paper's Table I)\n")
-    w("The variants learned side by side in the same run, from the same start (the base h_s), on the "
-      "same batches, sharing g_a/h_a/g_s and z: `hyperprior` is the base h_s retrained under identical "
-      "conditions, `groups` adds the channel context, `checkerboard` the local context too. Ideal code "
-      "length (-log2 of the likelihoods, hard rounding), all 13 frames, bpp/PSNR:\n")
+    if cfg.get("init"):
+        w(f"The variants learned side by side in the same run, from the same start (the `"
+          f"{'`, `'.join(sorted(set(cfg['init']['from'].values())))}` head of `{cfg['init']['ckpt']}`), on the "
+          "same batches, sharing g_a/h_a/g_s and z; `+global` adds the global context. The earlier rows of "
+          "the ablation (hyperprior, groups) are in that run's package card. Ideal code "
+          "length (-log2 of the likelihoods, hard rounding), all 13 frames, bpp/PSNR:\n")
+    else:
+        w("The variants learned side by side in the same run, from the same start (the base h_s), on the "
+          "same batches, sharing g_a/h_a/g_s and z: `hyperprior` is the base h_s retrained under identical "
+          "conditions, `groups` adds the channel context, `checkerboard` the local context too. Ideal code "
+          "length (-log2 of the likelihoods, hard rounding), all 13 frames, bpp/PSNR:\n")
     ablation_table(w, abl)
     ref = abl.get("hyperprior")
     if ref:
@@ -371,8 +398,12 @@ def write_card(a, cmd, ck, cfg, mj, diffs, rows, abl, macs, params, sizes, rd_s)
           + ", ".join(f"{v} {bd_rate(ref, abl[v]):+.1f} %" for v in abl if v != "hyperprior")
           + f"; the retrained hyperprior against the base package: "
           f"{bd_rate([(r[1], r[2]) for r in rows], ref):+.1f} % (ideal code length vs the base's coded bits).\n")
-    w("Global context (the paper's masked attention) is not implemented. Decode time per frame: "
-      "`bash pipelines/bench-entropy.sh`.")
+    if "checkerboard" in abl and len(abl) > 1 and not ref:
+        w("\nBD-rate (PSNR) against `checkerboard`: "
+          + ", ".join(f"{v} {bd_rate(abl['checkerboard'], abl[v]):+.1f} %" for v in abl if v != "checkerboard")
+          + ".\n")
+    w(("" if glob else "Global context (the paper's masked attention): `models/configs/checkerboard-global.json`. ")
+      + "Decode time per frame: `bash pipelines/bench-entropy.sh`.")
     open(os.path.join(a.out, "MODEL_CARD.md"), "w").write("\n".join(L) + "\n")
 
 

@@ -70,7 +70,8 @@ def main():
     ap.add_argument("--out", default="models/ssf-checkerboard")
     ap.add_argument("--motion", default="package", choices=["package", "hyperprior", "checkerboard", "groups"])
     ap.add_argument("--residual", default="checkerboard",
-                    choices=["package", "hyperprior", "checkerboard", "groups", "checkerboard+side"])
+                    choices=["package", "hyperprior", "checkerboard", "groups", "checkerboard+side",
+                             "checkerboard+global+side"])
     ap.add_argument("--intra", default="models/checkerboard", help="intra package for the I-frames")
     ap.add_argument("--frames", type=int, default=13)
     ap.add_argument("--package", help="base inter package whose graphs the heads sit on (default: the "
@@ -114,16 +115,22 @@ def main():
             new_graphs += [p + n for n in group_graphs(head)]
             mj[latent]["entropy_model"] = "channel-groups-checkerboard"
             mj[latent]["context"] = {"groups": list(head.groups), "local": head.variant.startswith("checkerboard")}
+            gc = head.ctx[0].gc
+            if gc is not None:
+                # Informational (PACKAGE.md): the r_cg{k}_n graphs hold it.
+                mj[latent]["context"]["global"] = {"window": gc.window, "dim": gc.dim, "heads": gc.heads}
             if head.side is not None:
                 new_graphs.append(f"{p}side")
                 mj[latent]["context"]["side"] = "pred"
-            tags.append(f"{p[0]}cgcb{'-'.join(map(str, head.groups))}" + ("-pred" if head.side is not None else ""))
+            tags.append(f"{p[0]}cgcb{'-'.join(map(str, head.groups))}" + ("-pred" if head.side is not None else "")
+                        + ("-gc" if gc is not None else ""))
         else:
             tags.append(f"{p[0]}hp")
     mj["name"] = "-".join([base_mj["name"]] + tags)
     mj["architecture"] = base_mj["architecture"] + "; " + ", ".join(
         f"{l} y coded in channel groups {mj[l]['context']['groups']} with checkerboard context"
         + (" and features of the prediction" if mj[l]["context"].get("side") else "")
+        + (" and masked-attention global context" if mj[l]["context"].get("global") else "")
         for l in LATENTS if "context" in mj[l])
     with open(os.path.join(a.out, "model.json"), "w") as f:
         json.dump(mj, f, separators=(",", ":"))
@@ -250,7 +257,14 @@ def write_card(a, cmd, ck, cfg, mj, choice, diffs, rows, bd_p, bd_gop, abl, abl_
                                      "checkerboard passes each, every pass also seeing 32 feature channels of the "
                                      "motion-compensated prediction (graph r_side: four 5x5 stride-2 convs, GELU "
                                      "between): conditional entropy coding, the prediction tells where the residual "
-                                     "will be large without z bits"}[v]
+                                     "will be large without z bits",
+                "checkerboard+global+side": f"channel groups {mj[latent].get('context', {}).get('groups')}, two "
+                                            "checkerboard passes each, every pass also seeing 32 feature channels "
+                                            "of the motion-compensated prediction (graph r_side), and the "
+                                            "non-anchor passes the masked-attention global context "
+                                            "(`GlobalContext`: one Transformer block, 2 heads, windows of 16x16 "
+                                            "latent positions, over the local context, the group's hyper scales "
+                                            "and means and the decoded anchors' errors)"}[v]
         w(f"- {latent} latent: {what}.")
     w("- Every other graph, the gains and the z tables are the base package's, byte for byte "
       "(frozen in training). Coding procedure: `models/PACKAGE.md` (inter package, per-latent "

@@ -6,10 +6,14 @@ on the frozen transforms of the shipped hyperprior package, with its ablation.
 Three entropy models learn side by side on the same batches, from the same
 start (the package's h_s), for rate + lambda * latent-error distortion: "hyperprior" (h_s retrained: the
 baseline under identical conditions), "groups" (+ channel context),
-"checkerboard" (+ local checkerboard context, the one that ships). They share
+"checkerboard" (+ local checkerboard context), optionally "checkerboard+global"
+(+ the masked-attention global context). They share
 g_a, h_a, the gains and the z bottleneck (z does not depend on them), so the
 comparison isolates the entropy model and costs one g_a pass per batch.
-Resumes from models/checkpoints/<name>/last.pt like the other trainers.
+Resumes from models/checkpoints/<name>/last.pt like the other trainers. A new
+run can start from another run's heads instead of the package's h_s: config
+"init" = {"ckpt": path, "from": {variant: variant of that checkpoint}} (layers
+the source lacks, such as the global context, keep their initialisation).
 
 Validation: held-out AIA 171 frames, each quality, bpp of y per variant
 (-log2 likelihood, hard rounding) + the shared z bpp, PSNR of g_s(y_hat) per
@@ -24,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models.checkerboard import CheckerboardGroups
+from models.checkerboard import CheckerboardGroups, param_groups, set_lrs
 from models.data import CropSampler, load_train_frames, load_val_frames
 from models.package import load_h_s, load_hyperprior
 from models.train import open_log, pad_to, save_atomic, start_run
@@ -38,8 +42,24 @@ DEFAULTS = dict(
     # rate alone lets the means pull latents into the zero bin at low rates.
     distortion=True,
     val_every_s=900, val_frames=[0, 1, 4, 12], data="/work/shared/data",
-    pack="models/pack/train.npz", seed=0, threads=1, variants=list(VARIANTS), notes=[],
+    pack="models/pack/train.npz", seed=0, threads=1, variants=list(VARIANTS), notes=[], init=None,
+    gc_lr=None,  # learning rate of the global context (checkerboard.param_groups); None: lr
 )
+
+
+def init_from(heads, eb, init, device):
+    """Loads each head from variant init["from"][v] of checkpoint init["ckpt"],
+    and the z bottleneck the heads were trained with. Only the global context
+    may be missing from the source (it starts as an identity: GlobalContext)."""
+    ck = torch.load(init["ckpt"], map_location=device, weights_only=False)
+    for v, h in heads.items():
+        src = init["from"][v] + "."
+        sd = {k[len(src):]: t for k, t in ck["heads"].items() if k.startswith(src)}
+        missing, unexpected = h.load_state_dict(sd, strict=False)
+        bad = [k for k in missing if ".gc." not in k] + list(unexpected)
+        assert not bad, f"{v} from {init['from'][v]}: mismatched keys {bad[:5]}"
+    eb.load_state_dict(ck["z"])
+    return ck["iter"]
 
 
 def build(cfg, device):
@@ -116,9 +136,10 @@ def validate(base, heads, val, device):
 def main():
     cfg, device, ckpath, rundir = start_run(DEFAULTS)
     base, heads = build(cfg, device)
-    opt = torch.optim.Adam([p for n, p in heads.named_parameters() if not n.endswith(".quantiles")]
-                           + [p for n, p in base.entropy_bottleneck.named_parameters()
-                              if not n.endswith("quantiles")], lr=cfg["lr"])
+    opt = torch.optim.Adam(param_groups(
+        [(n, p) for n, p in heads.named_parameters() if not n.endswith(".quantiles")]
+        + [(n, p) for n, p in base.entropy_bottleneck.named_parameters() if not n.endswith("quantiles")],
+        cfg["lr"], cfg["gc_lr"]))
     aux_opt = torch.optim.Adam([base.entropy_bottleneck.quantiles], lr=cfg["aux_lr"])
 
     it, wall, seed = 0, 0.0, cfg["seed"]
@@ -129,9 +150,12 @@ def main():
         opt.load_state_dict(ck["opt"])
         aux_opt.load_state_dict(ck["aux_opt"])
         it, wall = ck["iter"], ck["wall_s"]
-        opt.param_groups[0]["lr"] = cfg["lr"]
+        set_lrs(opt, cfg["lr"], cfg["gc_lr"])
         seed = cfg["seed"] + it
         print(f"resumed from {ckpath} at iter {it} ({wall:.0f} s)", flush=True)
+    elif cfg["init"]:
+        n = init_from(heads, base.entropy_bottleneck, cfg["init"], device)
+        print(f"heads from {cfg['init']['ckpt']} (iter {n}): {cfg['init']['from']}", flush=True)
 
     src = cfg["pack"] if cfg.get("pack") and os.path.exists(cfg["pack"]) else cfg["data"]
     frames = load_train_frames(src)
@@ -170,7 +194,7 @@ def main():
                 acc["d_" + v] = acc.get("d_" + v, 0.0) + d.item()
         opt.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(opt.param_groups[0]["params"], cfg["clip"])
+        torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], cfg["clip"])
         opt.step()
         aux = base.entropy_bottleneck.loss()
         aux_opt.zero_grad()

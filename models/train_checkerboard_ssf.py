@@ -42,7 +42,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models.checkerboard import CheckerboardGroups
+from models.checkerboard import CheckerboardGroups, param_groups, set_lrs
 from models.clips import ClipSampler, load_val_clip
 from models.export import code_bits, round_half_away
 from models.package import load_h_s, load_hyperprior, load_ssf
@@ -66,6 +66,7 @@ DEFAULTS = dict(
     # A checkpoint of this trainer whose context/side weights (not h_s) seed the
     # heads of the same variant names: {"path": ..., "variants": {new: old}}.
     init_from=None,
+    gc_lr=None,  # learning rate of the global context (checkerboard.param_groups); None: lr
 )
 
 
@@ -258,7 +259,8 @@ def main():
     cfg, device, ckpath, rundir = start_run(DEFAULTS)
     frozen = Frozen(cfg, device)
     heads = build_heads(cfg, frozen, device)
-    opt = torch.optim.Adam([p for p in heads.parameters() if p.requires_grad], lr=cfg["lr"])
+    opt = torch.optim.Adam(param_groups([(n, p) for n, p in heads.named_parameters() if p.requires_grad],
+                                        cfg["lr"], cfg["gc_lr"]))
     it, wall, seed = 0, 0.0, cfg["seed"]
     if not os.path.exists(ckpath) and cfg["init_from"]:
         init_heads(heads, cfg["init_from"])
@@ -274,7 +276,7 @@ def main():
         else:
             opt.load_state_dict(ck["opt"])
         it, wall = ck["iter"], ck["wall_s"]
-        opt.param_groups[0]["lr"] = cfg["lr"]
+        set_lrs(opt, cfg["lr"], cfg["gc_lr"])
         seed = cfg["seed"] + it
         print(f"resumed from {ckpath} at iter {it} ({wall:.0f} s)", flush=True)
     json.dump(cfg, open(os.path.join(rundir, "config.json"), "w"), indent=1)

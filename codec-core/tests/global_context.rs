@@ -1,0 +1,97 @@
+//! The opt-in packages with the paper's masked-attention global context
+//! (`models/checkerboard-global`, `models/ssf-checkerboard-global`) through
+//! codec-core on the bundled real AIA 171 frames. Their attention runs inside
+//! the non-anchor graphs, which the decoder recomputes from decoded integers:
+//! decoded output must equal the encoder's reconstruction on 1 and 2 threads.
+//! Each must also spend fewer bits than the default package it extends.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::*;
+use helio_core::codec::Pixels;
+use helio_core::{ModelSource, PFrameDecision};
+
+fn package_or_skip(test: &str, name: &str) -> Option<PathBuf> {
+    let dir = workspace().join("models").join(name);
+    if !dir.join("model.json").is_file() {
+        skip(format!("SKIP {test}: no package at {} (models/README.md, \"Global context\")", dir.display()));
+        return None;
+    }
+    Some(dir)
+}
+
+fn assert_declares_global(dir: &std::path::Path) {
+    let json = std::fs::read_to_string(dir.join("model.json")).unwrap();
+    assert!(json.contains("\"global\":{"), "{} does not declare a global context", dir.display());
+}
+
+#[test]
+fn global_context_i_frames_decode_exactly_and_cost_fewer_bits() {
+    let test = "global_context_i_frames";
+    if model_or_skip(test).is_none() {
+        return;
+    }
+    let Some(gc) = package_or_skip(test, "checkerboard-global") else { return };
+    assert_declares_global(&gc);
+    let Some(cb) = package_or_skip(test, "checkerboard") else { return };
+    let (gc, cb) = (ModelSource::Dirs { intra: gc, inter: None }, ModelSource::Dirs { intra: cb, inter: None });
+    let (w, h, frame) = aia_frame();
+    let (mut curve_gc, mut curve_cb) = (Vec::new(), Vec::new());
+    for q in 1..=6 {
+        let mut enc = encoder_with(&gc, w, h, q, 1, 2, Default::default());
+        let data = enc.encode(Pixels::U16(&frame), true).unwrap().data;
+        for threads in [1, 2] {
+            let got = decoder(&gc, threads).decode(&data).unwrap();
+            assert_eq!(Some(&got.pixels), enc.last_reconstruction(), "q{q}, {threads} decoder threads");
+        }
+        let psnr = psnr_sqrt_display(&frame, u16s(enc.last_reconstruction().unwrap()), 14);
+        let mut enc_cb = encoder_with(&cb, w, h, q, 1, 2, Default::default());
+        let data_cb = enc_cb.encode(Pixels::U16(&frame), true).unwrap().data;
+        let psnr_cb = psnr_sqrt_display(&frame, u16s(enc_cb.last_reconstruction().unwrap()), 14);
+        eprintln!("q{q}: global {} B {psnr:.2} dB, checkerboard {} B {psnr_cb:.2} dB", data.len(), data_cb.len());
+        curve_gc.push((data.len() as f64, psnr));
+        curve_cb.push((data_cb.len() as f64, psnr_cb));
+    }
+    assert_below_curve(&curve_gc, &curve_cb, "global-context I-frame bytes");
+}
+
+#[test]
+fn global_context_p_frames_decode_exactly_and_only_save_bits() {
+    let test = "global_context_p_frames";
+    if inter_model_or_skip(test).is_none() {
+        return;
+    }
+    let Some(gc) = package_or_skip(test, "ssf-checkerboard-global") else { return };
+    assert_declares_global(&gc);
+    let Some(default) = package_or_skip(test, "ssf-checkerboard") else { return };
+    let intra = workspace().join("models/checkerboard");
+    let with = |inter: PathBuf| ModelSource::Dirs { intra: intra.clone(), inter: Some(inter) };
+    let (gc, default) = (with(gc), with(default));
+    let frames: Vec<_> =
+        (0..4).map(|i| read_png16(&workspace().join(format!("data/aia171/frame_{i:02}.png")))).collect();
+    let (w, h) = (frames[0].0, frames[0].1);
+    let (mut bytes_gc, mut bytes_default) = (0, 0);
+    for q in [1, 4, 6] {
+        let mut enc = encoder_with(&gc, w, h, q, 30, 2, PFrameDecision::Always);
+        let mut enc_default = encoder_with(&default, w, h, q, 30, 2, PFrameDecision::Always);
+        let mut decoders = [decoder(&gc, 1), decoder(&gc, 2)];
+        for (i, f) in frames.iter().enumerate() {
+            let data = enc.encode(Pixels::U16(&f.2), false).unwrap().data;
+            let data_default = enc_default.encode(Pixels::U16(&f.2), false).unwrap().data;
+            for (threads, dec) in [1, 2].iter().zip(&mut decoders) {
+                let got = dec.decode(&data).unwrap();
+                assert_eq!(Some(&got.pixels), enc.last_reconstruction(), "q{q} frame {i}, {threads} decoder threads");
+            }
+            // The contexts correct scales only: the frames are the default package's.
+            assert_eq!(enc.last_reconstruction(), enc_default.last_reconstruction(), "q{q} frame {i}");
+            if i > 0 {
+                bytes_gc += data.len();
+                bytes_default += data_default.len();
+            }
+        }
+    }
+    eprintln!("P-frames at q1, q4, q6: global {bytes_gc} B, default {bytes_default} B");
+    assert!(bytes_gc < bytes_default, "global context {bytes_gc} B, default {bytes_default} B");
+}

@@ -120,6 +120,10 @@ class GlobalContext(nn.Module):
             nn.init.zeros_(m.weight)
             nn.init.zeros_(m.bias)
 
+    def spec(self):
+        """model.json `context.global` (informational: the graphs hold it)."""
+        return {"window": self.window, "dim": self.dim, "heads": self.heads}
+
     def forward(self, x, extra=None):
         """x [B, C, h, w] the residual stream; extra [B, extra, h, w] what
         attention also reads (not carried on)."""
@@ -274,6 +278,11 @@ class CheckerboardGroups(nn.Module):
             for g in self.ctx:
                 g.pin_means = pin_means
         self.pin_means = pin_means
+
+    def global_spec(self):
+        """GlobalContext.spec() of the heads' non-anchor passes, or None without one."""
+        gc = self.ctx[0].gc if self.ctx is not None else None
+        return gc.spec() if gc is not None else None
 
     def forward(self, yg, z_hat, side_img=None):
         """Training/eval: likelihoods of yg and y_hat (gained domain, with

@@ -171,11 +171,11 @@ def main():
     export_graphs(head, a.out)
     eb = base.entropy_bottleneck
     mj = dict(base_mj)
-    gc = head.ctx[0].gc if head.ctx is not None else None
+    gc = head.global_spec()
     context = {"groups": list(head.groups), "local": head.variant.startswith("checkerboard")}
     if gc is not None:
         # Informational: the cg{k}_n graphs hold it, the procedure is unchanged.
-        context["global"] = {"window": gc.window, "dim": gc.dim, "heads": gc.heads}
+        context["global"] = gc
     mj.update({
         "name": f"{base_mj['name']}-cgcb{'-'.join(map(str, head.groups))}" + ("-gc" if gc is not None else ""),
         "architecture": base_mj["architecture"] + "; y coded in uneven channel groups with checkerboard context"

@@ -115,10 +115,10 @@ def main():
             new_graphs += [p + n for n in group_graphs(head)]
             mj[latent]["entropy_model"] = "channel-groups-checkerboard"
             mj[latent]["context"] = {"groups": list(head.groups), "local": head.variant.startswith("checkerboard")}
-            gc = head.ctx[0].gc
+            gc = head.global_spec()
             if gc is not None:
                 # Informational (PACKAGE.md): the r_cg{k}_n graphs hold it.
-                mj[latent]["context"]["global"] = {"window": gc.window, "dim": gc.dim, "heads": gc.heads}
+                mj[latent]["context"]["global"] = gc
             if head.side is not None:
                 new_graphs.append(f"{p}side")
                 mj[latent]["context"]["side"] = "pred"

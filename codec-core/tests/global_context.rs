@@ -69,17 +69,15 @@ fn global_context_p_frames_decode_exactly_and_only_save_bits() {
     let intra = workspace().join("models/checkerboard");
     let with = |inter: PathBuf| ModelSource::Dirs { intra: intra.clone(), inter: Some(inter) };
     let (gc, default) = (with(gc), with(default));
-    let frames: Vec<_> =
-        (0..4).map(|i| read_png16(&workspace().join(format!("data/aia171/frame_{i:02}.png")))).collect();
-    let (w, h) = (frames[0].0, frames[0].1);
+    let (w, h, frames) = aia_sequence(4);
     let (mut bytes_gc, mut bytes_default) = (0, 0);
     for q in [1, 4, 6] {
         let mut enc = encoder_with(&gc, w, h, q, 30, 2, PFrameDecision::Always);
         let mut enc_default = encoder_with(&default, w, h, q, 30, 2, PFrameDecision::Always);
         let mut decoders = [decoder(&gc, 1), decoder(&gc, 2)];
         for (i, f) in frames.iter().enumerate() {
-            let data = enc.encode(Pixels::U16(&f.2), false).unwrap().data;
-            let data_default = enc_default.encode(Pixels::U16(&f.2), false).unwrap().data;
+            let data = enc.encode(Pixels::U16(f), false).unwrap().data;
+            let data_default = enc_default.encode(Pixels::U16(f), false).unwrap().data;
             for (threads, dec) in [1, 2].iter().zip(&mut decoders) {
                 let got = dec.decode(&data).unwrap();
                 assert_eq!(Some(&got.pixels), enc.last_reconstruction(), "q{q} frame {i}, {threads} decoder threads");

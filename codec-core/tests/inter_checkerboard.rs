@@ -41,14 +41,6 @@ fn encoder(model: &ModelSource, w: u32, h: u32, quality: u8) -> Encoder {
     encoder_with(model, w, h, quality, 30, 2, PFrameDecision::Always)
 }
 
-/// The bundled AIA 171 frames 0..n (real exposures, 12 s apart).
-fn aia_sequence(n: usize) -> (u32, u32, Vec<Vec<u16>>) {
-    let frames: Vec<_> =
-        (0..n).map(|i| read_png16(&workspace().join(format!("data/aia171/frame_{i:02}.png")))).collect();
-    let (w, h) = (frames[0].0, frames[0].1);
-    (w, h, frames.into_iter().map(|f| f.2).collect())
-}
-
 fn frame_type(unit: &[u8]) -> FrameType {
     let packet = if unit.starts_with(&helio_core::bitstream::HEADER_MAGIC) { &unit[SEQUENCE_HEADER_LEN..] } else { unit };
     PacketHeader::parse(packet, usize::MAX).unwrap().0.frame_type

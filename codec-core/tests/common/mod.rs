@@ -172,3 +172,11 @@ pub fn encoder_with(
     })
     .unwrap()
 }
+
+/// The bundled AIA 171 frames 0..n (real exposures, 12 s apart).
+pub fn aia_sequence(n: usize) -> (u32, u32, Vec<Vec<u16>>) {
+    let frames: Vec<_> =
+        (0..n).map(|i| read_png16(&workspace().join(format!("data/aia171/frame_{i:02}.png")))).collect();
+    let (w, h) = (frames[0].0, frames[0].1);
+    (w, h, frames.into_iter().map(|f| f.2).collect())
+}

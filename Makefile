@@ -103,6 +103,12 @@ export-ssf-scale:
 		--from out/ssf-scale-live-warp --out models/ssf-checkerboard \
 		--why "motion decoder with a live scale field: models/legacy/ssf-lowres-7da1b6efc2d1853f's, fine-tuned alone with its scale-channel bias started at 0.25 (models/configs/ssf-scale-live.json)"
 
+# The whole P model on the rate-distortion loss with the live scale field (issue 5): the
+# ssf-lowres run's checkpoint with the ssf-scale-live run's motion decoder (needs both checkpoints).
+train-ssf-whole: train-deps
+	test -f models/pack/synth-clips/clips.npy || $(MAKE) synth-clips
+	$(PY) -m models.train_ssf --config models/configs/ssf-whole-live.json
+
 # The global context (models/checkerboard.py: GlobalContext) against a control that continues
 # without it, side by side from the shipped heads: intra, then the P residual on the default
 # package's predictions. Measured in models/README.md ("Global context").

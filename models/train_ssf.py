@@ -77,6 +77,12 @@ DEFAULTS = dict(
     # starts there and grid_sample's border clamp passes no gradient at scale 0,
     # so the scale field never trains. A positive start lets it learn to blur.
     scale_bias=None,
+    # A new run may start from other runs' checkpoints instead: a list of
+    # [path, [name prefixes]] applied in order (all names when the list is
+    # empty), model weights only (fresh Adam state). The first one also
+    # gives the frozen intra model. Used to join a run's trained motion
+    # decoder with the P model it was trained against, densities included.
+    init_ckpt=[],
 )
 
 
@@ -162,6 +168,11 @@ def main():
     if os.path.exists(ckpath):
         ck = torch.load(ckpath, map_location=device, weights_only=False)
         intra_state, intra_cfg = ck["intra"], ck["intra_config"]
+    elif cfg["init_ckpt"]:
+        inits = [(torch.load(path, map_location=device, weights_only=False), prefixes)
+                 for path, prefixes in cfg["init_ckpt"]]
+        intra_state, intra_cfg = inits[0][0]["intra"], inits[0][0]["intra_config"]
+        ck = None
     elif os.path.exists(cfg["intra_ckpt"]):
         ik = torch.load(cfg["intra_ckpt"], map_location=device, weights_only=False)
         intra_state, intra_cfg = ik["model"], ik["config"]
@@ -194,6 +205,14 @@ def main():
             print(f"not in {cfg['init_package']} (initialised): {', '.join(fresh)}", flush=True)
         print(f"new run: warm start from packages {cfg['intra_package']} (intra, frozen) and "
               f"{cfg['init_package']} (P networks; Adam state and z density re-learned)", flush=True)
+    elif ck is None and cfg["init_ckpt"]:
+        state = model.state_dict()
+        for (ik, prefixes), (path, _) in zip(inits, cfg["init_ckpt"]):
+            got = {k: v for k, v in ik["model"].items() if k.startswith(tuple(prefixes) or "")}
+            state.update(got)
+            print(f"new run: {len(got)} tensors from {path} (iter {ik['iter']})", flush=True)
+        model.load_state_dict(state)
+        del inits
     elif ck is None:
         model.residual.load_state_dict(intra_state)
         print(f"new run: intra model and residual init from {cfg['intra_ckpt']}", flush=True)
@@ -240,6 +259,11 @@ def main():
         print(f"{cfg['init_package']} on validation, I/P: " + " ".join(
             f"q{q + 1} {ib:.3f}/{ip:.2f} {pb:.3f}/{pp:.2f}" for q, (ib, ip, pb, pp) in enumerate(v)), flush=True)
         # Kept for export_synthesis's card: the decoder it replaces, on the same validation.
+        cfg["init_validation"] = v
+    if ck is None and cfg["init_ckpt"]:
+        v = validate(model, intra, val, device)
+        print("init_ckpt on validation, I/P: " + " ".join(
+            f"q{q + 1} {ib:.3f}/{ip:.2f} {pb:.3f}/{pp:.2f}" for q, (ib, ip, pb, pp) in enumerate(v)), flush=True)
         cfg["init_validation"] = v
     if warm is not None and cfg["scale_bias"] is not None:
         with torch.no_grad():

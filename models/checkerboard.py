@@ -191,6 +191,8 @@ class GroupContext(nn.Module):
         """anchors: the group's decoded anchors with non-anchors zeroed, or
         None for the anchor pass (local context then is zero)."""
         parts = [hyper] + ([side] if side is not None else [])
+        s = slice(self.prev, self.prev + self.G)
+        scales, means = hyper[:, :self.M][:, s], hyper[:, self.M:][:, s]  # this group's
         if self.cc is not None:
             parts.append(self.cc(y_prev))
         if self.lc is not None:
@@ -200,18 +202,40 @@ class GroupContext(nn.Module):
             else:
                 lc = self.lc(anchors)
                 if self.gc is not None:
-                    s = slice(self.prev, self.prev + self.G)
-                    mu = hyper[:, self.M:][:, s]
                     m_a = anchor_mask(*anchors.shape[-2:], device=anchors.device)
-                    lc = self.gc(lc, torch.cat([hyper[:, :self.M][:, s], mu, (anchors - mu) * m_a], 1))
+                    lc = self.gc(lc, torch.cat([scales, means, (anchors - means) * m_a], 1))
                 parts.append(lc)
         d_scales, d_means = self.ep(torch.cat(parts, 1))
-        s = slice(self.prev, self.prev + self.G)
-        scales, means = hyper[:, :self.M], hyper[:, self.M:]
         if self.pin_means:
             # Means stay h_s's: y_hat, and so the decoded frame, is the base package's.
-            return scales[:, s] + d_scales, means[:, s]
-        return scales[:, s] + d_scales, means[:, s] + d_means
+            return scales + d_scales, means
+        return scales + d_scales, means + d_means
+
+
+def init_heads(heads, init, prefix="", keep=()):
+    """Starts a new run's heads from another run's: config "init" =
+    {"ckpt": trainer checkpoint, "from": {variant: its variant}}. `heads` maps
+    variant -> head; `prefix` is the checkpoint's key prefix before the variant
+    (the P-frame trainer keys heads by latent first); parameters whose names start
+    with one of `keep` stay as they are. Every other parameter must come from
+    the checkpoint with the same shape, except a global context the source lacks
+    (it starts as an identity: GlobalContext). Returns the checkpoint."""
+    ck = torch.load(init["ckpt"], map_location="cpu", weights_only=False)
+    for v, h in heads.items():
+        if v not in init["from"]:
+            continue
+        src = f"{prefix}{init['from'][v]}."
+        own = h.state_dict()
+        for k in own:
+            if k.startswith(tuple(keep)):
+                continue
+            t = ck["heads"].get(src + k)
+            if t is None and ".gc." in k:
+                continue
+            assert t is not None and t.shape == own[k].shape, f"{v}.{k}: no tensor {src + k} of its shape"
+            own[k] = t
+        h.load_state_dict(own)
+    return ck
 
 
 def param_groups(named, lr, gc_lr=None):

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models.checkerboard import CheckerboardGroups, param_groups, set_lrs
+from models.checkerboard import CheckerboardGroups, init_heads, param_groups, set_lrs
 from models.data import CropSampler, load_train_frames, load_val_frames
 from models.package import load_h_s, load_hyperprior
 from models.train import open_log, pad_to, save_atomic, start_run
@@ -45,21 +45,6 @@ DEFAULTS = dict(
     pack="models/pack/train.npz", seed=0, threads=1, variants=list(VARIANTS), notes=[], init=None,
     gc_lr=None,  # learning rate of the global context (checkerboard.param_groups); None: lr
 )
-
-
-def init_from(heads, eb, init, device):
-    """Loads each head from variant init["from"][v] of checkpoint init["ckpt"],
-    and the z bottleneck the heads were trained with. Only the global context
-    may be missing from the source (it starts as an identity: GlobalContext)."""
-    ck = torch.load(init["ckpt"], map_location=device, weights_only=False)
-    for v, h in heads.items():
-        src = init["from"][v] + "."
-        sd = {k[len(src):]: t for k, t in ck["heads"].items() if k.startswith(src)}
-        missing, unexpected = h.load_state_dict(sd, strict=False)
-        bad = [k for k in missing if ".gc." not in k] + list(unexpected)
-        assert not bad, f"{v} from {init['from'][v]}: mismatched keys {bad[:5]}"
-    eb.load_state_dict(ck["z"])
-    return ck["iter"]
 
 
 def build(cfg, device):
@@ -154,8 +139,10 @@ def main():
         seed = cfg["seed"] + it
         print(f"resumed from {ckpath} at iter {it} ({wall:.0f} s)", flush=True)
     elif cfg["init"]:
-        n = init_from(heads, base.entropy_bottleneck, cfg["init"], device)
-        print(f"heads from {cfg['init']['ckpt']} (iter {n}): {cfg['init']['from']}", flush=True)
+        # Whole heads, h_s included, and the z bottleneck they were trained with.
+        ck = init_heads(heads, cfg["init"])
+        base.entropy_bottleneck.load_state_dict(ck["z"])
+        print(f"heads from {cfg['init']['ckpt']} (iter {ck['iter']}): {cfg['init']['from']}", flush=True)
 
     src = cfg["pack"] if cfg.get("pack") and os.path.exists(cfg["pack"]) else cfg["data"]
     frames = load_train_frames(src)

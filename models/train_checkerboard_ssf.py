@@ -42,7 +42,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models.checkerboard import CheckerboardGroups, param_groups, set_lrs
+from models.checkerboard import CheckerboardGroups, init_heads, param_groups, set_lrs
 from models.clips import ClipSampler, load_val_clip
 from models.export import code_bits, round_half_away
 from models.package import load_h_s, load_hyperprior, load_ssf
@@ -63,9 +63,10 @@ DEFAULTS = dict(
     pin_means=False,
     # Latents that get trained heads; the others are coded as the package codes them.
     latents=list(LATENTS),
-    # A checkpoint of this trainer whose context/side weights (not h_s) seed the
-    # heads of the same variant names: {"path": ..., "variants": {new: old}}.
-    init_from=None,
+    # A new run's context/side weights from another run of this trainer, h_s kept
+    # from the package: {"ckpt": path, "from": {variant: its variant}}
+    # (checkerboard.init_heads, as models/train_checkerboard.py's "init").
+    init=None,
     gc_lr=None,  # learning rate of the global context (checkerboard.param_groups); None: lr
 )
 
@@ -150,24 +151,6 @@ def build_heads(cfg, frozen, device):
             per[v] = h
         heads[name] = per
     return heads.to(device)
-
-
-def init_heads(heads, init):
-    """Copy context and side weights from another run's checkpoint (see DEFAULTS)."""
-    state = torch.load(init["path"], map_location="cpu", weights_only=False)["heads"]
-    n = 0
-    for new, old in init["variants"].items():
-        for name, per in heads.items():
-            if new not in per:
-                continue
-            own = per[new].state_dict()
-            for k in own:
-                src = f"{name}.{old}.{k}"
-                if not k.startswith("h_s.") and src in state and state[src].shape == own[k].shape:
-                    own[k] = state[src]
-                    n += 1
-            per[new].load_state_dict(own)
-    print(f"init_from {init['path']}: {n} context/side tensors copied (h_s kept from the package)", flush=True)
 
 
 @torch.no_grad()
@@ -262,8 +245,11 @@ def main():
     opt = torch.optim.Adam(param_groups([(n, p) for n, p in heads.named_parameters() if p.requires_grad],
                                         cfg["lr"], cfg["gc_lr"]))
     it, wall, seed = 0, 0.0, cfg["seed"]
-    if not os.path.exists(ckpath) and cfg["init_from"]:
-        init_heads(heads, cfg["init_from"])
+    if not os.path.exists(ckpath) and cfg["init"]:
+        for name, per in heads.items():
+            init_heads(per, cfg["init"], prefix=f"{name}.", keep=("h_s.",))
+        print(f"context/side weights from {cfg['init']['ckpt']} ({cfg['init']['from']}), h_s kept from the package",
+              flush=True)
     if os.path.exists(ckpath):
         ck = torch.load(ckpath, map_location=device, weights_only=False)
         missing, unexpected = heads.load_state_dict(ck["heads"], strict=False)

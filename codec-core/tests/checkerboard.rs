@@ -21,11 +21,7 @@ fn cb_dir() -> PathBuf {
 fn cb_or_skip(test: &str) -> Option<ModelSource> {
     model_or_skip(test)?;
     let dir = cb_dir();
-    if !dir.join("model.json").is_file() {
-        skip(format!("SKIP {test}: no checkerboard package at {} (make export-checkerboard)", dir.display()));
-        return None;
-    }
-    Some(ModelSource::Dirs { intra: dir, inter: None })
+    package_or_skip(test, &dir, "make export-checkerboard").then_some(ModelSource::Dirs { intra: dir, inter: None })
 }
 
 fn encoder(model: &ModelSource, w: u32, h: u32, quality: u8, threads: usize) -> Encoder {

@@ -13,13 +13,9 @@ use common::*;
 use helio_core::codec::Pixels;
 use helio_core::{ModelSource, PFrameDecision};
 
-fn package_or_skip(test: &str, name: &str) -> Option<PathBuf> {
+fn package(test: &str, name: &str) -> Option<PathBuf> {
     let dir = workspace().join("models").join(name);
-    if !dir.join("model.json").is_file() {
-        skip(format!("SKIP {test}: no package at {} (models/README.md, \"Global context\")", dir.display()));
-        return None;
-    }
-    Some(dir)
+    package_or_skip(test, &dir, "models/README.md, \"Global context\"").then_some(dir)
 }
 
 fn assert_declares_global(dir: &std::path::Path) {
@@ -33,9 +29,9 @@ fn global_context_i_frames_decode_exactly_and_cost_fewer_bits() {
     if model_or_skip(test).is_none() {
         return;
     }
-    let Some(gc) = package_or_skip(test, "checkerboard-global") else { return };
+    let Some(gc) = package(test, "checkerboard-global") else { return };
     assert_declares_global(&gc);
-    let Some(cb) = package_or_skip(test, "checkerboard") else { return };
+    let Some(cb) = package(test, "checkerboard") else { return };
     let (gc, cb) = (ModelSource::Dirs { intra: gc, inter: None }, ModelSource::Dirs { intra: cb, inter: None });
     let (w, h, frame) = aia_frame();
     let (mut curve_gc, mut curve_cb) = (Vec::new(), Vec::new());
@@ -63,9 +59,9 @@ fn global_context_p_frames_decode_exactly_and_only_save_bits() {
     if inter_model_or_skip(test).is_none() {
         return;
     }
-    let Some(gc) = package_or_skip(test, "ssf-checkerboard-global") else { return };
+    let Some(gc) = package(test, "ssf-checkerboard-global") else { return };
     assert_declares_global(&gc);
-    let Some(default) = package_or_skip(test, "ssf-checkerboard") else { return };
+    let Some(default) = package(test, "ssf-checkerboard") else { return };
     let intra = workspace().join("models/checkerboard");
     let with = |inter: PathBuf| ModelSource::Dirs { intra: intra.clone(), inter: Some(inter) };
     let (gc, default) = (with(gc), with(default));

@@ -28,8 +28,7 @@ fn intra_cb_dir() -> PathBuf {
 fn packages_or_skip(test: &str) -> Option<(ModelSource, ModelSource)> {
     inter_model_or_skip(test)?;
     for dir in [inter_cb_dir(), intra_cb_dir()] {
-        if !dir.join("model.json").is_file() {
-            skip(format!("SKIP {test}: no package at {} (make export-checkerboard-ssf)", dir.display()));
+        if !package_or_skip(test, &dir, "make export-checkerboard-ssf") {
             return None;
         }
     }

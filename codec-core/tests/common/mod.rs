@@ -70,6 +70,16 @@ pub fn skip(reason: String) {
     eprintln!("{reason}");
 }
 
+/// Whether the model package folder `dir` exists; if not, skips (`skip`) naming
+/// `make`, what makes it.
+pub fn package_or_skip(test: &str, dir: &std::path::Path, make: &str) -> bool {
+    let there = dir.join("model.json").is_file();
+    if !there {
+        skip(format!("SKIP {test}: no package at {} ({make})", dir.display()));
+    }
+    there
+}
+
 /// `$HELIO_TEST_INTER_MODEL_DIR`, else `<workspace>/models/ssf`.
 pub fn inter_model_dir() -> PathBuf {
     std::env::var_os("HELIO_TEST_INTER_MODEL_DIR").map_or_else(|| workspace().join("models/ssf"), PathBuf::from)

@@ -41,6 +41,10 @@ pack: train-deps
 train: train-deps
 	$(PY) -m models.train --config models/configs/hyperprior.json
 
+# The shipped intra transforms trained further (issue 4; needs models/checkpoints/checkerboard for z).
+train-more: train-deps
+	$(PY) -m models.train --config models/configs/hyperprior-more.json
+
 export:
 	$(PY) -m models.export --ckpt models/checkpoints/hyperprior/last.pt --out models/hyperprior
 

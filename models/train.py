@@ -35,6 +35,12 @@ DEFAULTS = dict(
     max_iters=2_000_000, ckpt_every_s=180, val_every_s=360, val_frames=[0, 1, 4, 12],
     data="/work/shared/data", seed=0, threads=2,
     notes=[],  # free-text run history, copied into the model card
+    # A new run may continue a shipped package instead of starting from scratch
+    # (its checkpoint being elsewhere): its transforms, hyper networks and gains.
+    # Packages hold no z density, so `init_z` names a checkerboard-trainer
+    # checkpoint whose "z" was trained on that package's transforms (else z
+    # re-learns from its initialisation).
+    init_package=None, init_z=None,
 )
 
 
@@ -149,12 +155,27 @@ def main():
                   f"{[int(i) + 1 for i in src]}, rescaled", flush=True)
         seed = cfg["seed"] + it  # fresh crops after a resume
         print(f"resumed from {ckpath} at iter {it} ({wall:.0f} s)", flush=True)
+    elif cfg["init_package"]:
+        from models.package import load_hyperprior
+        pkg, mj = load_hyperprior(cfg["init_package"])
+        assert [q["lambda"] for q in mj["qualities"]] == list(cfg["lambdas"]), "lambdas differ from the package's"
+        model.load_state_dict(pkg.state_dict())
+        if cfg["init_z"]:
+            model.entropy_bottleneck.load_state_dict(
+                torch.load(cfg["init_z"], map_location=device, weights_only=False)["z"])
+        print(f"new run from package {cfg['init_package']}" +
+              (f", z density from {cfg['init_z']}" if cfg["init_z"] else ""), flush=True)
     json.dump(cfg, open(os.path.join(rundir, "config.json"), "w"), indent=1)
 
     src = cfg.get("pack") if cfg.get("pack") and os.path.exists(cfg["pack"]) else cfg["data"]
     sampler = CropSampler(load_train_frames(src), cfg["crop"], seed=seed)
     val = load_val_frames(cfg["data"], cfg["val_frames"])
     Q = model.num_qualities
+    if it == 0 and cfg["init_package"]:
+        # The start, for the run to be measured against.
+        v = validate(model, val, device)
+        print("init_package on validation: " + " ".join(f"q{q + 1} {b:.4f}/{p:.2f}" for q, (b, p) in enumerate(v)),
+              flush=True)
     rng = np.random.default_rng(seed + 1)
 
     logf, log = open_log(rundir, ["iter", "wall_s", "it_per_s", "loss", "bpp", "psnr", "aux"]

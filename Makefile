@@ -41,7 +41,7 @@ pack: train-deps
 train: train-deps
 	$(PY) -m models.train --config models/configs/hyperprior.json
 
-# The shipped intra transforms trained further (issue 4; needs models/checkpoints/checkerboard for z).
+# The shipped intra transforms trained further (issue 4), z from models/checkpoints/checkerboard if there.
 train-more: train-deps
 	$(PY) -m models.train --config models/configs/hyperprior-more.json
 

@@ -38,7 +38,7 @@ DEFAULTS = dict(
     # A new run may continue a shipped package instead of starting from scratch
     # (its checkpoint being elsewhere): its transforms, hyper networks and gains.
     # Packages hold no z density, so `init_z` names a checkerboard-trainer
-    # checkpoint whose "z" was trained on that package's transforms (else z
+    # checkpoint whose "z" was trained on that package's transforms (if absent, z
     # re-learns from its initialisation).
     init_package=None, init_z=None,
 )
@@ -160,11 +160,13 @@ def main():
         pkg, mj = load_hyperprior(cfg["init_package"])
         assert [q["lambda"] for q in mj["qualities"]] == list(cfg["lambdas"]), "lambdas differ from the package's"
         model.load_state_dict(pkg.state_dict())
-        if cfg["init_z"]:
+        # Checkpoints stay on the machine that trained: on a fresh clone z re-learns.
+        z_from = cfg["init_z"] if cfg["init_z"] and os.path.exists(cfg["init_z"]) else None
+        if z_from:
             model.entropy_bottleneck.load_state_dict(
-                torch.load(cfg["init_z"], map_location=device, weights_only=False)["z"])
-        print(f"new run from package {cfg['init_package']}" +
-              (f", z density from {cfg['init_z']}" if cfg["init_z"] else ""), flush=True)
+                torch.load(z_from, map_location=device, weights_only=False)["z"])
+        print(f"new run from package {cfg['init_package']}, z density " +
+              (f"from {z_from}" if z_from else "re-learned from its initialisation"), flush=True)
     json.dump(cfg, open(os.path.join(rundir, "config.json"), "w"), indent=1)
 
     src = cfg.get("pack") if cfg.get("pack") and os.path.exists(cfg["pack"]) else cfg["data"]

@@ -245,8 +245,10 @@ def apply(package, rewrite_graphs, full=(), size=512, command=None):
         "",
         "Encoder and decoder run the graphs below at ONNX Runtime's full optimization level "
         "(model.json `full_optimization`) instead of the pinned basic one. The rewritten ones "
-        "had each ConvTranspose turned into a stride-1 Conv with s*s times the outputs and a "
-        "DepthToSpace, the same function in a form the NCHWc convolution kernels take. Outputs "
+        f"had each ConvTranspose with at least {MIN_OUT} outputs turned into a stride-1 Conv with "
+        "s*s times the outputs and a DepthToSpace, the same function in a form the NCHWc "
+        "convolution kernels take (narrower ones, such as a synthesis's last layer, run faster "
+        "as they are). Outputs "
         "differ from the original graphs' at the basic level in the last float bits only (last "
         "column), so the figures above, measured at the basic level, stand (an entropy "
         "parameter moved by 1e-5 picks another table for a rare symbol at most); the model id "

@@ -82,6 +82,9 @@ DEFAULTS = dict(
     # empty), model weights only (fresh Adam state). The first one also
     # gives the frozen intra model. Used to join a run's trained motion
     # decoder with the P model it was trained against, densities included.
+    # Its validation is then measured with those checkpoints' z densities, which
+    # a package may not use (export_ssf --z-from): judge such a run by its
+    # export's GoP table against the package it would replace.
     init_ckpt=[],
 )
 

@@ -68,6 +68,11 @@ DEFAULTS = dict(
     # decoder first learns the shipped one's predictions, without the residual
     # coder's cost, then trains on the rate-distortion loss.
     distill_until=0,
+    # Until this iteration only the z bottlenecks' densities train (the rest
+    # frozen, same loss): a start whose densities are poor (re-learned in a
+    # run that never used them) would otherwise let the z rate steer every
+    # network (configs/ssf-whole-live.json's notes).
+    z_warmup=0,
     # Residual decoder narrowed at 1/2 resolution to this many channels
     # (models/synthesis.py; 0: full width). A new run starts it from
     # init_package's r_g_s (NarrowSynthesis.init_from).
@@ -295,7 +300,15 @@ def main():
     acc = dict(n=0, loss=0.0, bpp=0.0, psnr=0.0, pred=0.0, aux=0.0)
     wall0, t_start, t_ck, it_ck, t_val = wall, time.time(), time.time(), it, time.time()
     model.train()
+    trains = {n: p.requires_grad for n, p in model.named_parameters()}
+    z_only = None
     while it < cfg["max_iters"]:
+        if z_only != (it < cfg["z_warmup"]):
+            z_only = it < cfg["z_warmup"]
+            for n, p in model.named_parameters():
+                p.requires_grad_(trains[n] and (not z_only or "entropy_bottleneck" in n))
+            print(f"iter {it}: " + ("only the z densities train" if z_only else "every trainable network trains"),
+                  flush=True)
         q = int(rng.integers(Q))
         clip = torch.from_numpy(sampler.batch(cfg["batch"])).to(device)
         with torch.no_grad():

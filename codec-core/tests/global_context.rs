@@ -18,9 +18,13 @@ fn package(test: &str, name: &str) -> Option<PathBuf> {
     package_or_skip(test, &dir, "models/README.md, \"Global context\"").then_some(dir)
 }
 
-fn assert_declares_global(dir: &std::path::Path) {
-    let json = std::fs::read_to_string(dir.join("model.json")).unwrap();
-    assert!(json.contains("\"global\":{"), "{} does not declare a global context", dir.display());
+/// The opt-in package `global` (which must declare its global context) and the
+/// default package `default` it extends, or `None` after a skip.
+fn packages(test: &str, global: &str, default: &str) -> Option<(PathBuf, PathBuf)> {
+    let gc = package(test, global)?;
+    let json = std::fs::read_to_string(gc.join("model.json")).unwrap();
+    assert!(json.contains("\"global\":{"), "{} does not declare a global context", gc.display());
+    Some((gc, package(test, default)?))
 }
 
 #[test]
@@ -29,9 +33,7 @@ fn global_context_i_frames_decode_exactly_and_cost_fewer_bits() {
     if model_or_skip(test).is_none() {
         return;
     }
-    let Some(gc) = package(test, "checkerboard-global") else { return };
-    assert_declares_global(&gc);
-    let Some(cb) = package(test, "checkerboard") else { return };
+    let Some((gc, cb)) = packages(test, "checkerboard-global", "checkerboard") else { return };
     let (gc, cb) = (ModelSource::Dirs { intra: gc, inter: None }, ModelSource::Dirs { intra: cb, inter: None });
     let (w, h, frame) = aia_frame();
     let (mut curve_gc, mut curve_cb) = (Vec::new(), Vec::new());
@@ -59,9 +61,7 @@ fn global_context_p_frames_decode_exactly_and_only_save_bits() {
     if inter_model_or_skip(test).is_none() {
         return;
     }
-    let Some(gc) = package(test, "ssf-checkerboard-global") else { return };
-    assert_declares_global(&gc);
-    let Some(default) = package(test, "ssf-checkerboard") else { return };
+    let Some((gc, default)) = packages(test, "ssf-checkerboard-global", "ssf-checkerboard") else { return };
     let intra = workspace().join("models/checkerboard");
     let with = |inter: PathBuf| ModelSource::Dirs { intra: intra.clone(), inter: Some(inter) };
     let (gc, default) = (with(gc), with(default));

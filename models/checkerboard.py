@@ -212,29 +212,31 @@ class GroupContext(nn.Module):
         return scales + d_scales, means + d_means
 
 
-def init_heads(heads, init, prefix="", keep=()):
+def init_heads(groups, init, keep=()):
     """Starts a new run's heads from another run's: config "init" =
-    {"ckpt": trainer checkpoint, "from": {variant: its variant}}. `heads` maps
-    variant -> head; `prefix` is the checkpoint's key prefix before the variant
-    (the P-frame trainer keys heads by latent first); parameters whose names start
-    with one of `keep` stay as they are. Every other parameter must come from
-    the checkpoint with the same shape, except a global context the source lacks
-    (it starts as an identity: GlobalContext). Returns the checkpoint."""
+    {"ckpt": trainer checkpoint, "from": {variant: its variant}}. `groups` is
+    [(prefix, heads)]: `heads` maps variant -> head, `prefix` is the checkpoint's
+    key prefix before the variant ("" for the intra trainer; the P-frame trainer
+    keys heads by latent first). Parameters whose names start with one of `keep`
+    stay as they are. Every other parameter must come from the checkpoint with
+    the same shape, except a global context the source lacks (it starts as an
+    identity: GlobalContext). Returns the checkpoint."""
     ck = torch.load(init["ckpt"], map_location="cpu", weights_only=False)
-    for v, h in heads.items():
-        if v not in init["from"]:
-            continue
-        src = f"{prefix}{init['from'][v]}."
-        own = h.state_dict()
-        for k in own:
-            if k.startswith(tuple(keep)):
+    for prefix, heads in groups:
+        for v, h in heads.items():
+            if v not in init["from"]:
                 continue
-            t = ck["heads"].get(src + k)
-            if t is None and ".gc." in k:
-                continue
-            assert t is not None and t.shape == own[k].shape, f"{v}.{k}: no tensor {src + k} of its shape"
-            own[k] = t
-        h.load_state_dict(own)
+            src = f"{prefix}{init['from'][v]}."
+            own = h.state_dict()
+            for k in own:
+                if k.startswith(tuple(keep)):
+                    continue
+                t = ck["heads"].get(src + k)
+                if t is None and ".gc." in k:
+                    continue
+                assert t is not None and t.shape == own[k].shape, f"{v}.{k}: no tensor {src + k} of its shape"
+                own[k] = t
+            h.load_state_dict(own)
     return ck
 
 

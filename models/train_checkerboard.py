@@ -140,7 +140,7 @@ def main():
         print(f"resumed from {ckpath} at iter {it} ({wall:.0f} s)", flush=True)
     elif cfg["init"]:
         # Whole heads, h_s included, and the z bottleneck they were trained with.
-        ck = init_heads(heads, cfg["init"])
+        ck = init_heads([("", heads)], cfg["init"])
         base.entropy_bottleneck.load_state_dict(ck["z"])
         print(f"heads from {cfg['init']['ckpt']} (iter {ck['iter']}): {cfg['init']['from']}", flush=True)
 

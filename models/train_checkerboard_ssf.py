@@ -246,8 +246,7 @@ def main():
                                         cfg["lr"], cfg["gc_lr"]))
     it, wall, seed = 0, 0.0, cfg["seed"]
     if not os.path.exists(ckpath) and cfg["init"]:
-        for name, per in heads.items():
-            init_heads(per, cfg["init"], prefix=f"{name}.", keep=("h_s.",))
+        init_heads([(f"{name}.", per) for name, per in heads.items()], cfg["init"], keep=("h_s.",))
         print(f"context/side weights from {cfg['init']['ckpt']} ({cfg['init']['from']}), h_s kept from the package",
               flush=True)
     if os.path.exists(ckpath):

@@ -140,6 +140,11 @@ def p_step(model, x, ref, q):
     return r, bpp_of(r["likelihoods"], npix), F.mse_loss(r["x_hat"], x)
 
 
+def val_line(v):
+    """validate's result as printed: per quality, I-frame then P-frame bpp/PSNR."""
+    return " ".join(f"q{q + 1} {ib:.3f}/{ip:.2f} {pb:.3f}/{pp:.2f}" for q, (ib, ip, pb, pp) in enumerate(v))
+
+
 @torch.no_grad()
 def validate(model, intra, clip, device):
     model.eval()
@@ -177,9 +182,9 @@ def main():
         ck = torch.load(ckpath, map_location=device, weights_only=False)
         intra_state, intra_cfg = ck["intra"], ck["intra_config"]
     elif cfg["init_ckpt"]:
-        inits = [(torch.load(path, map_location=device, weights_only=False), prefixes)
+        inits = [(path, torch.load(path, map_location=device, weights_only=False), prefixes)
                  for path, prefixes in cfg["init_ckpt"]]
-        intra_state, intra_cfg = inits[0][0]["intra"], inits[0][0]["intra_config"]
+        intra_state, intra_cfg = inits[0][1]["intra"], inits[0][1]["intra_config"]
         ck = None
     elif os.path.exists(cfg["intra_ckpt"]):
         ik = torch.load(cfg["intra_ckpt"], map_location=device, weights_only=False)
@@ -215,8 +220,8 @@ def main():
               f"{cfg['init_package']} (P networks; Adam state and z density re-learned)", flush=True)
     elif ck is None and cfg["init_ckpt"]:
         state = model.state_dict()
-        for (ik, prefixes), (path, _) in zip(inits, cfg["init_ckpt"]):
-            got = {k: v for k, v in ik["model"].items() if k.startswith(tuple(prefixes) or "")}
+        for path, ik, prefixes in inits:
+            got = {k: v for k, v in ik["model"].items() if not prefixes or k.startswith(tuple(prefixes))}
             state.update(got)
             print(f"new run: {len(got)} tensors from {path} (iter {ik['iter']})", flush=True)
         model.load_state_dict(state)
@@ -260,18 +265,17 @@ def main():
     val = load_val_clip(cfg["data"], cfg["val_start"], cfg["val_len"])
     Q = model.num_qualities
     rng = np.random.default_rng(seed + 1)
+    start = None  # what a new run is measured against, on the same validation
     if warm is not None and (cfg["residual_half"] or cfg["scale_bias"] is not None):
         warm.to(device).eval()
         warm.use_gain = cfg["global_gain"]
-        v = validate(warm, intra, val, device)
-        print(f"{cfg['init_package']} on validation, I/P: " + " ".join(
-            f"q{q + 1} {ib:.3f}/{ip:.2f} {pb:.3f}/{pp:.2f}" for q, (ib, ip, pb, pp) in enumerate(v)), flush=True)
-        # Kept for export_synthesis's card: the decoder it replaces, on the same validation.
-        cfg["init_validation"] = v
-    if ck is None and cfg["init_ckpt"]:
-        v = validate(model, intra, val, device)
-        print("init_ckpt on validation, I/P: " + " ".join(
-            f"q{q + 1} {ib:.3f}/{ip:.2f} {pb:.3f}/{pp:.2f}" for q, (ib, ip, pb, pp) in enumerate(v)), flush=True)
+        start, label = warm, cfg["init_package"]
+    elif ck is None and cfg["init_ckpt"]:
+        start, label = model, "init_ckpt"
+    if start is not None:
+        v = validate(start, intra, val, device)
+        print(f"{label} on validation, I/P: " + val_line(v), flush=True)
+        # Kept for the model card (export_synthesis's: the decoder it replaces).
         cfg["init_validation"] = v
     if warm is not None and cfg["scale_bias"] is not None:
         with torch.no_grad():
@@ -301,10 +305,10 @@ def main():
     wall0, t_start, t_ck, it_ck, t_val = wall, time.time(), time.time(), it, time.time()
     model.train()
     trains = {n: p.requires_grad for n, p in model.named_parameters()}
-    z_only = None
+    z_only = False
     while it < cfg["max_iters"]:
         if z_only != (it < cfg["z_warmup"]):
-            z_only = it < cfg["z_warmup"]
+            z_only = not z_only
             for n, p in model.named_parameters():
                 p.requires_grad_(trains[n] and (not z_only or "entropy_bottleneck" in n))
             print(f"iter {it}: " + ("only the z densities train" if z_only else "every trainable network trains"),
@@ -366,8 +370,7 @@ def main():
                 t_val = now
                 v = validate(model, intra, val, device)
                 row += [c for quad in v for c in quad]
-                msg += " | val I/P " + " ".join(
-                    f"q{q + 1} {ib:.3f}/{ip:.2f} {pb:.3f}/{pp:.2f}" for q, (ib, ip, pb, pp) in enumerate(v))
+                msg += " | val I/P " + val_line(v)
             log.writerow([f"{c:.5g}" if isinstance(c, float) else c for c in row])
             logf.flush()
             print(msg, flush=True)

@@ -4,7 +4,7 @@
 .PHONY: all setup build demo test fuzz-check train-deps pack train export synth-clips train-ssf export-ssf \
 	train-checkerboard export-checkerboard train-ssf-lowres export-ssf-lowres train-checkerboard-ssf \
 	export-checkerboard-ssf train-ssf-scale export-ssf-scale train-synthesis export-synthesis train-ssf-residual export-ssf-residual \
-	train-checkerboard-global train-checkerboard-ssf-global export-checkerboard-global clean
+	train-checkerboard-global train-checkerboard-ssf-global export-checkerboard-global train-more train-ssf-whole clean
 
 CARGO ?= cargo
 PY := .venv/bin/python

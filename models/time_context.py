@@ -9,33 +9,25 @@ packages, so a busy machine slows them alike.
 import argparse
 import json
 import os
-import time
 
 import numpy as np
-import onnxruntime as ort
 
-
-def session(path, full):
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
-    so.inter_op_num_threads = 1
-    so.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_ENABLE_ALL if full
-                                   else ort.GraphOptimizationLevel.ORT_ENABLE_BASIC)
-    return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+from models.subpixel import bench, package_level, sess
 
 
 def passes(pkg, prefix, size):
     """[(session, feed)] of every context pass of the package's latent `prefix`."""
     mj = json.load(open(os.path.join(pkg, "model.json")))
     spec = mj if not prefix else mj[{"m_": "motion", "r_": "residual"}[prefix]]
-    ctx, full = spec["context"], set(mj.get("full_optimization", []))
+    ctx = spec["context"]
     M, h = sum(ctx["groups"]), size // 16
     rng = np.random.default_rng(0)
     out, start = [], 0
     for k, G in enumerate(ctx["groups"]):
         for p in ("a", "n") if ctx["local"] else ("a",):
             name = f"{prefix}cg{k}_{p}"
-            s = session(os.path.join(pkg, f"{name}.onnx"), name in full)
+            path = os.path.join(pkg, f"{name}.onnx")
+            s = sess(open(path, "rb").read(), 1, package_level(path))
             feed = {"hyper_scales": rng.random((1, M, h, h), dtype=np.float32),
                     "hyper_means": rng.standard_normal((1, M, h, h), dtype=np.float32)}
             names = {i.name for i in s.get_inputs()}
@@ -61,16 +53,7 @@ def main():
     res = {p: [] for p in a.packages}
     for _ in range(a.rounds):
         for p, ps in runs.items():
-            total = 0.0
-            for s, feed in ps:
-                s.run(None, feed)
-                ts = []
-                for _ in range(5):
-                    t = time.perf_counter()
-                    s.run(None, feed)
-                    ts.append(time.perf_counter() - t)
-                total += float(np.median(ts))
-            res[p].append(total * 1000)
+            res[p].append(sum(bench(s, feed, 5)[0] for s, feed in ps))
     for p, v in res.items():
         print(f"{p}: {len(runs[p])} {a.prefix}context passes, {a.size}x{a.size}, 1 thread: "
               + " ".join(f"{x:.1f}" for x in v) + " ms")

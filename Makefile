@@ -64,11 +64,12 @@ export-ssf:
 train-checkerboard: train-deps
 	$(PY) -m models.train_checkerboard --config models/configs/checkerboard.json
 
-# Then g_s as Conv + DepthToSpace and the decoder-side graphs at full optimization
-# (models/subpixel.py; a new model id: move the previous package to models/legacy/ first).
+# Then g_s in phase-split form and the decoder-side graphs at full optimization (models/subpixel.py).
+# The default until 2026-12-02 (models/legacy/checkerboard-ce9cb739288ca450); the default is now
+# export-checkerboard-global's.
 export-checkerboard:
-	$(PY) -m models.export_checkerboard --ckpt models/checkpoints/checkerboard/last.pt --out models/checkerboard
-	$(PY) -m models.subpixel --package models/checkerboard --rewrite g_s \
+	$(PY) -m models.export_checkerboard --ckpt models/checkpoints/checkerboard/last.pt --out out/checkerboard
+	$(PY) -m models.subpixel --package out/checkerboard --rewrite g_s \
 		--all h_s cg0_a cg0_n cg1_a cg1_n cg2_a cg2_n cg3_a cg3_n
 
 # models/ssf with its motion decoder cut to 1/4 resolution (distilled, then fine-tuned).
@@ -95,7 +96,9 @@ export-checkerboard-ssf:
 		--all r_side r_cg0_a r_cg0_n r_cg1_a r_cg1_n r_cg2_a r_cg2_n r_cg3_a r_cg3_n
 	$(PY) -m models.split_predict --from out/ssf-checkerboard-predict --out out/ssf-checkerboard
 
-# The motion decoder with a live scale field (models/README.md), swapped into the default P package.
+# The motion decoder with a live scale field (models/README.md), swapped into the P package that was
+# the default until 2026-12-02 (models/legacy/ssf-checkerboard-7879c5e0b3b086aa, before its r_g_s and
+# m_g_s went phase-split); export-checkerboard-global's residual heads are exported on it.
 train-ssf-scale: train-deps
 	$(PY) -m models.train_ssf --config models/configs/ssf-scale-live.json
 
@@ -104,7 +107,7 @@ export-ssf-scale:
 		--z-from models/legacy/ssf-lowres-7da1b6efc2d1853f --subpixel r_g_s --all m_h_s r_h_s
 	$(PY) -m models.split_predict --from out/ssf-scale-live --out out/ssf-scale-live-warp
 	$(PY) -m models.swap_graph --base models/legacy/ssf-checkerboard-2ac60fc0e76e2ad9 --graph m_g_s \
-		--from out/ssf-scale-live-warp --out models/ssf-checkerboard \
+		--from out/ssf-scale-live-warp --out out/ssf-checkerboard-scale-live \
 		--why "motion decoder with a live scale field: models/legacy/ssf-lowres-7da1b6efc2d1853f's, fine-tuned alone with its scale-channel bias started at 0.25 (models/configs/ssf-scale-live.json)"
 
 # The whole P model on the rate-distortion loss with the live scale field (issue 5): the
@@ -123,13 +126,15 @@ train-checkerboard-ssf-global: train-deps
 	test -f models/pack/synth-clips/clips.npy || $(MAKE) synth-clips
 	$(PY) -m models.train_checkerboard_ssf --config models/configs/ssf-checkerboard-global.json
 
-# The opt-in packages models/checkerboard-global and models/ssf-checkerboard-global. The residual
-# heads are exported on the default's motion decoder in predict.onnx form (out/ssf-scale-live
-# from export-ssf-scale), so the numpy GoP check runs on the predictions they were trained on.
+# The default packages models/checkerboard and models/ssf-checkerboard (since 2026-12-02; a new
+# model id: move the previous ones to models/legacy/ first). The residual heads are exported on the
+# live-scale motion decoder in predict.onnx form (out/ssf-scale-live from export-ssf-scale), so the
+# numpy GoP check runs on the predictions they were trained on; the synthesis graphs then go
+# phase-split (models/subpixel.py).
 export-checkerboard-global:
 	$(PY) -m models.export_checkerboard --ckpt models/checkpoints/checkerboard-global/last.pt \
-		--variant checkerboard+global --out models/checkerboard-global
-	$(PY) -m models.subpixel --package models/checkerboard-global --rewrite g_s \
+		--variant checkerboard+global --out models/checkerboard
+	$(PY) -m models.subpixel --package models/checkerboard --rewrite g_s \
 		--all h_s cg0_a cg0_n cg1_a cg1_n cg2_a cg2_n cg3_a cg3_n
 	$(PY) -m models.swap_graph --base models/legacy/ssf-lowres-7da1b6efc2d1853f --graph predict \
 		--from out/ssf-scale-live --out out/ssf-lowres-live-predict \
@@ -138,7 +143,8 @@ export-checkerboard-global:
 		--package out/ssf-lowres-live-predict --out out/ssf-cg-global-predict \
 		--residual checkerboard+global+side \
 		--all r_side r_cg0_a r_cg0_n r_cg1_a r_cg1_n r_cg2_a r_cg2_n r_cg3_a r_cg3_n
-	$(PY) -m models.split_predict --from out/ssf-cg-global-predict --out models/ssf-checkerboard-global
+	$(PY) -m models.split_predict --from out/ssf-cg-global-predict --out models/ssf-checkerboard
+	$(PY) -m models.subpixel --package models/ssf-checkerboard --rewrite r_g_s m_g_s
 
 # Narrower synthesis transforms (models/synthesis.py), each trained on its package's frozen encoder
 # and put into a copy of that package (a new model id: the previous package goes to models/legacy/

@@ -264,7 +264,10 @@ fn downlink_tcp_ends_with_sender() {
             ("TIMEOUT", "20".to_string()),
         ],
     );
-    let sent = 8;
+    // 3 s of live frames: the receiver's gst-launch must start and connect within them,
+    // which under a loaded test run (every test binary at once on 2 cores) took over
+    // the 0.8 s that 8 frames gave.
+    let sent = 30;
     let mut env = small();
     env.extend([
         ("TRANSPORT", "tcp".to_string()),

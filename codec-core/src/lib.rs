@@ -27,7 +27,10 @@ pub mod model;
 pub mod runtime;
 pub mod warp;
 
-pub use codec::{DecodedFrame, Decoder, DecoderConfig, EncodedFrame, Encoder, EncoderConfig, PFrameDecision, RdCost};
+pub use codec::{
+    DEFAULT_KEYFRAME_QUALITY_OFFSET, DecodedFrame, Decoder, DecoderConfig, EncodedFrame, Encoder, EncoderConfig, PFrameDecision,
+    RdCost,
+};
 pub use error::{Error, Result};
 pub use frame_threads::FrameThreadedDecoder;
 pub use model::ModelSource;

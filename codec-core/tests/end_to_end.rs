@@ -19,6 +19,7 @@ fn encoder(model: &ModelSource, width: u32, height: u32, bit_depth: u8, quality:
         threads,
         keyframe_interval: 1,
         p_frame_decision: Default::default(),
+        keyframe_quality_offset: helio_core::DEFAULT_KEYFRAME_QUALITY_OFFSET,
         wavelengths: vec![],
     })
     .unwrap()
@@ -208,6 +209,7 @@ fn invalid_configurations_and_inputs_are_errors() {
             threads: 1,
             keyframe_interval: 1,
             p_frame_decision: Default::default(),
+            keyframe_quality_offset: helio_core::DEFAULT_KEYFRAME_QUALITY_OFFSET,
             wavelengths: vec![],
         };
         assert!(matches!(Encoder::new(cfg), Err(Error::Config(_))), "{w}x{h}@{bd} q{q} accepted");
@@ -277,6 +279,7 @@ fn seed_fuzz_corpus() {
         keyframe_interval: 30,
         // P seeds whatever the mode decision would pick.
         p_frame_decision: helio_core::PFrameDecision::Always,
+        keyframe_quality_offset: helio_core::DEFAULT_KEYFRAME_QUALITY_OFFSET,
         wavelengths: vec![],
     };
     let mut enc = Encoder::new(cfg).unwrap();

@@ -450,3 +450,47 @@ fn rd_decision_skips_the_i_candidate_while_p_wins_clearly() {
         assert!(dec.decode(&u.data).unwrap().pixels == *recon, "frame {i}");
     }
 }
+
+/// Keyframes that start a GoP of P-frames are coded one quality level up (the
+/// default offset), capped at the top level; P-frames, all-intra streams and an
+/// offset of 0 keep the configured level. The decoder reads each frame's level
+/// from its packet and matches the encoder's reconstruction.
+#[test]
+fn keyframes_that_start_a_gop_are_coded_one_quality_level_up() {
+    let Some(model) = inter_model_or_skip("keyframes_that_start_a_gop_are_coded_one_quality_level_up") else { return };
+    let frames = drifting_sequence(7, W, H);
+    let with_offset = |quality: u8, keyframe_interval: u32, offset: u8| {
+        Encoder::new(helio_core::EncoderConfig {
+            width: W,
+            height: H,
+            bit_depth: 14,
+            quality,
+            model: model.clone(),
+            execution_provider: helio_core::ExecutionProvider::Cpu,
+            threads: 1,
+            keyframe_interval,
+            p_frame_decision: PFrameDecision::Always,
+            keyframe_quality_offset: offset,
+            wavelengths: vec![],
+        })
+        .unwrap()
+    };
+    let levels = with_offset(1, 1, 0).quality_levels();
+    let cases: [(u8, u32, u8, [u8; 7]); 4] = [
+        (2, 3, helio_core::DEFAULT_KEYFRAME_QUALITY_OFFSET, [3, 2, 2, 3, 2, 2, 3]),
+        (2, 3, 0, [2; 7]),
+        (2, 1, helio_core::DEFAULT_KEYFRAME_QUALITY_OFFSET, [2; 7]),
+        (levels, 3, 2, [levels; 7]),
+    ];
+    for (quality, interval, offset, want) in cases {
+        let mut enc = with_offset(quality, interval, offset);
+        let mut dec = decoder(&model, 1);
+        let mut got = Vec::new();
+        for (unit, rec) in encode_all(&mut enc, &frames) {
+            let out = dec.decode(&unit.data).unwrap();
+            assert_eq!(out.pixels, rec, "quality {quality}, interval {interval}, offset {offset}");
+            got.push(out.quality);
+        }
+        assert_eq!(got, want, "quality {quality}, interval {interval}, offset {offset}");
+    }
+}

@@ -30,6 +30,7 @@ fn missing_model_files_name_the_full_path() {
         threads: 1,
         keyframe_interval: 1,
         p_frame_decision: Default::default(),
+        keyframe_quality_offset: helio_core::DEFAULT_KEYFRAME_QUALITY_OFFSET,
         wavelengths: vec![],
     };
     let msg = Encoder::new(cfg).err().expect("no graphs, no encoder").to_string();

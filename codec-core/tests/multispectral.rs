@@ -37,6 +37,7 @@ fn encoder(model: &ModelSource, wavelengths: &[u16], keyframe_interval: u32, dec
         threads: 1,
         keyframe_interval,
         p_frame_decision: decision,
+        keyframe_quality_offset: helio_core::DEFAULT_KEYFRAME_QUALITY_OFFSET,
         wavelengths: wavelengths.to_vec(),
     })
     .unwrap()
@@ -205,6 +206,7 @@ fn wrong_plane_count_is_a_config_error() {
             threads: 1,
             keyframe_interval: 1,
             p_frame_decision: PFrameDecision::Rd,
+            keyframe_quality_offset: helio_core::DEFAULT_KEYFRAME_QUALITY_OFFSET,
             wavelengths: vec![],
         }
     });

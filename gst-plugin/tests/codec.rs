@@ -170,6 +170,7 @@ fn harness_round_trip_gray16_and_gray8() {
         threads: 0,
         keyframe_interval: 30,
         p_frame_decision: Default::default(),
+        keyframe_quality_offset: helio_core::DEFAULT_KEYFRAME_QUALITY_OFFSET,
         wavelengths: vec![],
     })
     .unwrap();
@@ -316,6 +317,7 @@ fn p_frame_decision_rd_makes_a_scene_cut_a_keyframe() {
             threads: 0,
             keyframe_interval: 30,
             p_frame_decision: decision,
+            keyframe_quality_offset: helio_core::DEFAULT_KEYFRAME_QUALITY_OFFSET,
             wavelengths: vec![],
         })
         .unwrap();
@@ -360,6 +362,7 @@ fn decoder_refuses_a_gop_stream_without_the_inter_package() {
         threads: 0,
         keyframe_interval: 30,
         p_frame_decision: Default::default(),
+        keyframe_quality_offset: helio_core::DEFAULT_KEYFRAME_QUALITY_OFFSET,
         wavelengths: vec![],
     })
     .unwrap();
@@ -421,6 +424,7 @@ fn encode_units(model: &str, n: u32) -> Vec<Vec<u8>> {
         threads: 0,
         keyframe_interval: 1,
         p_frame_decision: Default::default(),
+        keyframe_quality_offset: helio_core::DEFAULT_KEYFRAME_QUALITY_OFFSET,
         wavelengths: vec![],
     })
     .unwrap();

@@ -76,6 +76,7 @@ fn encode_gop_file(model: &str, inter: &str) -> Coded {
         threads: 0,
         keyframe_interval: GOP as u32,
         p_frame_decision: helio_core::PFrameDecision::Always,
+        keyframe_quality_offset: helio_core::DEFAULT_KEYFRAME_QUALITY_OFFSET,
         wavelengths: vec![],
     })
     .unwrap();

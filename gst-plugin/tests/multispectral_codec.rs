@@ -63,6 +63,7 @@ fn multispectral_stream_round_trips_through_a_file() {
         threads: 0,
         keyframe_interval: 3,
         p_frame_decision: helio_core::PFrameDecision::Always,
+        keyframe_quality_offset: helio_core::DEFAULT_KEYFRAME_QUALITY_OFFSET,
         wavelengths: WAVELENGTHS.to_vec(),
     })
     .unwrap();
@@ -185,6 +186,7 @@ fn a_damaged_band_is_concealed_and_named() {
         threads: 1,
         keyframe_interval: 3,
         p_frame_decision: helio_core::PFrameDecision::Always,
+        keyframe_quality_offset: helio_core::DEFAULT_KEYFRAME_QUALITY_OFFSET,
         wavelengths: WAVELENGTHS.to_vec(),
     })
     .unwrap();

@@ -178,6 +178,7 @@ pub fn encoder_with(
         threads,
         keyframe_interval,
         p_frame_decision,
+        keyframe_quality_offset: helio_core::DEFAULT_KEYFRAME_QUALITY_OFFSET,
         wavelengths: vec![],
     })
     .unwrap()

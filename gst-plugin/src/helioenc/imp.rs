@@ -44,6 +44,7 @@ struct Settings {
     threads: u32,
     keyframe_interval: u32,
     p_frame_decision: PFrameDecision,
+    keyframe_quality_offset: u32,
     bit_depth: u32,
 }
 
@@ -57,6 +58,7 @@ impl Default for Settings {
             threads: DEFAULT_THREADS,
             keyframe_interval: DEFAULT_KEYFRAME_INTERVAL,
             p_frame_decision: DEFAULT_P_FRAME_DECISION,
+            keyframe_quality_offset: helio_core::DEFAULT_KEYFRAME_QUALITY_OFFSET as u32,
             bit_depth: DEFAULT_BIT_DEPTH,
         }
     }
@@ -152,6 +154,20 @@ impl ObjectImpl for HelioEnc {
                     .default_value(DEFAULT_KEYFRAME_INTERVAL)
                     .mutable_ready()
                     .build(),
+                glib::ParamSpecUInt::builder("keyframe-quality-offset")
+                    .nick("Keyframe quality offset")
+                    .blurb(
+                        "Keyframes that start a GoP of P-frames are coded this many quality \
+                         levels above quality (capped at the model's top level): a better \
+                         reference for the P-frames that follow. 1 took 0.5-2.9 % off the bits \
+                         at equal PSNR at GoP 30 on real AIA frames; 0 codes every frame at \
+                         quality. No effect on all-intra streams (keyframe-interval=1 or no inter \
+                         package) nor on I-frames chosen by p-frame-decision=rd",
+                    )
+                    .maximum(MAX_QUALITY_PSPEC)
+                    .default_value(helio_core::DEFAULT_KEYFRAME_QUALITY_OFFSET as u32)
+                    .mutable_ready()
+                    .build(),
                 glib::ParamSpecEnum::builder_with_default(
                     "p-frame-decision",
                     DEFAULT_P_FRAME_DECISION,
@@ -217,6 +233,9 @@ impl ObjectImpl for HelioEnc {
             "keyframe-interval" => {
                 settings.keyframe_interval = value.get().expect("type checked upstream");
             }
+            "keyframe-quality-offset" => {
+                settings.keyframe_quality_offset = value.get().expect("type checked upstream");
+            }
             "p-frame-decision" => {
                 settings.p_frame_decision = value.get().expect("type checked upstream");
             }
@@ -253,6 +272,7 @@ impl ObjectImpl for HelioEnc {
             "execution-provider" => settings.execution_provider.to_value(),
             "threads" => settings.threads.to_value(),
             "keyframe-interval" => settings.keyframe_interval.to_value(),
+            "keyframe-quality-offset" => settings.keyframe_quality_offset.to_value(),
             "p-frame-decision" => settings.p_frame_decision.to_value(),
             "bit-depth" => settings.bit_depth.to_value(),
             _ => unimplemented!(),
@@ -590,6 +610,7 @@ impl VideoEncoderImpl for HelioEnc {
             threads: settings.threads as usize,
             keyframe_interval: settings.keyframe_interval,
             p_frame_decision: settings.p_frame_decision.into(),
+            keyframe_quality_offset: settings.keyframe_quality_offset.min(u8::MAX as u32) as u8,
             wavelengths: wavelengths.clone(),
         };
         gst::debug!(CAT, imp = self, "Creating encoder with {:?}", cfg);

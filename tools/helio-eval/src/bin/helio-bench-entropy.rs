@@ -99,6 +99,7 @@ fn run(a: &Args) -> Result<(), String> {
                 threads: 1,
                 keyframe_interval: 1,
                 p_frame_decision: Default::default(),
+                keyframe_quality_offset: helio_core::DEFAULT_KEYFRAME_QUALITY_OFFSET,
                 wavelengths: vec![],
             })
             .map_err(|e| e.to_string())?;

@@ -189,6 +189,7 @@ fn helio(
             threads,
             keyframe_interval: gop,
             p_frame_decision: PFrameDecision::Rd,
+            keyframe_quality_offset: helio_core::DEFAULT_KEYFRAME_QUALITY_OFFSET,
             wavelengths: if joint { wavelengths.to_vec() } else { Vec::new() },
         };
         let mut enc = Encoder::new(cfg).map_err(|e| e.to_string())?;

@@ -84,6 +84,8 @@ def _is_pointwise(n):
 def rewrite(model, min_out=MIN_OUT):
     """Rewrites `model` (ConvTransposes with square kernels, equal pads, output s times the
     input) into the phase form described above, in place."""
+    if any(len(v) == 6 for v in _meta(model).values()):
+        raise ValueError("already in phase-split form")
     g = model.graph
     inits = {i.name: numpy_helper.to_array(i) for i in g.initializer}
     phased = {}  # tensor name -> (s, its s*s phase tensors, row-major)
@@ -175,11 +177,15 @@ def rewrite(model, min_out=MIN_OUT):
     return model
 
 
+def _meta(model):
+    return json.loads({p.key: p.value for p in model.metadata_props}.get(META, "{}"))
+
+
 def unrewrite(model):
     """A graph in the previous form (each ConvTranspose a Conv over zero-padded phase
     kernels + DepthToSpace, metadata entries of length 4) back to ConvTransposes, in place;
     other graphs are returned as they are."""
-    meta = json.loads({p.key: p.value for p in model.metadata_props}.get(META, "{}"))
+    meta = _meta(model)
     if not meta or any(len(v) != 4 for v in meta.values()):
         return model
     g = model.graph
@@ -214,7 +220,7 @@ def unrewrite(model):
 def original_initializers(model):
     """{name: array} of the graph's weights, rewritten ConvTranspose weights and
     biases (either form) turned back into their original names and shapes."""
-    meta = json.loads({p.key: p.value for p in model.metadata_props}.get(META, "{}"))
+    meta = _meta(model)
     out = {}
     for init in model.graph.initializer:
         a = numpy_helper.to_array(init)
@@ -332,7 +338,10 @@ def apply(package, rewrite_graphs, full=(), size=512, command=None):
         base = unrewrite(onnx.load(path))
         new_model = base
         if name in rewrite_graphs:
-            new_model = rewrite(unrewrite(onnx.load(path)))
+            try:
+                new_model = rewrite(unrewrite(onnx.load(path)))
+            except ValueError as e:
+                raise SystemExit(f"{path}: {e}")
             # The weights must come back exactly (models/package.py reads packages this way).
             orig = {i.name: numpy_helper.to_array(i) for i in base.graph.initializer}
             back = original_initializers(new_model)
@@ -430,7 +439,10 @@ if __name__ == "__main__":
     as_is, level = open(path, "rb").read(), package_level(path)
     base = unrewrite(onnx.load(path))
     orig = base.SerializeToString()
-    new = rewrite(base).SerializeToString()
+    try:
+        new = rewrite(base).SerializeToString()
+    except ValueError as e:
+        raise SystemExit(f"{path}: {e} (time it against another graph with --compare)")
     feeds = feeds_for_graph(onnx.load(path), size)
     print(f"{path} at {size}x{size}")
     outs = {}  # the rewritten graph's outputs per thread count

@@ -130,8 +130,8 @@ def rewrite(model, min_out=MIN_OUT):
 
                 def pads(a):
                     pb = p - s * a
-                    assert pb >= 0
                     v = S + pb - k
+                    assert pb >= 0 and v < S, "needs a crop"
                     return pb, max(-v, 0), max(v, 0)
                 for ay in range(s):
                     for ax in range(s):

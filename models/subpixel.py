@@ -336,10 +336,11 @@ def apply(package, rewrite_graphs, full=(), size=512, command=None):
         old = open(path, "rb").read()
         old_level = ALL if name in done else L1
         base = unrewrite(onnx.load(path))
+        base_bytes = base.SerializeToString()
         new_model = base
         if name in rewrite_graphs:
             try:
-                new_model = rewrite(unrewrite(onnx.load(path)))
+                new_model = rewrite(onnx.load_from_string(base_bytes))
             except ValueError as e:
                 raise SystemExit(f"{path}: {e}")
             # The weights must come back exactly (models/package.py reads packages this way).
@@ -349,7 +350,7 @@ def apply(package, rewrite_graphs, full=(), size=512, command=None):
         new = new_model.SerializeToString()
         f = feeds_for_graph(base, size)
         (to1, tn1), (_, on1) = ab(sess(old, 1, old_level), sess(new, 1, ALL), f)
-        ob = sess(base.SerializeToString(), 1, L1).run(None, f)
+        ob = sess(base_bytes, 1, L1).run(None, f)
         diff = max(float(np.abs(a - b).max()) for a, b in zip(ob, on1))
         to2 = tn2 = None
         if not single_threaded(name):
@@ -439,11 +440,11 @@ if __name__ == "__main__":
     as_is, level = open(path, "rb").read(), package_level(path)
     base = unrewrite(onnx.load(path))
     orig = base.SerializeToString()
+    feeds = feeds_for_graph(base, size)  # before rewrite() changes base in place
     try:
         new = rewrite(base).SerializeToString()
     except ValueError as e:
         raise SystemExit(f"{path}: {e} (time it against another graph with --compare)")
-    feeds = feeds_for_graph(onnx.load(path), size)
     print(f"{path} at {size}x{size}")
     outs = {}  # the rewritten graph's outputs per thread count
     for threads in (1, 2):

@@ -28,8 +28,9 @@ fn legacy_dirs() -> (Vec<PathBuf>, Vec<PathBuf>) {
 /// Each superseded intra package alone, and each superseded inter package with
 /// the first superseded intra package (a stream's header names the pair by a
 /// hash of both ids, which the decoder matches against every embedded intra and
-/// inter package: one pair per inter package tests each): 3 frames (I, P, P) at quality 2, decoded by one
-/// embedded decoder that also takes a stream of the current default in between.
+/// inter package: one pair per inter package tests each): 3 frames (I, P, P)
+/// at quality 2, decoded by one embedded decoder that also takes a stream of
+/// the current default in between.
 #[test]
 fn embedded_models_decode_streams_of_superseded_packages() {
     let Some(_) = inter_model_or_skip("embedded_models_decode_streams_of_superseded_packages") else { return };

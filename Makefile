@@ -4,7 +4,7 @@
 .PHONY: all setup build demo test fuzz-check train-deps pack train export synth-clips train-ssf export-ssf \
 	train-checkerboard export-checkerboard train-ssf-lowres export-ssf-lowres train-checkerboard-ssf \
 	export-checkerboard-ssf train-ssf-scale export-ssf-scale train-synthesis export-synthesis train-ssf-residual export-ssf-residual \
-	train-checkerboard-global train-checkerboard-ssf-global export-checkerboard-global train-more train-ssf-whole clean
+	train-checkerboard-global train-checkerboard-ssf-global export-checkerboard-global train-more train-ssf-whole gpu-wheels clean
 
 CARGO ?= cargo
 PY := .venv/bin/python
@@ -44,6 +44,13 @@ train: train-deps
 # The shipped intra transforms trained further (issue 4), z from models/checkpoints/checkerboard if there.
 train-more: train-deps
 	$(PY) -m models.train --config models/configs/hyperprior-more.json
+
+# Training on a lent GPU (models/README.md, "Training on a GPU"): CompressAI and pytorch-msssim
+# as wheels for the device's Python 3.12 (it has CompressAI's other needs), carried as .whl.
+gpu-wheels: setup
+	mkdir -p .whl
+	$(PY) -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		--platform manylinux_2_34_x86_64 -d .whl compressai==1.2.8 pytorch-msssim==1.0.0
 
 export:
 	$(PY) -m models.export --ckpt models/checkpoints/hyperprior/last.pt --out models/hyperprior

@@ -45,6 +45,7 @@ TRAIN_SOURCES = [
     ("singles", "singles", "u16"),
 ]
 VAL_SOURCE = ("aia171", "aia-flare-20120719/171", "dn14")
+VAL_COPY = "data/aia171"  # the same frames and meta.json, committed for users
 
 # How often each group is drawn. AIA is what the codec is for, so it gets
 # half of the crops even though it is a minority of the pixels.
@@ -101,8 +102,13 @@ def load_train_frames(source=DATA_DIR):
 
 
 def load_val_frames(data_dir=DATA_DIR, indices=None):
-    """Held-out AIA 171 frames as t arrays [H, W] (no augmentation)."""
-    frames = _read_folder(*VAL_SOURCE, data_dir)
+    """Held-out AIA 171 frames as t arrays [H, W] (no augmentation); from the
+    repo's copy of the same 13 frames (data/aia171) where `data_dir` lacks them
+    (a GPU machine, which gets the repo and the pack but not ../shared)."""
+    group, folder, kind = VAL_SOURCE
+    if not os.path.isdir(os.path.join(data_dir, folder)) and os.path.isdir(VAL_COPY):
+        data_dir, folder = os.path.dirname(VAL_COPY), os.path.basename(VAL_COPY)
+    frames = _read_folder(group, folder, kind, data_dir)
     if indices is not None:
         frames = [frames[i] for i in indices]
     return [(f["name"], to_t(f["raw"], "dn14")) for f in frames]
@@ -156,6 +162,28 @@ class CropSampler:
 
     def batch(self, n):
         return np.stack([self._one() for _ in range(n)])[:, None].astype(np.float32)
+
+
+def batch_stream(frames, crop, batch, seed, workers=0):
+    """Endless float32 tensors [batch, 1, crop, crop] of CropSampler crops.
+    workers=0 cuts them in this process (the CPU runs' exact sequence for a
+    seed); otherwise `workers` processes, each with its own seed, feed a GPU."""
+    import torch
+    if workers == 0:
+        s = CropSampler(frames, crop, seed=seed)
+        while True:
+            yield torch.from_numpy(s.batch(batch))
+
+    class Crops(torch.utils.data.IterableDataset):
+        def __iter__(self):
+            w = torch.utils.data.get_worker_info().id
+            s = CropSampler(frames, crop, seed=seed * 1009 + w)
+            while True:
+                yield torch.from_numpy(s.batch(batch))
+
+    yield from torch.utils.data.DataLoader(Crops(), batch_size=None, num_workers=workers,
+                                           pin_memory=torch.cuda.is_available(), prefetch_factor=4,
+                                           persistent_workers=True)
 
 
 def pack(out=PACK_PATH, data_dir=DATA_DIR):

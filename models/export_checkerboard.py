@@ -149,12 +149,21 @@ def main():
     ap.add_argument("--ckpt", default="models/checkpoints/checkerboard/last.pt")
     ap.add_argument("--out", default="models/checkerboard")
     ap.add_argument("--variant", default="checkerboard")
+    # Heads trained on a models.train checkpoint's transforms (config base_ckpt):
+    # the package that checkpoint was exported to (models.export), whose graphs
+    # and gains are then the ones copied.
+    ap.add_argument("--package", help="base package (default: the run config's)")
     a = ap.parse_args()
     torch.set_num_threads(2)
     cmd = "python -m models.export_checkerboard " + " ".join(sys.argv[1:])
 
     ck = torch.load(a.ckpt, map_location="cpu", weights_only=False)
     cfg = ck["config"]
+    if a.package:
+        cfg = dict(cfg, package=a.package, base_ckpt=None)
+    elif cfg.get("base_ckpt"):
+        raise SystemExit(f"{a.ckpt} trained on {cfg['base_ckpt']}: export that with models.export "
+                         "and pass its folder as --package")
     base, heads = build(cfg, "cpu")
     heads.load_state_dict(ck["heads"])
     base.entropy_bottleneck.load_state_dict(ck["z"])

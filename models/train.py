@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from models.data import CropSampler, load_train_frames, load_val_frames
+from models.data import batch_stream, load_train_frames, load_val_frames
 from models.hyperprior import GainedMeanScaleHyperprior
 
 DEFAULTS = dict(
@@ -41,6 +41,13 @@ DEFAULTS = dict(
     # checkpoint whose "z" was trained on that package's transforms (if absent, z
     # re-learns from its initialisation).
     init_package=None, init_z=None,
+    # Processes cutting crops (0: in the training loop, as on the 2-core CPU; a
+    # GPU needs several to keep up). Overrides for CUDA go in "cuda" (start_run).
+    workers=0, cuda={},
+    # With --max-seconds: multiply every learning rate by decay_factor once, this
+    # many seconds before the end (a short run's final decay, as the CPU runs
+    # did by hand before export).
+    decay_last_s=0, decay_factor=0.3,
 )
 
 
@@ -49,6 +56,17 @@ def pad_to(x, m=64):
     H, W = x.shape[-2:]
     ph, pw = (-H) % m, (-W) % m
     return F.pad(x, (0, pw, 0, ph), mode="replicate") if (ph or pw) else x
+
+
+def decay_late(cfg, *opts):
+    """Learning-rate decay for the last decay_last_s seconds of a budgeted run."""
+    if cfg.get("decay_last_s", 0) <= 0 or cfg.get("_decayed") or seconds_left() > cfg["decay_last_s"]:
+        return
+    cfg["_decayed"] = True
+    for opt in opts:
+        for g in opt.param_groups:
+            g["lr"] *= cfg["decay_factor"]
+    print(f"last {cfg['decay_last_s']} s: learning rates x{cfg['decay_factor']}", flush=True)
 
 
 def bpp_of(likelihoods, npix):
@@ -85,10 +103,51 @@ def open_log(rundir, header):
     return f, log
 
 
-def save_atomic(obj, path):
+# Set by start_run from --max-seconds: the wall-clock time at which a run ends (at_end).
+_STOP_AT = math.inf
+
+
+def at_end(cfg, it):
+    """True on a run's last iteration: max_iters reached or the --max-seconds
+    budget spent (the trainers then checkpoint, validate and stop)."""
+    return it >= cfg["max_iters"] or time.time() >= _STOP_AT
+
+
+def seconds_left():
+    return _STOP_AT - time.time()
+
+
+def _write(obj, path):
     tmp = path + ".tmp"
     torch.save(obj, tmp)
     os.replace(tmp, path)
+
+
+def save_atomic(obj, path):
+    _write(obj, path)
+    # A GPU run sends its checkpoints home through files of at most 16 MiB
+    # (models/README.md, "Training on a GPU"): a weights-only copy, without the
+    # optimizer moments (twice the weights), beside every checkpoint.
+    out = os.environ.get("HELIO_WEIGHTS_OUT")
+    if out:
+        os.makedirs(out, exist_ok=True)
+        name = os.path.basename(os.path.dirname(os.path.abspath(path)))
+        slim = {k: v for k, v in obj.items() if not k.endswith("opt")}
+        dst = os.path.join(out, f"{name}.pt")
+        _write(slim, dst)
+        if os.path.getsize(dst) > 16 * 2 ** 20:
+            print(f"warning: {dst} is over 16 MiB: the device tool will not send it back", flush=True)
+
+
+def load_optimizers(ck, *pairs):
+    """Load each (optimizer, key) pair's state from checkpoint `ck` where it has
+    one; a weights-only checkpoint (a GPU run's, save_atomic) restarts Adam."""
+    missing = [k for _, k in pairs if k not in ck]
+    for opt, key in pairs:
+        if key in ck:
+            opt.load_state_dict(ck[key])
+    if missing:
+        print(f"checkpoint has no {', '.join(missing)} (weights only): Adam restarts", flush=True)
 
 
 def start_run(defaults):
@@ -98,12 +157,27 @@ def start_run(defaults):
     ap.add_argument("--config", required=True)
     # Override without editing the config: 1 thread while builds share 2 cores.
     ap.add_argument("--threads", type=int)
+    # Wall-clock budget of this invocation (a GPU lease): checkpoint and stop
+    # when it is spent; the next invocation resumes.
+    ap.add_argument("--max-seconds", type=float)
     args = ap.parse_args()
+    global _STOP_AT
+    if args.max_seconds:
+        _STOP_AT = time.time() + args.max_seconds
     cfg = dict(defaults, **json.load(open(args.config)))
     if args.threads:
         cfg["threads"] = args.threads
     torch.set_num_threads(cfg["threads"])
     device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda":
+        # GPU-only settings: bigger batches and crops (the 2-core CPU keeps the
+        # config's), TF32 convolutions.
+        cfg.update(cfg.get("cuda", {}))
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        print(f"device cuda: {torch.cuda.get_device_name(0)}, batch {cfg.get('batch')} x "
+              f"{cfg.get('crop')}^2", flush=True)
     torch.manual_seed(cfg["seed"])
     ckdir = os.path.join("models/checkpoints", cfg["name"])
     rundir = os.path.join("models/runs", cfg["name"])
@@ -128,8 +202,7 @@ def main():
     if os.path.exists(ckpath):
         ck = torch.load(ckpath, map_location=device, weights_only=False)
         model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["opt"])
-        aux_opt.load_state_dict(ck["aux_opt"])
+        load_optimizers(ck, (opt, "opt"), (aux_opt, "aux_opt"))
         it, wall = ck["iter"], ck["wall_s"]
         # The config, not the checkpoint, sets the learning rates.
         opt.param_groups[0]["lr"], opt.param_groups[1]["lr"] = cfg["lr"], cfg["gain_lr"]
@@ -170,7 +243,7 @@ def main():
     json.dump(cfg, open(os.path.join(rundir, "config.json"), "w"), indent=1)
 
     src = cfg.get("pack") if cfg.get("pack") and os.path.exists(cfg["pack"]) else cfg["data"]
-    sampler = CropSampler(load_train_frames(src), cfg["crop"], seed=seed)
+    batches = batch_stream(load_train_frames(src), cfg["crop"], cfg["batch"], seed, cfg["workers"])
     val = load_val_frames(cfg["data"], cfg["val_frames"])
     Q = model.num_qualities
     if it == 0 and cfg["init_package"]:
@@ -190,7 +263,7 @@ def main():
     model.train()
     while it < cfg["max_iters"]:
         q = int(rng.integers(Q))
-        x = torch.from_numpy(sampler.batch(cfg["batch"])).to(device)
+        x = next(batches).to(device, non_blocking=True)
         r = model(x, q)
         npix = x.shape[0] * x.shape[2] * x.shape[3]
         bpp = bpp_of(r["likelihoods"], npix)
@@ -205,6 +278,8 @@ def main():
         aux.backward()
         aux_opt.step()
         it += 1
+        last = at_end(cfg, it)
+        decay_late(cfg, opt)
 
         acc["n"] += 1
         acc["loss"] += loss.item()
@@ -213,13 +288,13 @@ def main():
         acc["aux"] += aux.item()
 
         now = time.time()
-        if now - t_ck >= cfg["ckpt_every_s"] or it == cfg["max_iters"]:
+        if now - t_ck >= cfg["ckpt_every_s"] or last:
             ips = (it - it_ck) / (now - t_ck)
             wall = wall0 + (now - t_start)
             save_atomic({"model": model.state_dict(), "opt": opt.state_dict(),
                          "aux_opt": aux_opt.state_dict(), "iter": it, "wall_s": wall,
                          "config": cfg, "device": device}, ckpath)
-            do_val = now - t_val >= cfg["val_every_s"] or it == cfg["max_iters"]
+            do_val = now - t_val >= cfg["val_every_s"] or last
             if not do_val:
                 print(f"iter {it} wall {wall:.0f}s {ips:.2f} it/s (checkpoint)", flush=True)
                 t_ck, it_ck = time.time(), it
@@ -237,6 +312,8 @@ def main():
                   flush=True)
             acc = dict(n=0, loss=0.0, bpp=0.0, psnr=0.0, aux=0.0)
             t_ck, it_ck = time.time(), it  # it/s excludes validation; wall_s includes it
+            if last:
+                break
 
 
 if __name__ == "__main__":

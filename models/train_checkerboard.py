@@ -29,9 +29,9 @@ import torch
 import torch.nn.functional as F
 
 from models.checkerboard import CheckerboardGroups, init_heads, param_groups, set_lrs
-from models.data import CropSampler, load_train_frames, load_val_frames
+from models.data import CropSampler, batch_stream, load_train_frames, load_val_frames
 from models.package import load_h_s, load_hyperprior
-from models.train import open_log, pad_to, save_atomic, start_run
+from models.train import at_end, decay_late, load_optimizers, open_log, pad_to, save_atomic, start_run
 
 VARIANTS = ("hyperprior", "groups", "checkerboard")
 
@@ -44,11 +44,20 @@ DEFAULTS = dict(
     val_every_s=900, val_frames=[0, 1, 4, 12], data="/work/shared/data",
     pack="models/pack/train.npz", seed=0, threads=1, variants=list(VARIANTS), notes=[], init=None,
     gc_lr=None,  # learning rate of the global context (checkerboard.param_groups); None: lr
+    # A models.train checkpoint whose transforms, gains and z replace the
+    # package's (heads for transforms trained on a GPU). To export: models.export
+    # of that checkpoint, then export_checkerboard --package <its folder>.
+    base_ckpt=None,
+    workers=0, cuda={}, decay_last_s=0, decay_factor=0.3,  # as in models/train.py
 )
 
 
 def build(cfg, device):
     base, mj = load_hyperprior(cfg["package"])
+    if cfg["base_ckpt"]:
+        # Transforms trained since the package (a GPU run's models.train
+        # checkpoint): same architecture, the package gives the shapes.
+        base.load_state_dict(torch.load(cfg["base_ckpt"], map_location="cpu", weights_only=False)["model"])
     for p in base.parameters():
         p.requires_grad_(False)
     # The z bottleneck is trained (packages do not hold its density model).
@@ -57,7 +66,10 @@ def build(cfg, device):
     heads = torch.nn.ModuleDict()
     for v in cfg["variants"]:
         h = CheckerboardGroups(mj["N"], mj["M"], variant=v)
-        load_h_s(h.h_s, cfg["package"])
+        if cfg["base_ckpt"]:
+            h.h_s.load_state_dict(base.h_s.state_dict())
+        else:
+            load_h_s(h.h_s, cfg["package"])
         heads[v] = h
     return base.to(device), heads.to(device)
 
@@ -132,8 +144,7 @@ def main():
         ck = torch.load(ckpath, map_location=device, weights_only=False)
         heads.load_state_dict(ck["heads"])
         base.entropy_bottleneck.load_state_dict(ck["z"])
-        opt.load_state_dict(ck["opt"])
-        aux_opt.load_state_dict(ck["aux_opt"])
+        load_optimizers(ck, (opt, "opt"), (aux_opt, "aux_opt"))
         it, wall = ck["iter"], ck["wall_s"]
         set_lrs(opt, cfg["lr"], cfg["gc_lr"])
         seed = cfg["seed"] + it
@@ -146,7 +157,7 @@ def main():
 
     src = cfg["pack"] if cfg.get("pack") and os.path.exists(cfg["pack"]) else cfg["data"]
     frames = load_train_frames(src)
-    sampler = CropSampler(frames, cfg["crop"], seed=seed)
+    batches = batch_stream(frames, cfg["crop"], cfg["batch"], seed, cfg["workers"])
     dist_w = None
     if cfg["distortion"]:
         dist_w = distortion_weights(base, torch.from_numpy(CropSampler(
@@ -166,7 +177,7 @@ def main():
     heads.train()
     while it < cfg["max_iters"]:
         q = int(rng.integers(Q))
-        x = torch.from_numpy(sampler.batch(cfg["batch"])).to(device)
+        x = next(batches).to(device, non_blocking=True)
         npix = x.shape[0] * x.shape[2] * x.shape[3]
         bz, out, yg = rates(base, heads, x, q, npix)
         loss = bz + sum(by for by, _ in out.values())
@@ -188,13 +199,15 @@ def main():
         aux.backward()
         aux_opt.step()
         it += 1
+        last = at_end(cfg, it)
+        decay_late(cfg, opt)
         acc["n"] += 1
         acc["z"] += bz.item()
         for v, (by, _) in out.items():
             acc[v] += by.item()
 
         now = time.time()
-        if now - t_ck >= cfg["ckpt_every_s"] or it == cfg["max_iters"]:
+        if now - t_ck >= cfg["ckpt_every_s"] or last:
             ips = (it - it_ck) / (now - t_ck)
             wall = wall0 + (now - t_start)
             save_atomic({"heads": heads.state_dict(), "z": base.entropy_bottleneck.state_dict(),
@@ -204,7 +217,7 @@ def main():
             train = f"z {acc['z'] / n:.4f} " + " ".join(f"{v} {acc[v] / n:.4f}" for v in heads)
             if dist_w is not None:
                 train += " | latent-error MSE " + " ".join(f"{v} {acc['d_' + v] / n:.3g}" for v in heads)
-            if now - t_val < cfg["val_every_s"] and it != cfg["max_iters"]:
+            if now - t_val < cfg["val_every_s"] and not last:
                 print(f"iter {it} wall {wall:.0f}s {ips:.2f} it/s train bpp {train}", flush=True)
                 t_ck, it_ck = time.time(), it
                 continue
@@ -220,6 +233,8 @@ def main():
                       flush=True)
             acc = {"n": 0, "z": 0.0, **{v: 0.0 for v in heads}}
             t_ck, it_ck = time.time(), it
+            if last:
+                break
 
 
 if __name__ == "__main__":

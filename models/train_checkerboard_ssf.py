@@ -47,7 +47,7 @@ from models.clips import ClipSampler, load_val_clip
 from models.export import code_bits, round_half_away
 from models.package import load_h_s, load_hyperprior, load_ssf
 from models.ssf import apply_gain, reference_gain
-from models.train import open_log, pad_to, save_atomic, start_run
+from models.train import at_end, load_optimizers, open_log, pad_to, save_atomic, start_run
 
 LATENTS = ("motion", "residual")
 
@@ -259,7 +259,7 @@ def main():
             # Adam restarts for all (its state is per parameter list).
             print(f"new variant parameters ({len(missing)} tensors) start fresh; optimizer state reset", flush=True)
         else:
-            opt.load_state_dict(ck["opt"])
+            load_optimizers(ck, (opt, "opt"))
         it, wall = ck["iter"], ck["wall_s"]
         set_lrs(opt, cfg["lr"], cfg["gc_lr"])
         seed = cfg["seed"] + it
@@ -326,15 +326,16 @@ def main():
         torch.nn.utils.clip_grad_norm_(heads.parameters(), cfg["clip"])
         opt.step()
         it += 1
+        last = at_end(cfg, it)
         acc["n"] += 1
 
         now = time.time()
-        if now - t_ck >= cfg["ckpt_every_s"] or it == cfg["max_iters"]:
+        if now - t_ck >= cfg["ckpt_every_s"] or last:
             ips = (it - it_ck) / (now - t_ck)
             wall = wall0 + (now - t_start)
             save_atomic({"heads": heads.state_dict(), "opt": opt.state_dict(), "iter": it, "wall_s": wall,
                          "config": cfg, "device": device}, ckpath)
-            if now - t_val >= cfg["val_every_s"] or it == cfg["max_iters"]:
+            if now - t_val >= cfg["val_every_s"] or last:
                 t_val = now
                 report(it, wall, ips, acc)
                 acc = fresh()
@@ -343,6 +344,8 @@ def main():
                 print(f"iter {it} wall {wall:.0f}s {ips:.2f} it/s train y bpp "
                       + " ".join(f"{l[0]}/{v} {acc[(l, v)] / n:.4f}" for l in trained for v in variants), flush=True)
             t_ck, it_ck = time.time(), it
+            if last:
+                break
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ from models.clips import ClipSampler, load_val_clip
 from models.hyperprior import GainedMeanScaleHyperprior
 from models.ssf import ScaleSpaceFlow, apply_gain, reference_gain
 from models.synthesis import NarrowSynthesis
-from models.train import bpp_of, open_log, pad_to, save_atomic, start_run
+from models.train import at_end, bpp_of, load_optimizers, open_log, pad_to, save_atomic, start_run
 
 DEFAULTS = dict(
     name="ssf", N=64, M_motion=64, M_residual=96, levels=5, sigma0=1.5,
@@ -246,8 +246,7 @@ def main():
                                lr=cfg["aux_lr"])
     if ck is not None:
         model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["opt"])
-        aux_opt.load_state_dict(ck["aux_opt"])
+        load_optimizers(ck, (opt, "opt"), (aux_opt, "aux_opt"))
         it, wall = ck["iter"], ck["wall_s"]
         # What a new run recorded about its start, kept across resumes (the config is re-read).
         if "init_validation" in ck["config"]:
@@ -347,6 +346,7 @@ def main():
             aux.backward()
             aux_opt.step()
         it += 1
+        last = at_end(cfg, it)
 
         acc["n"] += 1
         acc["loss"] += loss.item()
@@ -356,7 +356,7 @@ def main():
         acc["aux"] += aux.item()
 
         now = time.time()
-        if now - t_ck >= cfg["ckpt_every_s"] or it == cfg["max_iters"]:
+        if now - t_ck >= cfg["ckpt_every_s"] or last:
             ips = (it - it_ck) / (now - t_ck)
             wall = wall0 + (now - t_start)
             save()
@@ -366,7 +366,7 @@ def main():
                    f"aux {acc['aux'] / n:.1f}")
             row = [it, round(wall, 1), round(ips, 3), acc["loss"] / n, acc["bpp"] / n,
                    acc["psnr"] / n, acc["pred"] / n, acc["aux"] / n]
-            if now - t_val >= cfg["val_every_s"] or it == cfg["max_iters"]:
+            if now - t_val >= cfg["val_every_s"] or last:
                 t_val = now
                 v = validate(model, intra, val, device)
                 row += [c for quad in v for c in quad]
@@ -376,6 +376,8 @@ def main():
             print(msg, flush=True)
             acc = dict(n=0, loss=0.0, bpp=0.0, psnr=0.0, pred=0.0, aux=0.0)
             t_ck, it_ck = time.time(), it
+            if last:
+                break
 
 
 if __name__ == "__main__":

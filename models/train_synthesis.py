@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from models.data import CropSampler, load_train_frames, load_val_frames
 from models.package import load_hyperprior
 from models.synthesis import NarrowSynthesis
-from models.train import open_log, pad_to, save_atomic, start_run
+from models.train import at_end, load_optimizers, open_log, pad_to, save_atomic, start_run
 
 DEFAULTS = dict(
     name="synthesis-h32", package="models/hyperprior", half=32, crop=128, batch=8,
@@ -81,7 +81,7 @@ def main():
     if os.path.exists(ckpath):
         ck = torch.load(ckpath, map_location=device, weights_only=False)
         g_s.load_state_dict(ck["g_s"])
-        opt.load_state_dict(ck["opt"])
+        load_optimizers(ck, (opt, "opt"))
         it, wall = ck["iter"], ck["wall_s"]
         opt.param_groups[0]["lr"] = cfg["lr"]
         # What a new run recorded about its start, kept across resumes (the config is re-read).
@@ -128,19 +128,20 @@ def main():
                 for pe, pw in zip(ema.parameters(), g_s.parameters()):
                     pe.lerp_(pw, 1 - cfg["ema"])
         it += 1
+        last = at_end(cfg, it)
         acc["n"] += 1
         acc["loss"] += loss.item()
         acc["psnr"] += 10 * math.log10(1 / max(mse.item(), 1e-10))
 
         now = time.time()
-        if now - t_ck < cfg["ckpt_every_s"] and it < cfg["max_iters"]:
+        if now - t_ck < cfg["ckpt_every_s"] and not last:
             continue
         ips = (it - it_ck) / (now - t_ck)
         wall = wall0 + (now - t_start)
         save_atomic({"g_s": g_s.state_dict(), "opt": opt.state_dict(), "iter": it, "wall_s": wall,
                      **({"g_s_ema": ema.state_dict()} if ema is not None else {}),
                      "config": cfg, "device": device}, ckpath)
-        if now - t_val >= cfg["val_every_s"] or it == cfg["max_iters"]:
+        if now - t_val >= cfg["val_every_s"] or last:
             t_val = now
             v = validate(ema if ema is not None else g_s, val_set)
             if ema is not None:
@@ -158,6 +159,8 @@ def main():
         else:
             print(f"iter {it} wall {wall:.0f}s {ips:.2f} it/s (checkpoint)", flush=True)
         t_ck, it_ck = time.time(), it
+        if last:
+            break
 
 
 if __name__ == "__main__":

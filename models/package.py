@@ -121,3 +121,88 @@ def load_ssf(pkg_dir, levels=5, sigma0=1.5):
     _load_latent(model.motion, pkg_dir, "m_", mo)
     _load_latent(model.residual, pkg_dir, "r_", re)
     return model, mj
+
+
+def _linear_names(model):
+    """Linear layers export as MatMul + Add with the weight (transposed) under an
+    anonymous name: map each such initializer to '<layer>.weight', the layer
+    named by the bias its Add adds."""
+    inits = {i.name for i in model.graph.initializer}
+    users = {}
+    for n in model.graph.node:
+        for i in n.input:
+            users.setdefault(i, []).append(n)
+    names = {}
+    for n in model.graph.node:
+        if n.op_type != "MatMul":
+            continue
+        for w in (i for i in n.input if i in inits and i.startswith("onnx::")):
+            biases = [i for a in users.get(n.output[0], []) if a.op_type == "Add"
+                      for i in a.input if i in inits and i.endswith(".bias")]
+            if len(biases) != 1:
+                raise ValueError(f"{w}: no single bias after its MatMul ({biases})")
+            names[w] = biases[0][: -len("bias")] + "weight"
+    return names
+
+
+def load_heads(head, pkg_dir, prefix=""):
+    """A shipped channel-group / checkerboard entropy model (its h_s, side
+    features and context passes {prefix}cg{k}_{a,n}.onnx) into a
+    models.checkerboard.CheckerboardGroups of the same variant, so a run can
+    continue the heads from a fresh clone. Every parameter must be found, and
+    those two passes share must agree."""
+    from models.export_checkerboard import group_graphs
+    load_h_s(head.h_s, pkg_dir, f"{prefix}h_s.onnx")
+    if head.side is not None:
+        w = initializers(os.path.join(pkg_dir, f"{prefix}side.onnx"))
+        head.side.load_state_dict(w, strict=True)
+    loaded = {}
+    for name, (mod, _, _, _) in group_graphs(head).items():
+        path = os.path.join(pkg_dir, f"{prefix}{name}.onnx")
+        m = onnx.load(path)
+        rename = _linear_names(m)
+        w = {rename.get(k, k): (v.t() if k in rename else v) for k, v in initializers(path).items()}
+        own = dict(mod.named_parameters())
+        left = set(w) - set(own)
+        if left:
+            raise ValueError(f"{path}: initializers with no parameter: {sorted(left)}")
+        with torch.no_grad():
+            for k, v in w.items():
+                key = (id(mod.ctx), k)
+                if key in loaded and not torch.equal(loaded[key], v):
+                    raise ValueError(f"{path}: {k} differs from the other pass's")
+                own[k].copy_(v)
+                loaded[key] = v
+    for g in head.ctx or []:
+        missing = [k for k, _ in g.named_parameters(prefix="ctx") if (id(g), k) not in loaded]
+        if missing:
+            raise ValueError(f"{pkg_dir}: parameters in no graph: {missing}")
+
+
+def verify_heads(head, pkg_dir, prefix="", hw=(8, 12), tol=1e-3):
+    """Run every context pass of `head` (after load_heads) and of the package's
+    graphs on the same random inputs: a head built with other options than the
+    package's (pin_means, side, groups) fails here instead of training on
+    wrong weights. Returns the largest difference."""
+    import onnxruntime as ort
+    from models.export_checkerboard import group_graphs
+    M, (h, w) = head.M, hw
+    g = torch.Generator().manual_seed(0)
+    side = None
+    if head.side is not None:
+        side = head.side(torch.rand(1, 1, 16 * h, 16 * w, generator=g))
+    worst = 0.0
+    for name, (mod, ins, start, G) in group_graphs(head).items():
+        x = {"hyper_scales": 3 * torch.rand(1, M, h, w, generator=g), "hyper_means": torch.randn(1, M, h, w, generator=g),
+             "y_prev": 3 * torch.randn(1, start, h, w, generator=g), "anchors": 3 * torch.randn(1, G, h, w, generator=g),
+             "side": side}
+        sess = ort.InferenceSession(os.path.join(pkg_dir, f"{prefix}{name}.onnx"), providers=["CPUExecutionProvider"])
+        with torch.no_grad():
+            ours = mod.eval()(*[x[n] for n in ins])
+        theirs = sess.run(None, {n: x[n].detach().numpy() for n in ins})
+        d = max(float(np.abs(a.detach().numpy() - b).max()) for a, b in zip(ours, theirs))
+        if d > tol:
+            raise ValueError(f"{pkg_dir}/{prefix}{name}.onnx: the loaded head differs by {d:.3g} "
+                             "(built with other options than the package's? pin_means, side, groups)")
+        worst = max(worst, d)
+    return worst

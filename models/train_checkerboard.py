@@ -13,7 +13,9 @@ comparison isolates the entropy model and costs one g_a pass per batch.
 Resumes from models/checkpoints/<name>/last.pt like the other trainers. A new
 run can start from another run's heads instead of the package's h_s: config
 "init" = {"ckpt": path, "from": {variant: variant of that checkpoint}} (layers
-the source lacks, such as the global context, keep their initialisation).
+the source lacks, such as the global context, keep their initialisation), or
+from a shipped package's heads: "init" = {"package": dir} (models/package.py
+load_heads; every variant must be the package's).
 
 Validation: held-out AIA 171 frames, each quality, bpp of y per variant
 (-log2 likelihood, hard rounding) + the shared z bpp, PSNR of g_s(y_hat) per
@@ -30,7 +32,7 @@ import torch.nn.functional as F
 
 from models.checkerboard import CheckerboardGroups, init_heads, param_groups, set_lrs
 from models.data import CropSampler, batch_stream, load_train_frames, load_val_frames
-from models.package import load_h_s, load_hyperprior
+from models.package import load_h_s, load_heads, load_hyperprior, verify_heads
 from models.train import at_end, decay_late, load_optimizers, open_log, pad_to, save_atomic, start_run
 
 VARIANTS = ("hyperprior", "groups", "checkerboard")
@@ -149,6 +151,13 @@ def main():
         set_lrs(opt, cfg["lr"], cfg["gc_lr"])
         seed = cfg["seed"] + it
         print(f"resumed from {ckpath} at iter {it} ({wall:.0f} s)", flush=True)
+    elif cfg["init"] and "package" in cfg["init"]:
+        # A shipped package's heads (a fresh clone has no checkpoint): every
+        # variant from them; z re-learns (packages hold no z density).
+        for v, h in heads.items():
+            load_heads(h, cfg["init"]["package"])
+            d = verify_heads(h, cfg["init"]["package"])
+            print(f"{v}: heads from package {cfg['init']['package']} (passes within {d:.2g} of its graphs)", flush=True)
     elif cfg["init"]:
         # Whole heads, h_s included, and the z bottleneck they were trained with.
         ck = init_heads([("", heads)], cfg["init"])

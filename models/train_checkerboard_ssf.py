@@ -45,11 +45,12 @@ import torch.nn.functional as F
 from models.checkerboard import CheckerboardGroups, init_heads, param_groups, set_lrs
 from models.clips import ClipSampler, load_val_clip
 from models.export import code_bits, round_half_away
-from models.package import load_h_s, load_hyperprior, load_ssf
+from models.package import load_h_s, load_heads, load_hyperprior, load_ssf, verify_heads
 from models.ssf import apply_gain, reference_gain
 from models.train import at_end, load_optimizers, open_log, pad_to, save_atomic, start_run
 
 LATENTS = ("motion", "residual")
+PREFIX = {"motion": "m_", "residual": "r_"}  # graph names in the package
 
 DEFAULTS = dict(
     name="ssf-checkerboard", package="models/ssf", intra_package="models/hyperprior",
@@ -135,9 +136,10 @@ class Frozen:
 
 def build_heads(cfg, frozen, device):
     heads = torch.nn.ModuleDict()
-    for name, prefix in zip(LATENTS, ("m_", "r_")):
+    for name in LATENTS:
         if name not in cfg["latents"]:
             continue
+        prefix = PREFIX[name]
         hp = frozen.latent(name)
         per = torch.nn.ModuleDict()
         for v in cfg["variants"]:
@@ -245,7 +247,15 @@ def main():
     opt = torch.optim.Adam(param_groups([(n, p) for n, p in heads.named_parameters() if p.requires_grad],
                                         cfg["lr"], cfg["gc_lr"]))
     it, wall, seed = 0, 0.0, cfg["seed"]
-    if not os.path.exists(ckpath) and cfg["init"]:
+    if not os.path.exists(ckpath) and cfg["init"] and "package" in cfg["init"]:
+        # The shipped heads themselves (a fresh clone has no checkpoint).
+        for name, per in heads.items():
+            for v, h in per.items():
+                load_heads(h, cfg["init"]["package"], PREFIX[name])
+                d = verify_heads(h, cfg["init"]["package"], PREFIX[name])
+                print(f"{name}/{v}: heads from package {cfg['init']['package']} "
+                      f"(passes within {d:.2g} of its graphs)", flush=True)
+    elif not os.path.exists(ckpath) and cfg["init"]:
         init_heads([(f"{name}.", per) for name, per in heads.items()], cfg["init"], keep=("h_s.",))
         print(f"context/side weights from {cfg['init']['ckpt']} ({cfg['init']['from']}), h_s kept from the package",
               flush=True)

@@ -12,7 +12,7 @@
 # checkpoint and a validation. Every checkpoint also writes a weights-only copy
 # (no Adam moments, under 16 MiB) to $OUT/<config name>.pt, so a command cut
 # short still returns its last one; the console log and log.csv go beside it.
-# Needs, carried with the tree: models/pack (`make pack`) and, where the GPU's
+# Needs, carried with the tree: models/pack/train.npz (`make pack`) and, where the GPU's
 # Python lacks CompressAI, .whl (`make gpu-wheels`). Without a GPU it trains on
 # the CPU the same way (the tiny-budget check in models/README.md).
 set -uo pipefail
@@ -26,7 +26,7 @@ if ! $PY -c "import compressai" 2>/dev/null; then
     $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 2
     export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
 fi
-test -f models/pack/train.npz || { echo "models/pack/train.npz missing: run make pack and carry models/pack"; exit 2; }
+test -f models/pack/train.npz || { echo "models/pack/train.npz missing: run make pack and carry models/pack/train.npz"; exit 2; }
 export PYTHONUNBUFFERED=1 HELIO_WEIGHTS_OUT=$OUT
 $PY -c "
 import torch, compressai, numpy

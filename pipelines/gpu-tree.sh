@@ -7,9 +7,10 @@
 #   bash pipelines/gpu-tree.sh slim|restore|size
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# The GPU stages read models/hyperprior (init_package) and data/aia171 (validation).
-HOLD=${HOLD:-"models/legacy models/checkerboard models/ssf models/ssf-lowres models/ssf-checkerboard"}
-CARRY=${CARRY:-"models/pack .whl"}
+# The GPU stages read models/hyperprior (init_package), models/checkerboard (the heads
+# they continue) and data/aia171 (validation).
+HOLD=${HOLD:-"models/legacy models/ssf models/ssf-lowres models/ssf-checkerboard"}
+CARRY=${CARRY:-"models/pack/train.npz .whl"}
 MARK=.git/helio-gpu-slim
 
 size() {

@@ -123,7 +123,9 @@ def _write(obj, path):
     os.replace(tmp, path)
 
 
-def save_atomic(obj, path):
+def save_atomic(obj, path, slim_drop=()):
+    """Checkpoint `obj` to `path`; with HELIO_WEIGHTS_OUT also a weights-only copy
+    without the optimizers and the keys in `slim_drop` (what a resume can rebuild)."""
     _write(obj, path)
     # A GPU run sends its checkpoints home through files of at most 16 MiB
     # (models/README.md, "Training on a GPU"): a weights-only copy, without the
@@ -132,7 +134,7 @@ def save_atomic(obj, path):
     if out:
         os.makedirs(out, exist_ok=True)
         name = os.path.basename(os.path.dirname(os.path.abspath(path)))
-        slim = {k: v for k, v in obj.items() if not k.endswith("opt")}
+        slim = {k: v for k, v in obj.items() if not k.endswith("opt") and k not in slim_drop}
         dst = os.path.join(out, f"{name}.pt")
         _write(slim, dst)
         if os.path.getsize(dst) > 16 * 2 ** 20:

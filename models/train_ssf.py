@@ -178,9 +178,21 @@ def main():
 
     it, wall, seed = 0, 0.0, cfg["seed"]
     warm = None
+    # The frozen intra model's origin: a package's can be left out of weights-only
+    # copies (save_atomic slim_drop) and rebuilt on resume.
+    intra_source = "checkpoint"
     if os.path.exists(ckpath):
         ck = torch.load(ckpath, map_location=device, weights_only=False)
-        intra_state, intra_cfg = ck["intra"], ck["intra_config"]
+        intra_source = ck.get("intra_source", "checkpoint")
+        if "intra" in ck:
+            intra_state, intra_cfg = ck["intra"], ck["intra_config"]
+        else:
+            # A weights-only copy (a GPU run's) leaves the frozen intra model out:
+            # it is the intra package's, as at the run's start.
+            from models.package import load_hyperprior
+            intra_state = load_hyperprior(cfg["intra_package"])[0].state_dict()
+            intra_cfg = ck["intra_config"]
+            print(f"{ckpath} has no intra model: {cfg['intra_package']}'s", flush=True)
     elif cfg["init_ckpt"]:
         inits = [(path, torch.load(path, map_location=device, weights_only=False), prefixes)
                  for path, prefixes in cfg["init_ckpt"]]
@@ -195,6 +207,7 @@ def main():
         intra_model, imj = load_hyperprior(cfg["intra_package"])
         intra_state = intra_model.state_dict()
         intra_cfg = {"N": imj["N"], "M": imj["M"], "lambdas": [q["lambda"] for q in imj["qualities"]]}
+        intra_source = "package"
         warm, _ = load_ssf(cfg["init_package"], cfg["levels"], cfg["sigma0"])
         ck = None
     intra = load_intra(intra_state, intra_cfg, device)
@@ -298,7 +311,8 @@ def main():
         save_atomic({"model": model.state_dict(), "opt": opt.state_dict(),
                      "aux_opt": aux_opt.state_dict(), "iter": it, "wall_s": wall,
                      "config": cfg, "device": device, "intra": intra_state,
-                     "intra_config": intra_cfg}, ckpath)
+                     "intra_config": intra_cfg, "intra_source": intra_source}, ckpath,
+                    slim_drop=("intra",) if intra_source == "package" else ())
 
     acc = dict(n=0, loss=0.0, bpp=0.0, psnr=0.0, pred=0.0, aux=0.0)
     wall0, t_start, t_ck, it_ck, t_val = wall, time.time(), time.time(), it, time.time()

@@ -4,7 +4,7 @@
 .PHONY: all setup build demo test fuzz-check train-deps pack train export synth-clips train-ssf export-ssf \
 	train-checkerboard export-checkerboard train-ssf-lowres export-ssf-lowres train-checkerboard-ssf \
 	export-checkerboard-ssf train-ssf-scale export-ssf-scale train-synthesis export-synthesis train-ssf-residual export-ssf-residual \
-	train-checkerboard-global train-checkerboard-ssf-global export-checkerboard-global train-more train-ssf-whole gpu-wheels clean
+	train-checkerboard-global train-checkerboard-ssf-global export-checkerboard-global train-more train-ssf-whole gpu-wheels export-intra-gpu clean
 
 CARGO ?= cargo
 PY := .venv/bin/python
@@ -152,6 +152,18 @@ export-checkerboard-global:
 		--all r_side r_cg0_a r_cg0_n r_cg1_a r_cg1_n r_cg2_a r_cg2_n r_cg3_a r_cg3_n
 	$(PY) -m models.split_predict --from out/ssf-cg-global-predict --out models/ssf-checkerboard
 	$(PY) -m models.subpixel --package models/ssf-checkerboard --rewrite r_g_s m_g_s
+
+# New intra defaults from configs/gpu-intra.json and configs/gpu-checkerboard.json (a GPU lease or
+# the CPU): models/hyperprior from the continued transforms, models/checkerboard from the default
+# heads continued on them, g_s phase-split. Only once pipelines/gpu-import.sh (the same into out/)
+# shows them ahead of the defaults; both are new model ids: move the previous packages to
+# models/legacy/ first. Not yet run: the 2026-12-02 CPU candidate lost (the configs' notes).
+export-intra-gpu:
+	$(PY) -m models.export --ckpt models/checkpoints/hyperprior-gpu/last.pt --out models/hyperprior
+	$(PY) -m models.export_checkerboard --ckpt models/checkpoints/checkerboard-gpu/last.pt \
+		--package models/hyperprior --variant checkerboard+global --out models/checkerboard
+	$(PY) -m models.subpixel --package models/checkerboard --rewrite g_s \
+		--all h_s cg0_a cg0_n cg1_a cg1_n cg2_a cg2_n cg3_a cg3_n
 
 # Narrower synthesis transforms (models/synthesis.py), each trained on its package's frozen encoder
 # and put into a copy of that package (a new model id: the previous package goes to models/legacy/

@@ -387,7 +387,12 @@ def write_card(a, cmd, ck, cfg, mj, diffs, rows, abl, macs, params, sizes, rd_s)
       f"{max(abs(r[4] - r[2]) for r in rows):.2f} dB: the means move y_hat, and at the low qualities "
       "(small lambda) the training trades a little quality for bits as the RD loss asks.\n")
     w("## Ablation (as the paper's Table I)\n")
-    if cfg.get("init"):
+    if cfg.get("init") and "package" in cfg["init"]:
+        w(f"The variants learned side by side in the same run, from the same start (the heads of `"
+          f"{cfg['init']['package']}`, read back by `models/package.py: load_heads`), on the same batches, "
+          "sharing g_a/h_a/g_s and z. Ideal code length (-log2 of the likelihoods, hard rounding), all 13 "
+          "frames, bpp/PSNR:\n")
+    elif cfg.get("init"):
         w(f"The variants learned side by side in the same run, from the same start (the `"
           f"{'`, `'.join(sorted(set(cfg['init']['from'].values())))}` head of `{cfg['init']['ckpt']}`), on the "
           "same batches, sharing g_a/h_a/g_s and z; `+global` adds the global context. The earlier rows of "

@@ -23,7 +23,7 @@ import os
 
 import numpy as np
 
-from models.data import DATA_DIR, DN_MAX, _read_folder, sqrt_transform, to_t
+from models.data import DATA_DIR, DN_MAX, _read_folder, data_source, sqrt_transform, to_t
 
 REAL_SEQUENCES = [
     ("aia", "aia-flare-20120719/193", "dn14", None),
@@ -33,28 +33,13 @@ REAL_SEQUENCES = [
 ]
 
 
-# The repo's copies (the same frames and meta.json) of the sequences users get:
-# a GPU machine has the repo but not ../shared (it then trains without EIT and SWAP).
-REPO_COPIES = {"aia-flare-20120719/193": "data/aia193", "aia-flare-20120719/304": "data/aia304",
-               "aia-flare-20120719/171": "data/aia171"}
-
-
-def _source(folder, data_dir):
-    """(data_dir, folder) to read `folder` from: ../shared's, else the repo's copy, else None."""
-    if os.path.isdir(os.path.join(data_dir, folder)):
-        return data_dir, folder
-    copy = REPO_COPIES.get(folder)
-    if copy and os.path.isdir(copy):
-        return os.path.dirname(copy), os.path.basename(copy)
-    return None
-
-
 def load_real_sequences(data_dir=DATA_DIR):
     """[(group, kind, [raw frames], vmax)] in time order, one wavelength each."""
     seqs = []
     for group, folder, kind, wl in REAL_SEQUENCES:
-        src = _source(folder, data_dir)
+        src = data_source(folder, data_dir)
         if src is None:
+            # Without ../shared (a GPU machine): no EIT or SWAP sequences.
             print(f"clips: no {folder} in {data_dir} or the repo: trained without it", flush=True)
             continue
         root, folder = src
@@ -150,6 +135,6 @@ class ClipSampler:
 
 def load_val_clip(data_dir=DATA_DIR, start=0, length=4):
     """Held-out AIA 171 frames start..start+length-1 as t arrays [H, W]."""
-    root, folder = _source("aia-flare-20120719/171", data_dir)
+    root, folder = data_source("aia-flare-20120719/171", data_dir)
     frames = _read_folder("aia171", folder, "dn14", root)
     return [to_t(f["raw"], "dn14") for f in frames[start:start + length]]

@@ -45,7 +45,21 @@ TRAIN_SOURCES = [
     ("singles", "singles", "u16"),
 ]
 VAL_SOURCE = ("aia171", "aia-flare-20120719/171", "dn14")
-VAL_COPY = "data/aia171"  # the same frames and meta.json, committed for users
+# The repo's copies (the same frames and meta.json, committed for users) of
+# ../shared folders: a GPU machine gets the repo but not ../shared.
+REPO_COPIES = {"aia-flare-20120719/171": "data/aia171", "aia-flare-20120719/193": "data/aia193",
+               "aia-flare-20120719/304": "data/aia304"}
+
+
+def data_source(folder, data_dir):
+    """(root, folder) to read `folder` from: `data_dir`'s, else the repo's copy,
+    else None."""
+    if os.path.isdir(os.path.join(data_dir, folder)):
+        return data_dir, folder
+    copy = REPO_COPIES.get(folder)
+    if copy and os.path.isdir(copy):
+        return os.path.dirname(copy), os.path.basename(copy)
+    return None
 
 # How often each group is drawn. AIA is what the codec is for, so it gets
 # half of the crops even though it is a minority of the pixels.
@@ -106,9 +120,8 @@ def load_val_frames(data_dir=DATA_DIR, indices=None):
     repo's copy of the same 13 frames (data/aia171) where `data_dir` lacks them
     (a GPU machine, which gets the repo and the pack but not ../shared)."""
     group, folder, kind = VAL_SOURCE
-    if not os.path.isdir(os.path.join(data_dir, folder)) and os.path.isdir(VAL_COPY):
-        data_dir, folder = os.path.dirname(VAL_COPY), os.path.basename(VAL_COPY)
-    frames = _read_folder(group, folder, kind, data_dir)
+    root, folder = data_source(folder, data_dir)
+    frames = _read_folder(group, folder, kind, root)
     if indices is not None:
         frames = [frames[i] for i in indices]
     return [(f["name"], to_t(f["raw"], "dn14")) for f in frames]

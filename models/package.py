@@ -158,10 +158,12 @@ def load_heads(head, pkg_dir, prefix=""):
         head.side.load_state_dict(w, strict=True)
     loaded = {}
     for name, (mod, _, _, _) in group_graphs(head).items():
+        from models.subpixel import original_initializers
         path = os.path.join(pkg_dir, f"{prefix}{name}.onnx")
-        m = onnx.load(path)
+        m = onnx.load(path)  # once: names and weights both come from it
         rename = _linear_names(m)
-        w = {rename.get(k, k): (v.t() if k in rename else v) for k, v in initializers(path).items()}
+        w = {rename.get(k, k): (torch.from_numpy(v.copy()).t() if k in rename else torch.from_numpy(v.copy()))
+             for k, v in original_initializers(m).items()}
         own = dict(mod.named_parameters())
         left = set(w) - set(own)
         if left:

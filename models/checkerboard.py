@@ -310,9 +310,10 @@ class CheckerboardGroups(nn.Module):
         gc = self.ctx[0].gc if self.ctx is not None else None
         return gc.spec() if gc is not None else None
 
-    def forward(self, yg, z_hat, side_img=None):
+    def forward(self, yg, z_hat, side_img=None, ste=False):
         """Training/eval: likelihoods of yg and y_hat (gained domain, with
-        gradients to the means: see hard_round).
+        gradients to the means: see hard_round; ste: also to yg, for
+        transforms that train with the heads).
 
         Parameters of each pass see straight-through rounded latents, as the
         decoder will; likelihoods use CompressAI's noise in training mode.
@@ -321,7 +322,7 @@ class CheckerboardGroups(nn.Module):
         if self.ctx is None:
             scales, means = hyper.chunk(2, 1)
             _, lik = self.gaussian_conditional(yg, scales, means=means)
-            return lik, hard_round(yg, means)
+            return lik, (ste_round if ste else hard_round)(yg, means)
         B, _, h, w = yg.shape
         m_a = anchor_mask(h, w, yg.device)
         side = self.side(side_img) if self.side is not None else None
@@ -340,5 +341,5 @@ class CheckerboardGroups(nn.Module):
             _, lik = self.gaussian_conditional(y_k, scales, means=means)
             liks.append(lik)
             hats.append(ste_round(y_k, means))
-            outs.append(hard_round(y_k, means))
+            outs.append((ste_round if ste else hard_round)(y_k, means))
         return torch.cat(liks, 1), torch.cat(outs, 1)

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from compressai.layers import GDN
 from models.data import load_val_frames
 from models.hyperprior import GainedMeanScaleHyperprior
-from models.train import pad_to
+from models.train import config_path, pad_to
 
 PAD = 64
 PRECISION = 16
@@ -462,12 +462,12 @@ def write_card(a, cmd, ck, cfg, mj, diffs, rows, macs, params, total_params, siz
     w(f"- Adam, lr {cfg['lr']} at this checkpoint (gains {cfg['gain_lr']}), aux lr {cfg['aux_lr']}, "
       f"grad clip {cfg['clip']}; the lr schedule is in the notes below.")
     w(f"- Command: `cd /work/main && nohup nice -n 10 .venv/bin/python -m models.train --config "
-      f"models/configs/{cfg['name']}.json > models/runs/{cfg['name']}/stdout.log 2>&1 &`")
+      f"{config_path(cfg)} > models/runs/{cfg['name']}/stdout.log 2>&1 &`")
     w(f"- This checkpoint: iteration {ck['iter']:,}, {ck['wall_s'] / 3600:.2f} h wall time, device "
       f"{ck['device']} ({platform.processor() or platform.machine()}, 2 threads, shared with other "
       "jobs at nice 10; some stretches 1 thread, see notes). Log: `models/runs/<name>/log.csv` (not committed).")
     notes = cfg.get("notes") or []
-    cpath = os.path.join("models/configs", cfg["name"] + ".json")
+    cpath = config_path(cfg)
     if not notes and os.path.exists(cpath):  # notes added after the run started
         notes = json.load(open(cpath)).get("notes", [])
     for note in notes:

@@ -34,7 +34,7 @@ from models.checkerboard import anchor_mask
 from models.data import load_val_frames
 from models.export import (HS, PAD, build_indexes, code_bits, code_frame, code_hyper, count_macs,
                            psnr8, round_half_away, session)
-from models.train import pad_to
+from models.train import config_path, pad_to
 from models.train_checkerboard import build, rates
 
 BASE_GRAPHS = ["g_a", "h_a", "g_s"]
@@ -351,7 +351,7 @@ def write_card(a, cmd, ck, cfg, mj, diffs, rows, abl, macs, params, sizes, rd_s)
     w(f"\nTrainable parameters of the entropy model (h_s + contexts): {params:,}. The base transforms "
       "g_a + g_s cost 20,688 MACs/pixel (base model card).\n")
     w("## Training\n")
-    w(f"- `python -m models.train_checkerboard --config models/configs/{cfg['name']}.json` "
+    w(f"- `python -m models.train_checkerboard --config {config_path(cfg)}` "
       f"(resumes from `models/checkpoints/{cfg['name']}/last.pt`).")
     w("- Data: the base package's real training frames (`models/data.py`: AIA 193/304, SWAP, EIT, "
       "singles; AIA 171 held out), crops "

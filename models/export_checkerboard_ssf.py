@@ -38,7 +38,7 @@ from models.clips import load_val_clip
 from models.export import HS, PAD, code_frame, count_macs, psnr8, session
 from models.export_checkerboard import ablation_table, bd_rate, card_header, code_frame_cb, export_graphs, group_graphs
 from models.export_ssf import GRAPHS, code_p, decoded_t
-from models.train import pad_to
+from models.train import config_path, pad_to
 from models.train_checkerboard_ssf import LATENTS, Frozen, build_heads, validate
 
 PREFIX = {"motion": "m_", "residual": "r_"}
@@ -276,7 +276,7 @@ def write_card(a, cmd, ck, cfg, mj, choice, diffs, rows, bd_p, bd_gop, abl, abl_
     w(f"| new entropy-model graphs total | {sum(macs.values()):,.0f} | |")
     w("\nBeside the base package's decoder networks (m_h_s, predict, r_h_s, r_g_s: MACs in its model card).\n")
     w("## Training\n")
-    w(f"- `python -m models.train_checkerboard_ssf --config models/configs/{cfg['name']}.json` "
+    w(f"- `python -m models.train_checkerboard_ssf --config {config_path(cfg)}` "
       f"(resumes from `models/checkpoints/{cfg['name']}/last.pt`; needs `models/pack/synth-clips`, "
       "see the base model card).")
     w(f"- Data (`models/clips.py`): 2-frame clips {cfg['crop']}x{cfg['crop']}, batch {cfg['batch']}, "

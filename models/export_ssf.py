@@ -32,7 +32,7 @@ from models.clips import load_val_clip
 from models.export import (HS, PAD, build_indexes, code_bits, code_frame, count_macs, model_json,
                            n_params, plain, psnr8, round_half_away, session)
 from models.ssf import ScaleSpaceFlow
-from models.train import pad_to
+from models.train import config_path, pad_to
 
 OPSET = 20  # 5-D GridSample (the scale-space lookup) needs opset 20
 GRAPHS = ["m_g_a", "m_h_a", "m_h_s", "predict", "r_g_a", "r_h_a", "r_h_s", "r_g_s"]
@@ -363,7 +363,7 @@ def write_card(a, cmd, ck, cfg, mj, diffs, rows, per_frame, params, total, macs,
       "made by `target/release/helio-synth dataset --out models/pack/synth-clips --crops 0 "
       "--clips 600 --clip-len 3 --crop 128 --wavelengths all --seed 7`):")
     w("")
-    w(f"      nohup nice -n 5 .venv/bin/python -m models.train_ssf --config models/configs/{cfg['name']}.json \\")
+    w(f"      nohup nice -n 5 .venv/bin/python -m models.train_ssf --config {config_path(cfg)} \\")
     w(f"          >> models/runs/{cfg['name']}/stdout.log 2>&1 &")
     w("")
     w(f"- Data (`models/clips.py`): {cfg['T']}-frame clips, {cfg['crop']}x{cfg['crop']}, batch {cfg['batch']}; "

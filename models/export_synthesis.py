@@ -32,6 +32,7 @@ from models.export import count_macs, n_params, plain
 from models.export_ssf import ResidualSynthesis
 from models.subpixel import apply
 from models.synthesis import NarrowSynthesis
+from models.train import config_path
 
 
 def trained(ck, graph, N, M):
@@ -120,7 +121,7 @@ def main():
     full = plain(nn.Sequential(*NarrowSynthesis(N, M, N)))
     macs_full = count_macs(full, torch.randn(1, M, 16, 16)) / 256 ** 2
     if a.graph == "g_s":
-        train_cmd = f"python -m models.train_synthesis --config models/configs/{cfg['name']}.json"
+        train_cmd = f"python -m models.train_synthesis --config {config_path(cfg)}"
         what = (f"g_s of `{cfg['package']}` (the intra decoder), trained on the base package's real training "
                 f"frames (`models/data.py`, AIA 171 held out), crops {cfg['crop']}x{cfg['crop']}, batch "
                 f"{cfg['batch']}, Adam lr {cfg['lr']}; encoder, hyperprior and gains frozen, y_hat formed as the "
@@ -130,7 +131,7 @@ def main():
                 + " at a random quality per batch (the config's notes give changes during the run).")
         val = f"held-out AIA 171 frames {cfg.get('val_frames')}, I-frames, the same y_hat fed to both"
     else:
-        train_cmd = f"python -m models.train_ssf --config models/configs/{cfg['name']}.json"
+        train_cmd = f"python -m models.train_ssf --config {config_path(cfg)}"
         what = (f"r_g_s of `{cfg['init_package']}` (the residual decoder of P- and X-frames), trained by "
                 f"models/train_ssf.py on its clips (`models/clips.py`: real sequences and helio-synth clips, "
                 f"T={cfg['T']}, crops {cfg['crop']}, batch {cfg['batch']}, Adam lr {cfg['lr']}) with every other "

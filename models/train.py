@@ -16,6 +16,7 @@ PSNR is on the sqrt-transformed intensities t, as 8-bit: 10 log10(1/MSE(t)).
 
 import argparse
 import csv
+import glob
 import json
 import math
 import os
@@ -134,6 +135,9 @@ def save_atomic(obj, path, slim_drop=()):
     if out:
         os.makedirs(out, exist_ok=True)
         name = os.path.basename(os.path.dirname(os.path.abspath(path)))
+        stem = os.path.splitext(os.path.basename(path))[0]
+        if stem != "last":  # a second file of the run (train_checkerboard's base.pt)
+            name += f"-{stem}"
         slim = {k: v for k, v in obj.items() if not k.endswith("opt") and k not in slim_drop}
         dst = os.path.join(out, f"{name}.pt")
         _write(slim, dst)
@@ -152,6 +156,22 @@ def load_optimizers(ck, *pairs):
         print(f"checkpoint has no {', '.join(missing)} (weights only): Adam restarts", flush=True)
 
 
+def config_path(cfg):
+    """The config file a checkpoint's `cfg` came from, for the commands model
+    cards print: the one recorded by start_run, else the file in models/configs
+    whose "name" is cfg's (a config's name need not be its file name:
+    gpu-intra.json trains hyperprior-gpu)."""
+    if cfg.get("_config"):
+        return cfg["_config"]
+    for f in sorted(glob.glob("models/configs/*.json")):
+        try:
+            if json.load(open(f)).get("name") == cfg["name"]:
+                return f
+        except (OSError, ValueError):
+            pass
+    return f"models/configs/{cfg['name']}.json"
+
+
 def start_run(defaults):
     """--config on the command line over `defaults`; threads, device, seed;
     returns (cfg, device, checkpoint path, run dir), shared by every trainer."""
@@ -167,6 +187,7 @@ def start_run(defaults):
     if args.max_seconds:
         _STOP_AT = time.time() + args.max_seconds
     cfg = dict(defaults, **json.load(open(args.config)))
+    cfg["_config"] = os.path.relpath(args.config)
     if args.threads:
         cfg["threads"] = args.threads
     torch.set_num_threads(cfg["threads"])

@@ -33,7 +33,8 @@ import torch.nn.functional as F
 from models.checkerboard import CheckerboardGroups, init_heads, param_groups, set_lrs
 from models.data import CropSampler, batch_stream, load_train_frames, load_val_frames
 from models.package import load_h_s, load_heads, load_hyperprior, verify_heads
-from models.train import at_end, decay_late, load_optimizers, open_log, pad_to, save_atomic, start_run
+from models.train import (at_end, config_path, decay_late, load_optimizers, open_log, pad_to, save_atomic,
+                          start_run)
 
 VARIANTS = ("hyperprior", "groups", "checkerboard")
 
@@ -50,6 +51,13 @@ DEFAULTS = dict(
     # package's (heads for transforms trained on a GPU). To export: models.export
     # of that checkpoint, then export_checkerboard --package <its folder>.
     base_ckpt=None,
+    # The transforms (g_a, h_a, g_s, gains) train too, with the heads of the one
+    # variant, on the pixel loss as in models.train: the paper trains all of it
+    # together, and transforms trained under a plain hyperprior are not the ones
+    # the context model wants. Beside last.pt each checkpoint writes base.pt, the
+    # transforms as a models.train checkpoint: models.export makes the base
+    # package of it, export_checkerboard --package the package.
+    joint=False,
     workers=0, cuda={}, decay_last_s=0, decay_factor=0.3,  # as in models/train.py
 )
 
@@ -60,11 +68,12 @@ def build(cfg, device):
         # Transforms trained since the package (a GPU run's models.train
         # checkpoint): same architecture, the package gives the shapes.
         base.load_state_dict(torch.load(cfg["base_ckpt"], map_location="cpu", weights_only=False)["model"])
-    for p in base.parameters():
-        p.requires_grad_(False)
-    # The z bottleneck is trained (packages do not hold its density model).
-    for p in base.entropy_bottleneck.parameters():
-        p.requires_grad_(True)
+    for n, p in base.named_parameters():
+        # The z bottleneck is trained (packages do not hold its density model);
+        # the base's own h_s never is (each head has its own).
+        # (cfg.get: exports pass configs of checkpoints older than the option.)
+        p.requires_grad_(n.startswith("entropy_bottleneck.") or (bool(cfg.get("joint")) and not n.startswith("h_s.")))
+    assert not cfg.get("joint") or len(cfg["variants"]) == 1, "joint training takes one variant"
     heads = torch.nn.ModuleDict()
     for v in cfg["variants"]:
         h = CheckerboardGroups(mj["N"], mj["M"], variant=v)
@@ -95,16 +104,17 @@ def distortion_weights(base, x, q=3, eps=0.05):
     return w
 
 
-def rates(base, heads, x, q, npix):
-    """(z bits, {variant: (y bits, y_hat)}, yg) for a batch at quality q."""
-    with torch.no_grad():
+def rates(base, heads, x, q, npix, joint=False):
+    """(z bits, {variant: (y bits, y_hat)}, yg) for a batch at quality q;
+    joint: with gradients to the transforms too."""
+    with torch.set_grad_enabled(joint and torch.is_grad_enabled()):
         yg = base.g_a(x) * base.gain(q)[None, :, None, None]
         z = base.h_a(yg)
     z_hat, z_lik = base.entropy_bottleneck(z)
     bz = -torch.log2(z_lik).sum() / npix
     out = {}
     for v, h in heads.items():
-        lik, y_hat = h(yg, z_hat)
+        lik, y_hat = h(yg, z_hat, ste=joint)
         out[v] = (-torch.log2(lik).sum() / npix, y_hat)
     return bz, out, yg
 
@@ -132,13 +142,32 @@ def validate(base, heads, val, device):
     return res
 
 
+def base_checkpoint(base, heads, cfg, it, wall, device):
+    """A joint run's transforms as a models.train checkpoint, for models.export:
+    the base_ckpt's config and counts (or the package's shapes) plus this run's,
+    h_s the head's (trained with its contexts, so the base package alone codes
+    worse than a hyperprior trained alone would)."""
+    (head,) = heads.values()
+    state = {k: v for k, v in base.state_dict().items() if not k.startswith("h_s.")}
+    state.update({"h_s." + k: v for k, v in head.h_s.state_dict().items()})
+    b_cfg, b_it, b_wall = dict(cfg, N=head.N, M=head.M, lambdas=list(base.lambdas), gain_lr=cfg["lr"]), 0, 0.0
+    if cfg["base_ckpt"]:
+        bk = torch.load(cfg["base_ckpt"], map_location="cpu", weights_only=False)
+        b_cfg, b_it, b_wall = dict(bk["config"]), bk["iter"], bk["wall_s"]
+        b_cfg["_config"] = config_path(b_cfg)
+    b_cfg["notes"] = list(b_cfg.get("notes") or []) + [
+        f"then {it:,} iterations ({wall / 3600:.2f} h) trained jointly with the {next(iter(heads))} entropy model "
+        f"(`python -m models.train_checkerboard --config {config_path(cfg)}`, {cfg['batch']} x {cfg['crop']}^2 "
+        f"crops, lr {cfg['lr']}): transforms, gains and heads on the pixel loss; h_s here is the head's"]
+    return {"model": state, "iter": b_it + it, "wall_s": b_wall + wall, "config": b_cfg, "device": device}
+
+
 def main():
     cfg, device, ckpath, rundir = start_run(DEFAULTS)
     base, heads = build(cfg, device)
-    opt = torch.optim.Adam(param_groups(
-        [(n, p) for n, p in heads.named_parameters() if not n.endswith(".quantiles")]
-        + [(n, p) for n, p in base.entropy_bottleneck.named_parameters() if not n.endswith("quantiles")],
-        cfg["lr"], cfg["gc_lr"]))
+    named = [(n, p) for n, p in heads.named_parameters() if not n.endswith(".quantiles")]
+    named += [("base." + n, p) for n, p in base.named_parameters() if p.requires_grad and not n.endswith("quantiles")]
+    opt = torch.optim.Adam(param_groups(named, cfg["lr"], cfg["gc_lr"]))
     aux_opt = torch.optim.Adam([base.entropy_bottleneck.quantiles], lr=cfg["aux_lr"])
 
     it, wall, seed = 0, 0.0, cfg["seed"]
@@ -146,6 +175,8 @@ def main():
         ck = torch.load(ckpath, map_location=device, weights_only=False)
         heads.load_state_dict(ck["heads"])
         base.entropy_bottleneck.load_state_dict(ck["z"])
+        if "base" in ck:
+            base.load_state_dict(ck["base"])
         load_optimizers(ck, (opt, "opt"), (aux_opt, "aux_opt"))
         it, wall = ck["iter"], ck["wall_s"]
         set_lrs(opt, cfg["lr"], cfg["gc_lr"])
@@ -168,7 +199,7 @@ def main():
     frames = load_train_frames(src)
     batches = batch_stream(frames, cfg["crop"], cfg["batch"], seed, cfg["workers"])
     dist_w = None
-    if cfg["distortion"]:
+    if cfg["distortion"] and not cfg["joint"]:
         dist_w = distortion_weights(base, torch.from_numpy(CropSampler(
             frames, 256, seed=123).batch(4)).to(device)).to(device)
         print(f"latent distortion weights: {dist_w.min():.3g}..{dist_w.max():.3g} "
@@ -188,9 +219,15 @@ def main():
         q = int(rng.integers(Q))
         x = next(batches).to(device, non_blocking=True)
         npix = x.shape[0] * x.shape[2] * x.shape[3]
-        bz, out, yg = rates(base, heads, x, q, npix)
+        bz, out, yg = rates(base, heads, x, q, npix, cfg["joint"])
         loss = bz + sum(by for by, _ in out.values())
-        if dist_w is not None:
+        if cfg["joint"]:
+            # The real distortion, as in models.train.
+            (v, (_, y_hat)), = out.items()
+            d = F.mse_loss(base.g_s(y_hat * base.inv_gain(q)[None, :, None, None]), x)
+            loss = loss + base.lambdas[q] * 255 ** 2 * d
+            acc["d_" + v] = acc.get("d_" + v, 0.0) + d.item()
+        elif dist_w is not None:
             # lambda * 255^2 * (pixel MSE of the latent errors), as in the base
             # model's loss: keeps the means from trading quality for bits.
             ig = base.inv_gain(q)[None, :, None, None]
@@ -221,11 +258,16 @@ def main():
             wall = wall0 + (now - t_start)
             save_atomic({"heads": heads.state_dict(), "z": base.entropy_bottleneck.state_dict(),
                          "opt": opt.state_dict(), "aux_opt": aux_opt.state_dict(), "iter": it,
-                         "wall_s": wall, "config": cfg, "device": device}, ckpath)
+                         "wall_s": wall, "config": cfg, "device": device,
+                         **({"base": base.state_dict()} if cfg["joint"] else {})}, ckpath)
+            if cfg["joint"]:
+                save_atomic(base_checkpoint(base, heads, cfg, it, wall, device),
+                            os.path.join(os.path.dirname(ckpath), "base.pt"))
             n = acc["n"]
             train = f"z {acc['z'] / n:.4f} " + " ".join(f"{v} {acc[v] / n:.4f}" for v in heads)
-            if dist_w is not None:
-                train += " | latent-error MSE " + " ".join(f"{v} {acc['d_' + v] / n:.3g}" for v in heads)
+            if cfg["joint"] or dist_w is not None:
+                train += (" | pixel MSE " if cfg["joint"] else " | latent-error MSE ") + " ".join(
+                    f"{v} {acc['d_' + v] / n:.3g}" for v in heads)
             if now - t_val < cfg["val_every_s"] and not last:
                 print(f"iter {it} wall {wall:.0f}s {ips:.2f} it/s train bpp {train}", flush=True)
                 t_ck, it_ck = time.time(), it

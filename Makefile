@@ -4,7 +4,7 @@
 .PHONY: all setup build demo test fuzz-check train-deps pack train export synth-clips train-ssf export-ssf \
 	train-checkerboard export-checkerboard train-ssf-lowres export-ssf-lowres train-checkerboard-ssf \
 	export-checkerboard-ssf train-ssf-scale export-ssf-scale train-synthesis export-synthesis train-ssf-residual export-ssf-residual \
-	train-checkerboard-global train-checkerboard-ssf-global export-checkerboard-global train-more train-ssf-whole gpu-wheels export-intra-gpu clean
+	train-checkerboard-global train-checkerboard-ssf-global export-checkerboard-global train-more train-ssf-whole gpu-wheels export-intra-gpu train-intra-joint export-intra-joint clean
 
 CARGO ?= cargo
 PY := .venv/bin/python
@@ -157,13 +157,24 @@ export-checkerboard-global:
 # the CPU): models/hyperprior from the continued transforms, models/checkerboard from the default
 # heads continued on them, g_s phase-split. Only once pipelines/gpu-import.sh (the same into out/)
 # shows them ahead of the defaults; both are new model ids: move the previous packages to
-# models/legacy/ first. Not yet run: the 2026-12-02 CPU candidate lost (the configs' notes).
+# models/legacy/ first (those of a release: a package that never landed can just go).
+INTRA_CKPT ?= models/checkpoints/hyperprior-gpu/last.pt
+HEADS_CKPT ?= models/checkpoints/checkerboard-gpu/last.pt
 export-intra-gpu:
-	$(PY) -m models.export --ckpt models/checkpoints/hyperprior-gpu/last.pt --out models/hyperprior
-	$(PY) -m models.export_checkerboard --ckpt models/checkpoints/checkerboard-gpu/last.pt \
+	$(PY) -m models.export --ckpt $(INTRA_CKPT) --out models/hyperprior
+	$(PY) -m models.export_checkerboard --ckpt $(HEADS_CKPT) \
 		--package models/hyperprior --variant checkerboard+global --out models/checkerboard
 	$(PY) -m models.subpixel --package models/checkerboard --rewrite g_s \
 		--all h_s cg0_a cg0_n cg1_a cg1_n cg2_a cg2_n cg3_a cg3_n
+
+# The same from a joint run (configs/checkerboard-joint.json: transforms and heads trained
+# together): its base.pt holds the transforms, last.pt the heads.
+train-intra-joint: train-deps
+	$(PY) -m models.train_checkerboard --config models/configs/checkerboard-joint.json
+
+export-intra-joint:
+	$(MAKE) export-intra-gpu INTRA_CKPT=models/checkpoints/checkerboard-joint/base.pt \
+		HEADS_CKPT=models/checkpoints/checkerboard-joint/last.pt
 
 # Narrower synthesis transforms (models/synthesis.py), each trained on its package's frozen encoder
 # and put into a copy of that package (a new model id: the previous package goes to models/legacy/

@@ -356,9 +356,12 @@ def write_card(a, cmd, ck, cfg, mj, diffs, rows, abl, macs, params, sizes, rd_s)
     w("- Data: the base package's real training frames (`models/data.py`: AIA 193/304, SWAP, EIT, "
       "singles; AIA 171 held out), crops "
       f"{cfg['crop']}x{cfg['crop']}, batch {cfg['batch']}, random exposure gain, one random quality per batch.")
-    w("- Loss per variant: bits (z + y) + lambda[q] * 255^2 * pixel MSE of its latent errors, "
-      "estimated through per-channel weights of the frozen g_s (`distortion_weights`), gradient to the "
-      "means only; summed over the variants.")
+    if cfg.get("joint"):
+        w('- Loss: bits (z + y) + lambda[q] * 255^2 * pixel MSE of g_s(y_hat), y_hat rounded with a straight-through gradient, so g_a, h_a, g_s, the gains and the heads train together (`joint`; the base package holds the transforms this run ended with).')
+    else:
+        w("- Loss per variant: bits (z + y) + lambda[q] * 255^2 * pixel MSE of its latent errors, "
+          "estimated through per-channel weights of the frozen g_s (`distortion_weights`), gradient to the "
+          "means only; summed over the variants.")
     w(f"- Adam lr {cfg['lr']}, aux lr {cfg['aux_lr']}, grad clip {cfg['clip']}.")
     w(f"- This checkpoint: iteration {ck['iter']:,}, {ck['wall_s'] / 3600:.2f} h wall time, {ck['device']} "
       f"({platform.machine()}, {cfg['threads']} thread(s), nice 5-10, shared with builds and benchmarks).")

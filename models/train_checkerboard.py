@@ -142,23 +142,30 @@ def validate(base, heads, val, device):
     return res
 
 
-def base_checkpoint(base, heads, cfg, it, wall, device):
+def base_origin(base, heads, cfg):
+    """(config, iterations, wall seconds) the joint run's transforms had before
+    it: base_ckpt's, or the package's shapes with this run's settings. Read once
+    at start; base_checkpoint adds this run's counts."""
+    (head,) = heads.values()
+    if not cfg["base_ckpt"]:
+        return dict(cfg, N=head.N, M=head.M, lambdas=list(base.lambdas), gain_lr=cfg["lr"]), 0, 0.0
+    bk = torch.load(cfg["base_ckpt"], map_location="cpu", weights_only=False)
+    return dict(bk["config"], _config=config_path(bk["config"])), bk["iter"], bk["wall_s"]
+
+
+def base_checkpoint(base, heads, cfg, origin, it, wall, device):
     """A joint run's transforms as a models.train checkpoint, for models.export:
-    the base_ckpt's config and counts (or the package's shapes) plus this run's,
-    h_s the head's (trained with its contexts, so the base package alone codes
-    worse than a hyperprior trained alone would)."""
+    `origin` (base_origin) plus this run's counts, h_s the head's (trained with
+    its contexts, so the base package alone codes worse than a hyperprior
+    trained alone would)."""
     (head,) = heads.values()
     state = {k: v for k, v in base.state_dict().items() if not k.startswith("h_s.")}
     state.update({"h_s." + k: v for k, v in head.h_s.state_dict().items()})
-    b_cfg, b_it, b_wall = dict(cfg, N=head.N, M=head.M, lambdas=list(base.lambdas), gain_lr=cfg["lr"]), 0, 0.0
-    if cfg["base_ckpt"]:
-        bk = torch.load(cfg["base_ckpt"], map_location="cpu", weights_only=False)
-        b_cfg, b_it, b_wall = dict(bk["config"]), bk["iter"], bk["wall_s"]
-        b_cfg["_config"] = config_path(b_cfg)
-    b_cfg["notes"] = list(b_cfg.get("notes") or []) + [
+    b_cfg, b_it, b_wall = origin
+    b_cfg = dict(b_cfg, notes=list(b_cfg.get("notes") or []) + [
         f"then {it:,} iterations ({wall / 3600:.2f} h) trained jointly with the {next(iter(heads))} entropy model "
         f"(`python -m models.train_checkerboard --config {config_path(cfg)}`, {cfg['batch']} x {cfg['crop']}^2 "
-        f"crops, lr {cfg['lr']}): transforms, gains and heads on the pixel loss; h_s here is the head's"]
+        f"crops, lr {cfg['lr']}): transforms, gains and heads on the pixel loss; h_s here is the head's"])
     return {"model": state, "iter": b_it + it, "wall_s": b_wall + wall, "config": b_cfg, "device": device}
 
 
@@ -169,6 +176,7 @@ def main():
     named += [("base." + n, p) for n, p in base.named_parameters() if p.requires_grad and not n.endswith("quantiles")]
     opt = torch.optim.Adam(param_groups(named, cfg["lr"], cfg["gc_lr"]))
     aux_opt = torch.optim.Adam([base.entropy_bottleneck.quantiles], lr=cfg["aux_lr"])
+    origin = base_origin(base, heads, cfg) if cfg["joint"] else None
 
     it, wall, seed = 0, 0.0, cfg["seed"]
     if os.path.exists(ckpath):
@@ -261,7 +269,7 @@ def main():
                          "wall_s": wall, "config": cfg, "device": device,
                          **({"base": base.state_dict()} if cfg["joint"] else {})}, ckpath)
             if cfg["joint"]:
-                save_atomic(base_checkpoint(base, heads, cfg, it, wall, device),
+                save_atomic(base_checkpoint(base, heads, cfg, origin, it, wall, device),
                             os.path.join(os.path.dirname(ckpath), "base.pt"))
             n = acc["n"]
             train = f"z {acc['z'] / n:.4f} " + " ".join(f"{v} {acc[v] / n:.4f}" for v in heads)

@@ -22,16 +22,15 @@ import numpy as np
 import torch
 from PIL import Image
 
-from models.data import data_source, to_t
+from models.data import DATA_DIR, data_source, to_t
 from models.package import load_ssf
 from models.ssf import apply_gain, reference_gain
 from models.train import pad_to
 
 
-
 def frame(wl, i):
     # ../shared's flare set, else the repo's copies of its three bands.
-    root, folder = data_source(f"aia-flare-20120719/{wl}", "/work/shared/data")
+    root, folder = data_source(f"aia-flare-20120719/{wl}", DATA_DIR)
     x = to_t(np.array(Image.open(f"{root}/{folder}/frame_{i:02d}.png")), "dn14").astype(np.float32)
     return x[:500, :370]  # 171 is 501x371, 193 and 304 500x370
 

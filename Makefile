@@ -4,7 +4,7 @@
 .PHONY: all setup build demo test fuzz-check train-deps pack train export synth-clips train-ssf export-ssf \
 	train-checkerboard export-checkerboard train-ssf-lowres export-ssf-lowres train-checkerboard-ssf \
 	export-checkerboard-ssf train-ssf-scale export-ssf-scale train-synthesis export-synthesis train-ssf-residual export-ssf-residual \
-	train-checkerboard-global train-checkerboard-ssf-global export-checkerboard-global train-more train-ssf-whole gpu-wheels export-intra-gpu train-intra-joint export-intra-joint clean
+	train-checkerboard-global train-checkerboard-ssf-global export-checkerboard-global train-more train-ssf-whole gpu-wheels export-intra-gpu train-intra-joint export-intra-joint train-ssf-joint export-ssf-joint clean
 
 CARGO ?= cargo
 PY := .venv/bin/python
@@ -175,6 +175,28 @@ train-intra-joint: train-deps
 export-intra-joint:
 	$(MAKE) export-intra-gpu INTRA_CKPT=models/checkpoints/checkerboard-joint/base.pt \
 		HEADS_CKPT=models/checkpoints/checkerboard-joint/last.pt
+
+# The same for the P-frames (issue 5): the default P package's residual transforms, gains and z
+# trained together with its residual heads (configs/ssf-checkerboard-joint.json), against the I-frames
+# of the intra defaults; motion frozen. base.pt holds the whole P model: export_ssf makes the base
+# package of it (the package's motion z tables), export_checkerboard_ssf adds the heads. Into out/
+# to measure first (bash pipelines/compare-packages.sh both models/checkerboard:models/ssf-checkerboard
+# models/checkerboard:out/ssf-checkerboard-joint); to ship, move the previous package to
+# models/legacy/ and pass P_BASE=<its new path> P_OUT=models/ssf-checkerboard.
+P_BASE ?= models/ssf-checkerboard
+P_OUT ?= out/ssf-checkerboard-joint
+train-ssf-joint: train-deps
+	test -f models/pack/synth-clips/clips.npy || $(MAKE) synth-clips
+	$(PY) -m models.train_checkerboard_ssf --config models/configs/ssf-checkerboard-joint.json
+
+export-ssf-joint:
+	$(PY) -m models.export_ssf --ckpt models/checkpoints/ssf-checkerboard-joint/base.pt --out out/ssf-joint \
+		--intra models/hyperprior --z-from $(P_BASE) --z-latents motion
+	$(PY) -m models.export_checkerboard_ssf --ckpt models/checkpoints/ssf-checkerboard-joint/last.pt \
+		--package out/ssf-joint --out out/ssf-joint-predict --residual checkerboard+global+side \
+		--all r_side r_cg0_a r_cg0_n r_cg1_a r_cg1_n r_cg2_a r_cg2_n r_cg3_a r_cg3_n
+	$(PY) -m models.split_predict --from out/ssf-joint-predict --out $(P_OUT)
+	$(PY) -m models.subpixel --package $(P_OUT) --rewrite r_g_s m_g_s
 
 # Narrower synthesis transforms (models/synthesis.py), each trained on its package's frozen encoder
 # and put into a copy of that package (a new model id: the previous package goes to models/legacy/

@@ -305,6 +305,18 @@ class CheckerboardGroups(nn.Module):
                 g.pin_means = pin_means
         self.pin_means = pin_means
 
+    @torch.no_grad()
+    def unpin(self):
+        """Let the contexts move the means from here on: their mean corrections
+        (computed but unused while pinned) start at zero, so the head codes
+        exactly as before until training moves them."""
+        for g in self.ctx or []:
+            last = g.ep.net[-1]
+            last.weight[g.G:].zero_()
+            last.bias[g.G:].zero_()
+            g.pin_means = False
+        self.pin_means = False
+
     def global_spec(self):
         """GlobalContext.spec() of the heads' non-anchor passes, or None without one."""
         gc = self.ctx[0].gc if self.ctx is not None else None

@@ -39,7 +39,7 @@ from models.export import HS, PAD, code_frame, count_macs, psnr8, session
 from models.export_checkerboard import ablation_table, bd_rate, card_header, code_frame_cb, export_graphs, group_graphs
 from models.export_ssf import GRAPHS, code_p, decoded_t
 from models.train import config_path, pad_to
-from models.train_checkerboard_ssf import LATENTS, Frozen, build_heads, validate
+from models.train_checkerboard_ssf import LATENTS, Frozen, build_heads, unpin, validate
 
 PREFIX = {"motion": "m_", "residual": "r_"}
 
@@ -86,8 +86,14 @@ def main():
     cfg = ck["config"]
     if a.package:
         cfg["package"] = a.package
+    # A joint run's trained transforms and z tables are in --package (its base
+    # package): code z with those tables, as the codec will.
+    joint, cfg["joint"] = cfg.get("joint"), False
     frozen = Frozen(cfg, "cpu")
+    cfg["joint"] = joint
     heads = build_heads(cfg, frozen, "cpu")
+    if cfg.get("init_pinned"):
+        unpin(heads)
     heads.load_state_dict(ck["heads"])
     heads.eval()
     base_dir = cfg["package"]
@@ -266,9 +272,16 @@ def write_card(a, cmd, ck, cfg, mj, choice, diffs, rows, bd_p, bd_gop, abl, abl_
                                             "latent positions, over the local context, the group's hyper scales "
                                             "and means and the decoded anchors' errors)"}[v]
         w(f"- {latent} latent: {what}.")
-    w("- Every other graph, the gains and the z tables are the base package's, byte for byte "
-      "(frozen in training). Coding procedure: `models/PACKAGE.md` (inter package, per-latent "
-      "`entropy_model`) and `codec-core/BITSTREAM.md` (kind 2 for the latent's y section).\n")
+    if cfg.get("joint"):
+        w(f"- The residual transforms (r_g_a, r_h_a, r_g_s), gains and z tables trained with these heads "
+          f"(joint run, below); the base package `{cfg['package']}` is that run's base.pt exported by "
+          "models.export_ssf with the previous package's motion z tables, so the motion graphs are the "
+          "previous package's weights. Coding procedure: `models/PACKAGE.md` (inter package, per-latent "
+          "`entropy_model`) and `codec-core/BITSTREAM.md` (kind 2 for the latent's y section).\n")
+    else:
+        w("- Every other graph, the gains and the z tables are the base package's, byte for byte "
+          "(frozen in training). Coding procedure: `models/PACKAGE.md` (inter package, per-latent "
+          "`entropy_model`) and `codec-core/BITSTREAM.md` (kind 2 for the latent's y section).\n")
     w("| graph | MACs / input pixel | ONNX size |")
     w("|---|---:|---:|")
     for n, m in macs.items():
@@ -279,12 +292,21 @@ def write_card(a, cmd, ck, cfg, mj, choice, diffs, rows, bd_p, bd_gop, abl, abl_
     w(f"- `python -m models.train_checkerboard_ssf --config {config_path(cfg)}` "
       f"(resumes from `models/checkpoints/{cfg['name']}/last.pt`; needs `models/pack/synth-clips`, "
       "see the base model card).")
-    w(f"- Data (`models/clips.py`): 2-frame clips {cfg['crop']}x{cfg['crop']}, batch {cfg['batch']}, "
+    T = cfg.get("T", 2) if cfg.get("joint") else 2
+    w(f"- Data (`models/clips.py`): {T}-frame clips {cfg['crop']}x{cfg['crop']}, batch {cfg['batch']}, "
       f"{int(100 * cfg['p_synth'])} % helio-synth, the rest real sequences (AIA 193/304, EIT, SWAP), "
-      f"{int(100 * cfg['p_xwl'])} % pairs of wavelengths at one instant (X-frames); AIA 171 held out. "
-      "Frame 0 coded by the intra package `" + cfg["intra_package"] + "`, frame 1 by the frozen P networks.")
+      f"{int(100 * cfg['p_xwl'])} % of the clips one instant in several wavelengths (X-frames); AIA 171 held "
+      "out. Frame 0 coded by the intra package `" + cfg["intra_package"] + "`, the others by the P networks"
+      + (", each from the previous reconstruction." if T > 2 else "."))
     trained = " and ".join(cfg.get("latents", LATENTS))
-    if cfg.get("pin_means"):
+    if cfg.get("joint"):
+        w(f"- Joint: the residual transforms, gains and z bottleneck trained together with the `{abl and next(iter(abl))}` "
+          "heads (means free; the run started from the previous package's pinned heads with their mean "
+          "corrections at zero, `CheckerboardGroups.unpin`) on the paper's loss, lambda[q] * 255^2 * pixel MSE "
+          "+ bits of the residual's y and z, straight-through rounding; the motion networks frozen (every run "
+          "that trained them grew the motion latent: models/README.md). The residual z density started "
+          "fitted to the previous package's z tables (`models/package.py: fit_z_density`).")
+    elif cfg.get("pin_means"):
         w("- Variants " + ", ".join(f"`{v}`" for v in abl) + f" side by side ({trained} latent), on the same "
           "batches. Means pinned: h_s is the package's, frozen, and the contexts correct only its scales, "
           "so y_hat and every decoded frame are exactly the base package's (the GoP table below shows "

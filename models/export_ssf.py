@@ -194,6 +194,9 @@ def main():
     ap.add_argument("--intra", default="models/hyperprior", help="intra package for the I-frames")
     ap.add_argument("--frames", type=int, default=13, help="AIA 171 frames in the GoP (from frame 0)")
     ap.add_argument("--interim", action="store_true")
+    ap.add_argument("--z-latents", nargs="+", default=["motion", "residual"], choices=["motion", "residual"],
+                    help="the latents whose z tables --z-from gives (a joint residual run of "
+                    "train_checkerboard_ssf trained only the residual's)")
     ap.add_argument("--z-from", help="package whose z tables both latents keep (when training froze "
                     "h_a and m_g_a but re-learned the bottlenecks' densities from scratch)")
     ap.add_argument("--subpixel", nargs="*", default=[],
@@ -234,7 +237,7 @@ def main():
         mj["motion"]["flow_stride"] = model.flow_stride
     if a.z_from:
         zmj = json.load(open(os.path.join(a.z_from, "model.json")))
-        for latent in ("motion", "residual"):
+        for latent in a.z_latents:
             mj[latent]["z"] = zmj[latent]["z"]
     assert len(mj["motion"]["qualities"]) == len(intra_mj["qualities"])
     with open(os.path.join(a.out, "model.json"), "w") as f:
@@ -363,7 +366,7 @@ def write_card(a, cmd, ck, cfg, mj, diffs, rows, per_frame, params, total, macs,
       "made by `target/release/helio-synth dataset --out models/pack/synth-clips --crops 0 "
       "--clips 600 --clip-len 3 --crop 128 --wavelengths all --seed 7`):")
     w("")
-    w(f"      nohup nice -n 5 .venv/bin/python -m models.train_ssf --config {config_path(cfg)} \\")
+    w(f"      nohup nice -n 5 .venv/bin/python -m {cfg.get('trainer', 'models.train_ssf')} --config {config_path(cfg)} \\")
     w(f"          >> models/runs/{cfg['name']}/stdout.log 2>&1 &")
     w("")
     w(f"- Data (`models/clips.py`): {cfg['T']}-frame clips, {cfg['crop']}x{cfg['crop']}, batch {cfg['batch']}; "

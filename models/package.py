@@ -208,3 +208,39 @@ def verify_heads(head, pkg_dir, prefix="", hw=(8, 12), tol=1e-3):
                              "(built with other options than the package's? pin_means, side, groups)")
         worst = max(worst, d)
     return worst
+
+
+def fit_z_density(eb, spec, steps=1500, lr=1e-2):
+    """Fit a fresh EntropyBottleneck's density to a package's quantized z
+    tables (spec = model.json's "z"), so a run that trains h_a starts with the z
+    rate the package codes at instead of a flat density's (packages hold the
+    tables, not the density). Minimises the cross-entropy of each channel's
+    table pmf under the density, at the package's medians; returns (bits per
+    z element before, after, the tables' own entropy), averaged over channels."""
+    med = torch.tensor(spec["medians"], dtype=torch.float32)
+    C = len(spec["cdfs"])
+    K = max(len(c) - 2 for c in spec["cdfs"])  # symbols, without the escape bin
+    vals = torch.zeros(1, C, 1, K)
+    pmf = torch.zeros(1, C, 1, K)
+    for c, (cdf, off) in enumerate(zip(spec["cdfs"], spec["offsets"])):
+        p = np.diff(np.asarray(cdf[:-1], np.float64)) / 2.0 ** 16
+        vals[0, c, 0, :len(p)] = torch.arange(len(p), dtype=torch.float32) + off + med[c]
+        vals[0, c, 0, len(p):] = med[c]
+        pmf[0, c, 0, :len(p)] = torch.from_numpy(p / p.sum()).float()
+    with torch.no_grad():
+        eb.quantiles[:, 0, 1] = med
+    params = [p for n, p in eb.named_parameters() if not n.endswith("quantiles")]
+    opt = torch.optim.Adam(params, lr=lr)
+
+    def xent():
+        _, lik = eb(vals, training=False)
+        return -(pmf * torch.log2(lik)).sum() / C
+
+    before = xent().item()
+    for _ in range(steps):
+        loss = xent()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    ent = -(pmf * torch.log2(pmf.clamp_min(1e-12))).sum().item() / C
+    return before, xent().item(), ent

@@ -27,6 +27,17 @@ package's own motion decoding (the means move y_hat by under a quantization
 step, so the shipped codec's residual input differs by little), which keeps
 the variants' comparison on identical inputs.
 
+Joint mode ("joint": true, residual latent, one variant): the residual
+transforms (r_g_a, r_h_a, r_g_s, gains, z bottleneck) train with the heads on
+the pixel loss, as models/train_checkerboard.py's joint mode does for intra,
+over T-frame clips (each P-frame predicted from the previous reconstruction)
+against the I-frames of `intra_package`. The motion networks stay frozen:
+every run that trained them grew the motion latent (models/README.md). Each
+checkpoint also writes base.pt, the whole P model as a models.train_ssf
+checkpoint (residual h_s the head's), for models.export_ssf (with the package's
+motion z tables: --z-from PKG --z-latents motion); export_checkerboard_ssf
+--package <that folder> then adds the heads.
+
 Validation: held-out AIA 171 frames 0..3, I-frame 0 with the intra package,
 P-frames 1..3 chained per variant (each predicted from its own reconstruction)
 with hard rounding: y bits = -log2 likelihood, z bits from the package's
@@ -45,9 +56,9 @@ import torch.nn.functional as F
 from models.checkerboard import CheckerboardGroups, init_heads, param_groups, set_lrs
 from models.clips import ClipSampler, load_val_clip
 from models.export import code_bits, round_half_away
-from models.package import load_h_s, load_heads, load_hyperprior, load_ssf, verify_heads
+from models.package import fit_z_density, load_h_s, load_heads, load_hyperprior, load_ssf, verify_heads
 from models.ssf import apply_gain, reference_gain
-from models.train import at_end, load_optimizers, open_log, pad_to, save_atomic, start_run
+from models.train import at_end, config_path, decay_late, load_optimizers, open_log, pad_to, save_atomic, start_run
 
 LATENTS = ("motion", "residual")
 PREFIX = {"motion": "m_", "residual": "r_"}  # graph names in the package
@@ -69,6 +80,12 @@ DEFAULTS = dict(
     # (checkerboard.init_heads, as models/train_checkerboard.py's "init").
     init=None,
     gc_lr=None,  # learning rate of the global context (checkerboard.param_groups); None: lr
+    # Joint mode (module docstring): clip length, the z bottleneck's aux rate
+    # and the late decay of models/train.py.
+    joint=False, T=2, aux_lr=1e-3, decay_last_s=0, decay_factor=0.3,
+    # The heads to start from (init) were trained with means pinned: build them
+    # so to load them, then unpin (CheckerboardGroups.unpin).
+    init_pinned=False,
 )
 
 
@@ -84,6 +101,18 @@ class Frozen:
             for p in m.parameters():
                 p.requires_grad_(False)
         self.num_qualities = self.ssf.num_qualities
+        # Joint mode: the residual transforms train (its h_s is the head's) and
+        # its z is coded with the trained bottleneck, not the package's tables.
+        self.joint = bool(cfg.get("joint"))
+        if self.joint:
+            for n, p in self.ssf.residual.named_parameters():
+                p.requires_grad_(not n.startswith("h_s."))
+
+    def trainable(self):
+        """(name, parameter) of the residual transforms, gains and z density
+        (its quantiles train apart, on the aux loss)."""
+        return [("residual." + n, p) for n, p in self.ssf.residual.named_parameters()
+                if p.requires_grad and not n.endswith("quantiles")]
 
     def latent(self, name):
         return getattr(self.ssf, name)
@@ -97,7 +126,11 @@ class Frozen:
         return torch.round(z - med) + med
 
     def z_bits(self, name, z_hat):
-        """Code length of z_hat with the package's quantized z tables (bits)."""
+        """Code length of z_hat with the package's quantized z tables (bits);
+        in joint mode the residual's from its trained density."""
+        if self.joint and name == "residual":
+            _, lik = self.ssf.residual.entropy_bottleneck(z_hat, training=False)
+            return -torch.log2(lik).sum().item()
         spec = self.mj[name]["z"]
         med = np.asarray(spec["medians"], np.float32)[None, :, None, None]
         sym = round_half_away(z_hat.cpu().numpy() - med)
@@ -144,15 +177,24 @@ def build_heads(cfg, frozen, device):
         per = torch.nn.ModuleDict()
         for v in cfg["variants"]:
             # The motion latent has no side image (it is decoded before pred exists).
+            # A joint run starts from the package's heads, pinned (init_pinned),
+            # and unpins them once loaded.
             h = CheckerboardGroups(hp.N, hp.M, groups=cfg["groups"][name],
                                    variant=v.replace("+side", "") if name == "motion" else v,
-                                   pin_means=cfg["pin_means"])
+                                   pin_means=cfg["pin_means"] or cfg.get("init_pinned", False))
             load_h_s(h.h_s, cfg["package"], f"{prefix}h_s.onnx")
             if cfg["pin_means"]:
                 h.h_s.requires_grad_(False)
             per[v] = h
         heads[name] = per
     return heads.to(device)
+
+
+def unpin(heads):
+    """Every head of an init_pinned run as it trains: means free."""
+    for per in heads.values():
+        for h in per.values():
+            h.unpin()
 
 
 @torch.no_grad()
@@ -196,6 +238,42 @@ def step_rates(frozen, heads, x, ref, q):
             lik, y_hat = h(yg, z_hat, pred if name == "residual" else None)
             out[name][v] = (-torch.log2(lik).sum(), y_hat)
     return out, {"motion": ym, "residual": yr}
+
+
+def joint_step(frozen, head, x, ref, q):
+    """One batch of P-frames with gradients to the residual transforms and
+    `head` (straight-through y_hat): (y bits, z bits, x_hat)."""
+    ref, ym, zm = frozen.analyse_motion(x, ref, q)
+    pred = frozen.predict(ref, frozen.package_y_hat("motion", ym, zm), q).detach()
+    r = frozen.ssf.residual
+    yg = r.g_a(x - pred) * r.gain(q)[None, :, None, None]
+    z_hat, z_lik = r.entropy_bottleneck(r.h_a(yg), training=True)
+    lik, y_hat = head(yg, z_hat, pred, ste=True)
+    return -torch.log2(lik).sum(), -torch.log2(z_lik).sum(), frozen.synthesize(pred, y_hat, q)
+
+
+def base_checkpoint(frozen, heads, cfg, it, wall, device):
+    """A joint run's whole P model as a models.train_ssf checkpoint, for
+    models.export_ssf: the package's networks with the trained residual
+    transforms, the residual h_s the head's (the motion z density is an
+    untrained one: export with the package's motion z tables)."""
+    (head,) = heads["residual"].values()
+    ssf = frozen.ssf
+    state = {k: v for k, v in ssf.state_dict().items() if not k.startswith("residual.h_s.")}
+    state.update({"residual.h_s." + k: v for k, v in head.h_s.state_dict().items()})
+    m = ssf.motion
+    b_cfg = dict(name=cfg["name"], N=m.N, M_motion=m.M, M_residual=ssf.residual.M,
+                 levels=ssf.warp.levels, sigma0=ssf.warp.sigmas[0], flow_stride=ssf.flow_stride,
+                 T=cfg["T"], crop=cfg["crop"], batch=cfg["batch"], p_synth=cfg["p_synth"], p_xwl=cfg["p_xwl"],
+                 lr=cfg["lr"], gain_lr=cfg["lr"], aux_lr=cfg["aux_lr"], threads=cfg["threads"],
+                 _config=config_path(cfg), trainer="models.train_checkerboard_ssf", notes=[
+                     f"the P networks of {cfg['package']} with their residual transforms, gains and z trained "
+                     f"{it:,} iterations ({wall / 3600:.2f} h) jointly with the {next(iter(heads['residual']))} "
+                     f"residual entropy model (`python -m models.train_checkerboard_ssf --config "
+                     f"{config_path(cfg)}`) against the I-frames of {cfg['intra_package']}; motion frozen; "
+                     "residual h_s here is the head's"] + list(cfg.get("notes") or []))
+    return {"model": state, "intra_config": {"lambdas": list(ssf.lambdas)}, "config": b_cfg,
+            "iter": it, "wall_s": wall, "device": device}
 
 
 @torch.no_grad()
@@ -242,10 +320,15 @@ def validate(frozen, heads, clip, device):
 
 def main():
     cfg, device, ckpath, rundir = start_run(DEFAULTS)
+    joint = cfg["joint"]
+    assert not joint or (cfg["latents"] == ["residual"] and len(cfg["variants"]) == 1 and not cfg["pin_means"]), \
+        "joint training takes the residual latent, one variant, means free"
     frozen = Frozen(cfg, device)
     heads = build_heads(cfg, frozen, device)
-    opt = torch.optim.Adam(param_groups([(n, p) for n, p in heads.named_parameters() if p.requires_grad],
-                                        cfg["lr"], cfg["gc_lr"]))
+    named = [(n, p) for n, p in heads.named_parameters() if p.requires_grad]
+    opt = torch.optim.Adam(param_groups(named + (frozen.trainable() if joint else []), cfg["lr"], cfg["gc_lr"]))
+    eb = frozen.ssf.residual.entropy_bottleneck
+    aux_opt = torch.optim.Adam([eb.quantiles], lr=cfg["aux_lr"]) if joint else None
     it, wall, seed = 0, 0.0, cfg["seed"]
     if not os.path.exists(ckpath) and cfg["init"] and "package" in cfg["init"]:
         # The shipped heads themselves (a fresh clone has no checkpoint).
@@ -259,24 +342,34 @@ def main():
         init_heads([(f"{name}.", per) for name, per in heads.items()], cfg["init"], keep=("h_s.",))
         print(f"context/side weights from {cfg['init']['ckpt']} ({cfg['init']['from']}), h_s kept from the package",
               flush=True)
+    if joint and not os.path.exists(ckpath):
+        # The package holds z tables, not the density: fit one to them, so the
+        # z rate starts where the package codes.
+        before, after, ent = fit_z_density(frozen.ssf.residual.entropy_bottleneck, frozen.mj["residual"]["z"])
+        print(f"residual z density fitted to the package's tables: {before:.3f} -> {after:.3f} bits per "
+              f"element (tables' entropy {ent:.3f})", flush=True)
+    if cfg.get("init_pinned"):
+        unpin(heads)  # loaded pinned; trained (and, on a resume, loaded) unpinned
     if os.path.exists(ckpath):
         ck = torch.load(ckpath, map_location=device, weights_only=False)
         missing, unexpected = heads.load_state_dict(ck["heads"], strict=False)
         if unexpected:
             raise ValueError(f"{ckpath} has heads this config lacks: {unexpected[:4]}...")
+        if joint:
+            frozen.ssf.residual.load_state_dict(ck["residual"])
         if missing:
             # A variant added to a running experiment starts from the package;
             # Adam restarts for all (its state is per parameter list).
             print(f"new variant parameters ({len(missing)} tensors) start fresh; optimizer state reset", flush=True)
         else:
-            load_optimizers(ck, (opt, "opt"))
+            load_optimizers(ck, (opt, "opt"), *([(aux_opt, "aux_opt")] if joint else []))
         it, wall = ck["iter"], ck["wall_s"]
         set_lrs(opt, cfg["lr"], cfg["gc_lr"])
         seed = cfg["seed"] + it
         print(f"resumed from {ckpath} at iter {it} ({wall:.0f} s)", flush=True)
     json.dump(cfg, open(os.path.join(rundir, "config.json"), "w"), indent=1)
 
-    sampler = ClipSampler(cfg["synth_dir"], 2, cfg["crop"], seed=seed, p_synth=cfg["p_synth"],
+    sampler = ClipSampler(cfg["synth_dir"], cfg["T"] if joint else 2, cfg["crop"], seed=seed, p_synth=cfg["p_synth"],
                           data_dir=cfg["data"], p_xwl=cfg["p_xwl"])
     val = load_val_clip(cfg["data"], cfg["val_start"], cfg["val_len"])
     Q = frozen.num_qualities
@@ -286,7 +379,7 @@ def main():
                                       data_dir=cfg["data"]).batch(8)).to(device)
     with torch.no_grad():
         wref = frozen.intra(wb[0], 3)["x_hat"].clamp(0, 1)
-    dist_w = {k: w.to(device) for k, w in distortion_weights(frozen, wb[1], wref).items()}
+    dist_w = {} if joint else {k: w.to(device) for k, w in distortion_weights(frozen, wb[1], wref).items()}
     for k, w in dist_w.items():
         print(f"{k} distortion weights: {w.min():.3g}..{w.max():.3g} (mean {w.mean():.3g})", flush=True)
 
@@ -299,6 +392,8 @@ def main():
     def report(it, wall, ips, acc):
         n = max(acc["n"], 1)
         train = " ".join(f"{l[0]}/{v} {acc[(l, v)] / n:.4f}" for l in trained for v in variants)
+        if joint:
+            train += f" | z {acc['z'] / n:.4f} MSE {acc['mse'] / n:.3g}"
         res = validate(frozen, heads, val, device)
         log.writerow([it, round(wall, 1), round(ips, 3)] + [round(acc[(l, v)] / n, 5) for l in trained for v in variants]
                      + [round(x, 5) for v in variants for bp in res[v] for x in bp])
@@ -308,7 +403,25 @@ def main():
             print(f"  {v:13s} " + " ".join(f"q{q + 1} {b:.4f}/{p:.2f}" for q, (b, p) in enumerate(res[v])), flush=True)
 
     def fresh():
-        return {"n": 0, **{(l, v): 0.0 for l in trained for v in variants}}
+        return {"n": 0, "z": 0.0, "mse": 0.0, **{(l, v): 0.0 for l in trained for v in variants}}
+
+    def joint_loss(clip, q):
+        """Mean over the clip's P-frames of (y + z bits) / pixel + lambda 255^2 MSE,
+        each P-frame predicted from the previous reconstruction (detached)."""
+        with torch.no_grad():
+            ref = frozen.intra(clip[0], q)["x_hat"].clamp(0, 1)
+        (head,) = heads["residual"].values()
+        loss = 0.0
+        for x in clip[1:]:
+            npix = x.shape[0] * x.shape[2] * x.shape[3]
+            by, bz, x_hat = joint_step(frozen, head, x, ref, q)
+            mse = F.mse_loss(x_hat, x)
+            loss = loss + (by + bz) / npix + frozen.ssf.lambdas[q] * 255 ** 2 * mse
+            acc[("residual", variants[0])] += by.item() / npix / (len(clip) - 1)
+            acc["z"] += bz.item() / npix / (len(clip) - 1)
+            acc["mse"] += mse.item() / (len(clip) - 1)
+            ref = x_hat.detach().clamp(0, 1)
+        return loss / (len(clip) - 1)
 
     acc = fresh()
     if it == 0:
@@ -318,25 +431,34 @@ def main():
     while it < cfg["max_iters"]:
         q = int(rng.integers(Q))
         clip = torch.from_numpy(sampler.batch(cfg["batch"])).to(device)
-        with torch.no_grad():
-            ref = frozen.intra(clip[0], q)["x_hat"].clamp(0, 1)
-        x = clip[1]
-        npix = x.shape[0] * x.shape[2] * x.shape[3]
-        out, ygs = step_rates(frozen, heads, x, ref, q)
-        loss = 0.0
-        lam = frozen.ssf.lambdas[q] * 255 ** 2
-        for name in trained:
-            ig = frozen.latent(name).inv_gain(q)[None, :, None, None]
-            for v, (bits, y_hat) in out[name].items():
-                e2 = (((y_hat - ygs[name]) * ig) ** 2).mean(dim=(0, 2, 3))
-                loss = loss + bits / npix + lam * (dist_w[name] * e2).sum()
-                acc[(name, v)] += bits.item() / npix
+        if joint:
+            loss = joint_loss(clip, q)
+        else:
+            with torch.no_grad():
+                ref = frozen.intra(clip[0], q)["x_hat"].clamp(0, 1)
+            x = clip[1]
+            npix = x.shape[0] * x.shape[2] * x.shape[3]
+            out, ygs = step_rates(frozen, heads, x, ref, q)
+            loss = 0.0
+            lam = frozen.ssf.lambdas[q] * 255 ** 2
+            for name in trained:
+                ig = frozen.latent(name).inv_gain(q)[None, :, None, None]
+                for v, (bits, y_hat) in out[name].items():
+                    e2 = (((y_hat - ygs[name]) * ig) ** 2).mean(dim=(0, 2, 3))
+                    loss = loss + bits / npix + lam * (dist_w[name] * e2).sum()
+                    acc[(name, v)] += bits.item() / npix
         opt.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(heads.parameters(), cfg["clip"])
+        torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], cfg["clip"])
         opt.step()
+        if joint:
+            aux = eb.loss()
+            aux_opt.zero_grad()
+            aux.backward()
+            aux_opt.step()
         it += 1
         last = at_end(cfg, it)
+        decay_late(cfg, opt)
         acc["n"] += 1
 
         now = time.time()
@@ -344,7 +466,12 @@ def main():
             ips = (it - it_ck) / (now - t_ck)
             wall = wall0 + (now - t_start)
             save_atomic({"heads": heads.state_dict(), "opt": opt.state_dict(), "iter": it, "wall_s": wall,
-                         "config": cfg, "device": device}, ckpath)
+                         "config": cfg, "device": device,
+                         **({"residual": frozen.ssf.residual.state_dict(), "aux_opt": aux_opt.state_dict()}
+                            if joint else {})}, ckpath)
+            if joint:
+                save_atomic(base_checkpoint(frozen, heads, cfg, it, wall, device),
+                            os.path.join(os.path.dirname(ckpath), "base.pt"))
             if now - t_val >= cfg["val_every_s"] or last:
                 t_val = now
                 report(it, wall, ips, acc)
@@ -352,7 +479,8 @@ def main():
             else:
                 n = acc["n"]
                 print(f"iter {it} wall {wall:.0f}s {ips:.2f} it/s train y bpp "
-                      + " ".join(f"{l[0]}/{v} {acc[(l, v)] / n:.4f}" for l in trained for v in variants), flush=True)
+                      + " ".join(f"{l[0]}/{v} {acc[(l, v)] / n:.4f}" for l in trained for v in variants)
+                      + (f" | z {acc['z'] / n:.4f} MSE {acc['mse'] / n:.3g}" if joint else ""), flush=True)
             t_ck, it_ck = time.time(), it
             if last:
                 break

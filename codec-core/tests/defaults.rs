@@ -1,6 +1,6 @@
-//! The default intra package is the best trained so far (issue 4): on the
-//! bundled AIA 171 frame it needs fewer bytes at equal PSNR than the package it
-//! replaced, which stays in models/legacy (models/legacy/README.md says when
+//! The default intra and P packages are the best trained so far (issues 4
+//! and 5): on the bundled AIA 171 frames each needs fewer bytes at equal PSNR
+//! than the package it replaced, which stays in models/legacy (models/legacy/README.md says when
 //! and why it was replaced). A new default names its predecessor here.
 
 mod common;
@@ -36,4 +36,45 @@ fn default_intra_package_beats_the_one_it_replaced() {
             .collect::<Vec<_>>()
     });
     assert_below_curve(&new, &old, "the default intra package");
+}
+
+/// The P package the default `models/ssf-checkerboard` replaced.
+const PREVIOUS_INTER: &str = "legacy/ssf-checkerboard-5c95027d417d1fe4";
+
+/// The same for the default P package: P-frames 1..3 of the bundled AIA 171
+/// frames, each from the previous decoded frame (always P), after the same
+/// default I-frame, need fewer bytes at equal PSNR than with the package it
+/// replaced.
+#[test]
+fn default_inter_package_beats_the_one_it_replaced() {
+    let test = "default_inter_beats_previous";
+    if model_or_skip(test).is_none() {
+        return;
+    }
+    let models = workspace().join("models");
+    let dirs = ["ssf-checkerboard", PREVIOUS_INTER].map(|n| models.join(n));
+    if !dirs.iter().chain([&models.join("checkerboard")]).all(|d| package_or_skip(test, d, "models/README.md")) {
+        return;
+    }
+    let (w, h, frames) = aia_sequence(4);
+    let [new, old] = dirs.map(|dir| {
+        let model = ModelSource::Dirs { intra: models.join("checkerboard"), inter: Some(dir.clone()) };
+        (1..=6)
+            .map(|q| {
+                let mut enc = encoder_with(&model, w, h, q, 30, 2, helio_core::PFrameDecision::Always);
+                let (mut bytes, mut psnr) = (0.0, 0.0);
+                for (i, f) in frames.iter().enumerate() {
+                    let coded = enc.encode(Pixels::U16(f), false).unwrap();
+                    if i > 0 {
+                        assert_eq!(coded.frame_type, helio_core::bitstream::FrameType::P);
+                        bytes += coded.data.len() as f64 / 3.0;
+                        psnr += psnr_sqrt_display(f, u16s(enc.last_reconstruction().unwrap()), 14) / 3.0;
+                    }
+                }
+                eprintln!("{}: q{q} {bytes:.0} B {psnr:.2} dB per P-frame", dir.display());
+                (bytes, psnr)
+            })
+            .collect::<Vec<_>>()
+    });
+    assert_below_curve(&new, &old, "the default P package");
 }

@@ -7,8 +7,9 @@
 //! defaults they extended, all now in models/legacy), whose context graphs the
 //! first global defaults carried byte for byte (their synthesis graphs differ in
 //! float form only, models/subpixel.py, so frames can be compared exactly only
-//! there). The intra default has since continued on further-trained transforms
-//! (`legacy/checkerboard-53148fca16f8bc4a` is that first one).
+//! there). The defaults have since been trained further, transforms and heads
+//! together (`legacy/checkerboard-53148fca16f8bc4a` and
+//! `legacy/ssf-checkerboard-5c95027d417d1fe4` are those first ones).
 
 mod common;
 
@@ -86,7 +87,7 @@ fn global_context_p_frames_decode_exactly_and_only_save_bits() {
     let Some((gc, base)) = packages(
         test,
         "legacy/ssf-checkerboard-global-c9c02e0b95740fc1",
-        "ssf-checkerboard",
+        "legacy/ssf-checkerboard-5c95027d417d1fe4",
         "legacy/ssf-checkerboard-7879c5e0b3b086aa",
     ) else { return };
     let intra = workspace().join("models/legacy/checkerboard-ce9cb739288ca450");

@@ -88,9 +88,7 @@ def main():
         cfg["package"] = a.package
     # A joint run's trained transforms and z tables are in --package (its base
     # package): code z with those tables, as the codec will.
-    joint, cfg["joint"] = cfg.get("joint"), False
-    frozen = Frozen(cfg, "cpu")
-    cfg["joint"] = joint
+    frozen = Frozen(dict(cfg, joint=False), "cpu")
     heads = build_heads(cfg, frozen, "cpu")
     if cfg.get("init_pinned"):
         unpin(heads)

@@ -197,7 +197,7 @@ def main():
     ap.add_argument("--z-latents", nargs="+", default=["motion", "residual"], choices=["motion", "residual"],
                     help="the latents whose z tables --z-from gives (a joint residual run of "
                     "train_checkerboard_ssf trained only the residual's)")
-    ap.add_argument("--z-from", help="package whose z tables both latents keep (when training froze "
+    ap.add_argument("--z-from", help="package whose z tables the --z-latents keep (when training froze "
                     "h_a and m_g_a but re-learned the bottlenecks' densities from scratch)")
     ap.add_argument("--subpixel", nargs="*", default=[],
                     help="graphs to rewrite as Conv + DepthToSpace, run at level All (models/subpixel.py)")

@@ -345,7 +345,7 @@ def main():
     if joint and not os.path.exists(ckpath):
         # The package holds z tables, not the density: fit one to them, so the
         # z rate starts where the package codes.
-        before, after, ent = fit_z_density(frozen.ssf.residual.entropy_bottleneck, frozen.mj["residual"]["z"])
+        before, after, ent = fit_z_density(eb, frozen.mj["residual"]["z"])
         print(f"residual z density fitted to the package's tables: {before:.3f} -> {after:.3f} bits per "
               f"element (tables' entropy {ent:.3f})", flush=True)
     if cfg.get("init_pinned"):
@@ -374,12 +374,14 @@ def main():
     val = load_val_clip(cfg["data"], cfg["val_start"], cfg["val_len"])
     Q = frozen.num_qualities
     rng = np.random.default_rng(seed + 1)
-    # Distortion weights from a fixed batch (seeded apart from training).
-    wb = torch.from_numpy(ClipSampler(cfg["synth_dir"], 2, cfg["crop"], seed=123, p_synth=cfg["p_synth"],
-                                      data_dir=cfg["data"]).batch(8)).to(device)
-    with torch.no_grad():
-        wref = frozen.intra(wb[0], 3)["x_hat"].clamp(0, 1)
-    dist_w = {} if joint else {k: w.to(device) for k, w in distortion_weights(frozen, wb[1], wref).items()}
+    dist_w = {}
+    if not joint:  # the joint loss has the real pixel distortion
+        # Distortion weights from a fixed batch (seeded apart from training).
+        wb = torch.from_numpy(ClipSampler(cfg["synth_dir"], 2, cfg["crop"], seed=123, p_synth=cfg["p_synth"],
+                                          data_dir=cfg["data"]).batch(8)).to(device)
+        with torch.no_grad():
+            wref = frozen.intra(wb[0], 3)["x_hat"].clamp(0, 1)
+        dist_w = {k: w.to(device) for k, w in distortion_weights(frozen, wb[1], wref).items()}
     for k, w in dist_w.items():
         print(f"{k} distortion weights: {w.min():.3g}..{w.max():.3g} (mean {w.mean():.3g})", flush=True)
 
@@ -389,11 +391,15 @@ def main():
                          + [f"bpp_{l}_{v}" for l in trained for v in variants]
                          + [f"val_{v}_q{q + 1}_{m}" for v in variants for q in range(Q) for m in ("bpp", "psnr")])
 
+    def summary(acc):
+        """The training accumulators as printed: y bpp per latent and variant (joint: z bpp, pixel MSE)."""
+        n = max(acc["n"], 1)
+        return (" ".join(f"{l[0]}/{v} {acc[(l, v)] / n:.4f}" for l in trained for v in variants)
+                + (f" | z {acc['z'] / n:.4f} MSE {acc['mse'] / n:.3g}" if joint else ""))
+
     def report(it, wall, ips, acc):
         n = max(acc["n"], 1)
-        train = " ".join(f"{l[0]}/{v} {acc[(l, v)] / n:.4f}" for l in trained for v in variants)
-        if joint:
-            train += f" | z {acc['z'] / n:.4f} MSE {acc['mse'] / n:.3g}"
+        train = summary(acc)
         res = validate(frozen, heads, val, device)
         log.writerow([it, round(wall, 1), round(ips, 3)] + [round(acc[(l, v)] / n, 5) for l in trained for v in variants]
                      + [round(x, 5) for v in variants for bp in res[v] for x in bp])
@@ -477,10 +483,7 @@ def main():
                 report(it, wall, ips, acc)
                 acc = fresh()
             else:
-                n = acc["n"]
-                print(f"iter {it} wall {wall:.0f}s {ips:.2f} it/s train y bpp "
-                      + " ".join(f"{l[0]}/{v} {acc[(l, v)] / n:.4f}" for l in trained for v in variants)
-                      + (f" | z {acc['z'] / n:.4f} MSE {acc['mse'] / n:.3g}" if joint else ""), flush=True)
+                print(f"iter {it} wall {wall:.0f}s {ips:.2f} it/s train y bpp {summary(acc)}", flush=True)
             t_ck, it_ck = time.time(), it
             if last:
                 break

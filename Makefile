@@ -158,13 +158,15 @@ export-checkerboard-global:
 # heads continued on them, g_s phase-split. Only once pipelines/gpu-import.sh (the same into out/)
 # shows them ahead of the defaults; both are new model ids: move the previous packages to
 # models/legacy/ first (those of a release: a package that never landed can just go).
+# I_OUT=out (or any folder) exports both there instead, to compare before shipping.
 INTRA_CKPT ?= models/checkpoints/hyperprior-gpu/last.pt
 HEADS_CKPT ?= models/checkpoints/checkerboard-gpu/last.pt
+I_OUT ?= models
 export-intra-gpu:
-	$(PY) -m models.export --ckpt $(INTRA_CKPT) --out models/hyperprior
+	$(PY) -m models.export --ckpt $(INTRA_CKPT) --out $(I_OUT)/hyperprior
 	$(PY) -m models.export_checkerboard --ckpt $(HEADS_CKPT) \
-		--package models/hyperprior --variant checkerboard+global --out models/checkerboard
-	$(PY) -m models.subpixel --package models/checkerboard --rewrite g_s \
+		--package $(I_OUT)/hyperprior --variant checkerboard+global --out $(I_OUT)/checkerboard
+	$(PY) -m models.subpixel --package $(I_OUT)/checkerboard --rewrite g_s \
 		--all h_s cg0_a cg0_n cg1_a cg1_n cg2_a cg2_n cg3_a cg3_n
 
 # The same from a joint run (configs/checkerboard-joint.json: transforms and heads trained

@@ -254,8 +254,12 @@ fn forced_keyframes_and_reset_start_a_new_gop() {
 }
 
 /// Frames of the scene-cut sequence: the drifting window, then from `SCENE_CUT`
-/// on the same window turned by 180 degrees (unrelated content, drifting the
-/// other way).
+/// on the same window turned by 180 degrees and inverted in intensity
+/// (unrelated content, drifting the other way). Turned alone no longer makes a
+/// cut at quality 4: the P package of 2026-12-03 codes it as P for less than
+/// an I-frame costs (J 0.993 against 1.097; I wins from quality 5), its scale
+/// field blurring the useless reference away. Inverted too, no warp or gain
+/// field predicts it: P costs 3.5x the I-frame's J (3.674 against 1.048).
 const SCENE_CUT: usize = 3;
 const CUT_FRAMES: u32 = 7;
 /// Keyframe interval of the scene-cut tests: `always` gives I P P P P I P.
@@ -266,7 +270,7 @@ fn scene_cut_sequence() -> Vec<Vec<u16>> {
     drifting_sequence(CUT_FRAMES, W, H)
         .into_iter()
         .enumerate()
-        .map(|(i, f)| if i < SCENE_CUT { f } else { f.into_iter().rev().collect() })
+        .map(|(i, f)| if i < SCENE_CUT { f } else { f.into_iter().rev().map(|v| 16383 - v.min(16383)).collect() })
         .collect()
 }
 

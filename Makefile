@@ -169,14 +169,17 @@ export-intra-gpu:
 	$(PY) -m models.subpixel --package $(I_OUT)/checkerboard --rewrite g_s \
 		--all h_s cg0_a cg0_n cg1_a cg1_n cg2_a cg2_n cg3_a cg3_n
 
-# The same from a joint run (configs/checkerboard-joint.json: transforms and heads trained
-# together): its base.pt holds the transforms, last.pt the heads.
+# The same from a joint run (transforms and heads trained together): its base.pt holds the
+# transforms, last.pt the heads. configs/checkerboard-joint.json continues the run that made the
+# defaults where its checkpoint is (the machine it ran on); anywhere else (a fresh clone, a GPU
+# lease) configs/checkerboard-joint-package.json starts from the shipped packages, then resumes.
+JOINT_RUN ?= $(if $(wildcard models/checkpoints/checkerboard-joint/last.pt),checkerboard-joint,checkerboard-joint-package)
 train-intra-joint: train-deps
-	$(PY) -m models.train_checkerboard --config models/configs/checkerboard-joint.json
+	$(PY) -m models.train_checkerboard --config models/configs/$(JOINT_RUN).json
 
 export-intra-joint:
-	$(MAKE) export-intra-gpu INTRA_CKPT=models/checkpoints/checkerboard-joint/base.pt \
-		HEADS_CKPT=models/checkpoints/checkerboard-joint/last.pt
+	$(MAKE) export-intra-gpu INTRA_CKPT=models/checkpoints/$(JOINT_RUN)/base.pt \
+		HEADS_CKPT=models/checkpoints/$(JOINT_RUN)/last.pt
 
 # The same for the P-frames (issue 5): the default P package's residual transforms, gains and z
 # trained together with its residual heads (configs/ssf-checkerboard-joint.json), against the I-frames

@@ -227,6 +227,8 @@ def fit_z_density(eb, spec, steps=1500, lr=1e-2):
         vals[0, c, 0, :len(p)] = torch.arange(len(p), dtype=torch.float32) + off + med[c]
         vals[0, c, 0, len(p):] = med[c]
         pmf[0, c, 0, :len(p)] = torch.from_numpy(p / p.sum()).float()
+    dev = eb.quantiles.device  # a CUDA run fits on its device
+    vals, pmf, med = vals.to(dev), pmf.to(dev), med.to(dev)
     with torch.no_grad():
         eb.quantiles[:, 0, 1] = med
     params = [p for n, p in eb.named_parameters() if not n.endswith("quantiles")]

@@ -22,6 +22,7 @@ Validation: held-out AIA 171 frames, each quality, bpp of y per variant
 variant (the means move y_hat slightly).
 """
 
+import json
 import math
 import os
 import time
@@ -32,7 +33,7 @@ import torch.nn.functional as F
 
 from models.checkerboard import CheckerboardGroups, init_heads, param_groups, set_lrs
 from models.data import CropSampler, batch_stream, load_train_frames, load_val_frames
-from models.package import load_h_s, load_heads, load_hyperprior, verify_heads
+from models.package import fit_z_density, load_h_s, load_heads, load_hyperprior, verify_heads
 from models.train import (at_end, config_path, decay_late, load_optimizers, open_log, pad_to, save_atomic,
                           start_run)
 
@@ -197,6 +198,14 @@ def main():
             load_heads(h, cfg["init"]["package"])
             d = verify_heads(h, cfg["init"]["package"])
             print(f"{v}: heads from package {cfg['init']['package']} (passes within {d:.2g} of its graphs)", flush=True)
+        if cfg["joint"]:
+            # h_a trains too: fit the fresh z density to the heads package's
+            # z tables first, so the z rate starts where the package codes
+            # instead of steering the transforms from a flat density.
+            zspec = json.load(open(os.path.join(cfg["init"]["package"], "model.json")))["z"]
+            before, after, ent = fit_z_density(base.entropy_bottleneck, zspec)
+            print(f"z density fitted to the package's tables: {before:.3f} -> {after:.3f} bits per element "
+                  f"(tables' entropy {ent:.3f})", flush=True)
     elif cfg["init"]:
         # Whole heads, h_s included, and the z bottleneck they were trained with.
         ck = init_heads([("", heads)], cfg["init"])

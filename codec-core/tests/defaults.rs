@@ -10,7 +10,7 @@ use helio_core::ModelSource;
 use helio_core::codec::Pixels;
 
 /// The intra package the default `models/checkerboard` replaced.
-const PREVIOUS_INTRA: &str = "legacy/checkerboard-530b783390e3b1b4";
+const PREVIOUS_INTRA: &str = "legacy/checkerboard-c98ec24d037037a6";
 
 #[test]
 fn default_intra_package_beats_the_one_it_replaced() {
@@ -39,7 +39,7 @@ fn default_intra_package_beats_the_one_it_replaced() {
 }
 
 /// The P package the default `models/ssf-checkerboard` replaced.
-const PREVIOUS_INTER: &str = "legacy/ssf-checkerboard-8c5e85c9b5645485";
+const PREVIOUS_INTER: &str = "legacy/ssf-checkerboard-b20381d95f2d02d2";
 
 /// The same for the default P package: P-frames 1..3 of the bundled AIA 171
 /// frames, each from the previous decoded frame (always P), after the same

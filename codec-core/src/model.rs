@@ -714,10 +714,30 @@ impl InterPackage {
 
     /// A note when model.json's `intra_model` names another intra package than
     /// `intra`: P-frames still decode exactly, but predict from I-frames the P
-    /// model was not trained on (usually costing bits).
+    /// model was not trained on (usually costing bits). No note when the named
+    /// package is embedded and has `intra`'s analysis graphs (see
+    /// [`Self::intra_model_note_among`]).
     pub fn intra_model_note(&self, intra: &ModelPackage) -> Option<String> {
+        let known = ModelPackage::load_all(&ModelSource::Embedded).unwrap_or_default();
+        self.intra_model_note_among(intra, &known)
+    }
+
+    /// [`Self::intra_model_note`] with the packages `known` to look the named
+    /// one up in. P training codes its I-frames with the plain hyperprior
+    /// package (`models/hyperprior`); the codec pairs the P package with the
+    /// context-model package on the same transforms (`models/checkerboard`),
+    /// which differs only in its entropy model. g_a and h_a byte for byte the
+    /// named package's mark such a twin.
+    pub fn intra_model_note_among(&self, intra: &ModelPackage, known: &[ModelPackage]) -> Option<String> {
         let trained = self.spec.intra_model.as_deref()?;
-        (trained != intra.id.to_string()).then(|| {
+        if trained == intra.id.to_string() {
+            return None;
+        }
+        let twin = known
+            .iter()
+            .find(|p| p.id.to_string() == trained)
+            .is_some_and(|p| p.graphs[..2] == intra.graphs[..2]);
+        (!twin).then(|| {
             format!(
                 "inter package {} was trained against intra package {trained}, but intra package {} ({}) is loaded",
                 self.origin, intra.id, intra.origin
@@ -1203,7 +1223,17 @@ pub(crate) mod tests {
         assert!(note.contains("0011223344556677") && note.contains(&intra.id.to_string()), "{note}");
         let mut j = inter_json();
         j["intra_model"] = intra.id.to_string().into();
-        assert_eq!(inter_parts(&j).unwrap().intra_model_note(&intra), None);
+        let named = inter_parts(&j).unwrap();
+        assert_eq!(named.intra_model_note(&intra), None);
+        // The context-model twin of the named package (same g_a and h_a) gets
+        // no note; a package with another g_a does.
+        let twin = parts(&checkerboard_json()).unwrap();
+        assert_ne!(twin.id, intra.id);
+        assert_eq!(named.intra_model_note_among(&twin, std::slice::from_ref(&intra)), None);
+        let mut other = parts(&checkerboard_json()).unwrap();
+        other.graphs[0] = Cow::Borrowed(b"another g_a");
+        assert!(named.intra_model_note_among(&other, std::slice::from_ref(&intra)).is_some());
+        assert!(named.intra_model_note_among(&twin, &[]).is_some(), "unknown named package");
     }
 
     #[test]

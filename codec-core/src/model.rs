@@ -718,25 +718,30 @@ impl InterPackage {
     /// package is embedded and has `intra`'s analysis graphs (see
     /// [`Self::intra_model_note_among`]).
     pub fn intra_model_note(&self, intra: &ModelPackage) -> Option<String> {
-        let known = ModelPackage::load_all(&ModelSource::Embedded).unwrap_or_default();
-        self.intra_model_note_among(intra, &known)
+        // Loaded only when needed, the embedded hyperprior first: P runs train
+        // against it, so it is usually the one named (about 10 ms a package).
+        let embedded = std::iter::once_with(|| ModelPackage::load_base(&ModelSource::Embedded).map(|p| vec![p]))
+            .chain(std::iter::once_with(|| ModelPackage::load_all(&ModelSource::Embedded)))
+            .flat_map(|r| r.unwrap_or_default());
+        self.intra_model_note_among(intra, embedded)
     }
 
     /// [`Self::intra_model_note`] with the packages `known` to look the named
-    /// one up in. P training codes its I-frames with the plain hyperprior
-    /// package (`models/hyperprior`); the codec pairs the P package with the
-    /// context-model package on the same transforms (`models/checkerboard`),
-    /// which differs only in its entropy model. g_a and h_a byte for byte the
-    /// named package's mark such a twin.
-    pub fn intra_model_note_among(&self, intra: &ModelPackage, known: &[ModelPackage]) -> Option<String> {
+    /// one up in (taken only as far as needed). P training codes its I-frames
+    /// with the plain hyperprior package (`models/hyperprior`); the codec pairs
+    /// the P package with the context-model package on the same transforms
+    /// (`models/checkerboard`), which differs only in its entropy model. g_a
+    /// and h_a byte for byte the named package's mark such a twin.
+    pub fn intra_model_note_among(
+        &self,
+        intra: &ModelPackage,
+        mut known: impl Iterator<Item = ModelPackage>,
+    ) -> Option<String> {
         let trained = self.spec.intra_model.as_deref()?;
         if trained == intra.id.to_string() {
             return None;
         }
-        let twin = known
-            .iter()
-            .find(|p| p.id.to_string() == trained)
-            .is_some_and(|p| p.graphs[..2] == intra.graphs[..2]);
+        let twin = known.find(|p| p.id.to_string() == trained).is_some_and(|p| p.graphs[..2] == intra.graphs[..2]);
         (!twin).then(|| {
             format!(
                 "inter package {} was trained against intra package {trained}, but intra package {} ({}) is loaded",
@@ -1229,11 +1234,12 @@ pub(crate) mod tests {
         // no note; a package with another g_a does.
         let twin = parts(&checkerboard_json()).unwrap();
         assert_ne!(twin.id, intra.id);
-        assert_eq!(named.intra_model_note_among(&twin, std::slice::from_ref(&intra)), None);
+        let known = || std::iter::once(parts(&spec_json()).unwrap());
+        assert_eq!(named.intra_model_note_among(&twin, known()), None);
         let mut other = parts(&checkerboard_json()).unwrap();
         other.graphs[0] = Cow::Borrowed(b"another g_a");
-        assert!(named.intra_model_note_among(&other, std::slice::from_ref(&intra)).is_some());
-        assert!(named.intra_model_note_among(&twin, &[]).is_some(), "unknown named package");
+        assert!(named.intra_model_note_among(&other, known()).is_some());
+        assert!(named.intra_model_note_among(&twin, std::iter::empty()).is_some(), "unknown named package");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use helio_core::ModelSource;
 use helio_core::codec::Pixels;
 
 /// The intra package the default `models/checkerboard` replaced.
-const PREVIOUS_INTRA: &str = "legacy/checkerboard-c98ec24d037037a6";
+const PREVIOUS_INTRA: &str = "legacy/checkerboard-5bd669f3a5d73a8e";
 
 #[test]
 fn default_intra_package_beats_the_one_it_replaced() {
@@ -38,7 +38,9 @@ fn default_intra_package_beats_the_one_it_replaced() {
     assert_below_curve(&new, &old, "the default intra package");
 }
 
-/// The P package the default `models/ssf-checkerboard` replaced.
+/// The last P package whose networks the default `models/ssf-checkerboard`
+/// replaced (the one it replaced directly, b9b90d0b37eec680, has the same
+/// networks and names older I-frames: models/ssf-checkerboard/MODEL_CARD.md).
 const PREVIOUS_INTER: &str = "legacy/ssf-checkerboard-b20381d95f2d02d2";
 
 /// The same for the default P package: P-frames 1..3 of the bundled AIA 171

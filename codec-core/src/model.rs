@@ -462,7 +462,8 @@ pub struct InterSpec {
     pub name: String,
     pub pad_multiple: usize,
     pub precision: u32,
-    /// Hex id of the intra package the P model was trained against (informational).
+    /// Hex id of the intra package the P model runs with: the one it was trained
+    /// against, or one it was measured with since (models/PACKAGE.md).
     #[serde(default)]
     pub intra_model: Option<String>,
     pub motion: InterLatentSpec,
@@ -714,7 +715,7 @@ impl InterPackage {
 
     /// A note when model.json's `intra_model` names another intra package than
     /// `intra`: P-frames still decode exactly, but predict from I-frames the P
-    /// model was not trained on (usually costing bits). No note when the named
+    /// model was neither trained nor measured with (usually costing bits). No note when the named
     /// package is embedded and has `intra`'s analysis graphs (see
     /// [`Self::intra_model_note_among`]).
     pub fn intra_model_note(&self, intra: &ModelPackage) -> Option<String> {
@@ -744,7 +745,7 @@ impl InterPackage {
         let twin = known.find(|p| p.id.to_string() == trained).is_some_and(|p| p.graphs[..2] == intra.graphs[..2]);
         (!twin).then(|| {
             format!(
-                "inter package {} was trained against intra package {trained}, but intra package {} ({}) is loaded",
+                "inter package {} names intra package {trained} (the one it was trained or measured with), but intra package {} ({}) is loaded",
                 self.origin, intra.id, intra.origin
             )
         })

@@ -81,14 +81,13 @@ fn default_inter_package_beats_the_one_it_replaced() {
     assert_below_curve(&new, &old, "the default P package");
 }
 
-/// The embedded default P package was trained against the I-frames of the
-/// embedded default intra package (model.json `intra_model` names it or its
-/// hyperprior twin, models/PACKAGE.md), so a default helioenc logs no pairing
-/// warning.
+/// The embedded default P package names the embedded default intra package
+/// (model.json `intra_model`: it or its hyperprior twin, the pair its card
+/// measured; models/PACKAGE.md), so a default helioenc logs no pairing warning.
 #[test]
 fn default_inter_package_names_the_default_intra_package() {
     use helio_core::model::{InterPackage, ModelPackage};
     let intra = ModelPackage::load(&ModelSource::Embedded).unwrap();
     let inter = InterPackage::load(&ModelSource::Embedded).unwrap().expect("an embedded P package");
-    assert_eq!(inter.intra_model_note(&intra), None, "the default P package was trained against other I-frames (models/PACKAGE.md, intra_model)");
+    assert_eq!(inter.intra_model_note(&intra), None, "the default P package names another intra package (models/PACKAGE.md, intra_model)");
 }
